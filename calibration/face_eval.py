@@ -1,0 +1,198 @@
+"""Open-set identification accuracy of the face matcher on a folder of labelled photos.
+
+Layout: one sub-folder per person (``DIR/<Name>/*.jpg``, as LFW). Protocol:
+
+1. People are split, by a seeded shuffle, into enrolled and held-out (never enrolled).
+2. Each enrolled person's first photo (sorted by name) that yields a template goes into a fresh
+   gallery (the first usable photo; photos with no face count as failures to acquire).
+3. Every other photo of an enrolled person is a mated probe; every photo of a held-out person is
+   a non-mated probe. Each is searched in the gallery.
+
+Reported: rank-1 identification rate (top candidate is the right person, no threshold), FNIR
+(mated probes whose right person is not the top candidate within the threshold), FPIR (non-mated
+probes with any candidate within the threshold), and counts and time.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import random
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from calibration.defaults import CalibrationError
+from matcher.errors import MatcherError
+from matcher.face import FaceEncoder, FaceGallery
+from matcher.face.encoder import MultipleFacePolicy
+from matcher.imageio import read_rgb
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".pgm", ".bmp", ".tif", ".tiff"})
+
+
+@dataclass(frozen=True)
+class FaceEvalResult:
+    rank1: float
+    fnir: float
+    fpir: float
+    probes: int
+    gallery: int
+    seconds: float
+    threshold: float
+    mated_probes: int
+    nonmated_probes: int
+    people: int
+    held_out_people: int
+    failures_to_acquire: int
+    images: int
+
+    def to_json(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def list_people(folder: Path) -> dict[str, list[Path]]:
+    """Person name -> photos (sorted), for every sub-folder that holds at least one photo."""
+    if not folder.is_dir():
+        raise CalibrationError(f"{folder} is not a folder of per-person folders")
+    people = {}
+    for person in sorted(p for p in folder.iterdir() if p.is_dir()):
+        photos = sorted(p for p in person.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if photos:
+            people[person.name] = photos
+    if not people:
+        raise CalibrationError(f"{folder} holds no per-person folders with photos")
+    return people
+
+
+def split_people(
+    names: list[str], holdout: float, seed: int, limit: int | None = None
+) -> tuple[list[str], list[str]]:
+    """(enrolled, held_out) by a seeded shuffle; ``limit`` caps how many people are used."""
+    if not 0 <= holdout < 1:
+        raise CalibrationError("holdout is a fraction from 0 to below 1")
+    order = sorted(names)
+    random.Random(seed).shuffle(order)
+    if limit is not None:
+        order = order[:limit]
+    n_held = round(len(order) * holdout)
+    return sorted(order[n_held:]), sorted(order[:n_held])
+
+
+_worker_encoder: FaceEncoder | None = None
+
+
+def _init_worker(policy: MultipleFacePolicy) -> None:
+    global _worker_encoder
+    _worker_encoder = FaceEncoder(multiple_faces=policy)
+
+
+def _encode_path(path: str) -> NDArray[np.float32] | None:
+    assert _worker_encoder is not None
+    try:
+        return _worker_encoder.encode(read_rgb(Path(path))).vector
+    except MatcherError as exc:  # a photo with no usable face is counted, not fatal
+        log.debug("no template for %s: %s", path, exc)
+        return None
+
+
+def encode_paths(
+    paths: Iterable[Path],
+    workers: int = 0,
+    policy: MultipleFacePolicy = "largest",
+    progress: Callable[[int], None] | None = None,
+) -> list[NDArray[np.float32] | None]:
+    """Templates for these photos (None where no face was found), computed in parallel."""
+    items = [str(p) for p in paths]
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        _init_worker(policy)
+        out = []
+        for item in items:
+            out.append(_encode_path(item))
+            if progress:
+                progress(1)
+        return out
+    context = multiprocessing.get_context("spawn")
+    results: list[NDArray[np.float32] | None] = []
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(policy,)
+    ) as pool:
+        for result in pool.map(_encode_path, items, chunksize=8):
+            results.append(result)
+            if progress:
+                progress(1)
+    return results
+
+
+def evaluate_face_identification(
+    folder: Path,
+    threshold: float,
+    holdout: float = 0.2,
+    seed: int = 0,
+    limit: int | None = None,
+    workers: int = 0,
+    top_k: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> FaceEvalResult:
+    started = time.perf_counter()
+    people = list_people(folder)
+    enrolled, held_out = split_people(list(people), holdout, seed, limit)
+    used = enrolled + held_out
+    paths = [photo for name in used for photo in people[name]]
+    templates = dict(zip(paths, encode_paths(paths, workers, progress=progress), strict=True))
+    failures = sum(1 for t in templates.values() if t is None)
+
+    gallery = FaceGallery()
+    label_of: dict[int, str] = {}
+    mated: list[tuple[str, NDArray[np.float32]]] = []
+    for index, name in enumerate(enrolled):
+        usable = [(p, templates[p]) for p in people[name] if templates[p] is not None]
+        if not usable:
+            continue
+        (_, enrol_vector), *others = usable
+        assert enrol_vector is not None
+        gallery.add_one(index, enrol_vector)
+        label_of[index] = name
+        mated.extend((name, v) for _, v in others if v is not None)
+    nonmated = [templates[p] for name in held_out for p in people[name] if templates[p] is not None]
+    if not mated or len(gallery) == 0:
+        raise CalibrationError(f"{folder}: too few usable photos for an evaluation")
+
+    def top(vectors: list[NDArray[np.float32]]) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        if not vectors:
+            return np.empty((0, top_k), np.float32), np.empty((0, top_k), np.int64)
+        return gallery.search(np.stack(vectors), top_k)
+
+    mated_d, mated_ids = top([v for _, v in mated])
+    right = np.array(
+        [label_of.get(int(i)) == name for (name, _), i in zip(mated, mated_ids[:, 0], strict=True)]
+    )
+    rank1 = float(right.mean())
+    hits = right & (mated_d[:, 0] <= threshold)
+    fnir = float(1.0 - hits.mean())
+    non_d, _ = top([v for v in nonmated if v is not None])
+    fpir = float((non_d[:, 0] <= threshold).mean()) if len(non_d) else 0.0
+    return FaceEvalResult(
+        rank1=rank1,
+        fnir=fnir,
+        fpir=fpir,
+        probes=len(mated) + len(non_d),
+        gallery=len(gallery),
+        seconds=time.perf_counter() - started,
+        threshold=threshold,
+        mated_probes=len(mated),
+        nonmated_probes=len(non_d),
+        people=len(used),
+        held_out_people=len(held_out),
+        failures_to_acquire=failures,
+        images=len(paths),
+    )

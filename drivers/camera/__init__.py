@@ -1,0 +1,21 @@
+"""Cameras: one :class:`Camera` interface, backends chosen by URL.
+
+>>> camera = camera_for_url("sim://?dir=../shared/datasets/faces/orl/s1")
+>>> with camera:
+...     frame = camera.capture()
+
+The camera is opened only for a capture and closed right after: no continuous video.
+"""
+
+from drivers.camera.base import Camera, CameraError, CameraInfo, Frame
+from drivers.camera.factory import BACKENDS, camera_for_url, open_camera
+
+__all__ = [
+    "BACKENDS",
+    "Camera",
+    "CameraError",
+    "CameraInfo",
+    "Frame",
+    "camera_for_url",
+    "open_camera",
+]

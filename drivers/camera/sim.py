@@ -1,0 +1,110 @@
+"""A simulated camera that serves real photos from a folder, one per capture.
+
+URL: ``sim://?dir=PATH[&order=sorted|shuffle][&seed=N][&loop=true][&recursive=true]``.
+Each capture returns the next photo; ``present(path)`` puts a chosen photo in front of the
+camera for the next capture (how tests and scripted demos pick who is standing there).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from drivers.camera.base import Camera, CameraError, CameraInfo, Frame
+from drivers.errors import DeviceNotFoundError
+from drivers.urls import DeviceURL
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".pgm", ".bmp", ".tif", ".tiff"})
+OPTIONS = ("dir", "order", "seed", "loop", "recursive")
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    """Read an image file as RGB uint8 pixels, honouring EXIF orientation."""
+    try:
+        with Image.open(path) as image:
+            rgb = ImageOps.exif_transpose(image).convert("RGB")
+            return np.asarray(rgb, dtype=np.uint8).copy()
+    except (OSError, UnidentifiedImageError) as exc:
+        raise CameraError(f"simulated camera cannot read {path}: {exc}") from exc
+
+
+class SimulatedCamera(Camera):
+    """Serves photos from a folder as if a person stood in front of a camera."""
+
+    backend = "sim"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        parsed = DeviceURL.parse(url)
+        parsed.check_options(OPTIONS)
+        folder = parsed.options.get("dir") or parsed.location
+        if not folder:
+            raise ValueError("sim:// camera needs a folder of photos: sim://?dir=PATH")
+        order = parsed.options.get("order", "sorted")
+        if order not in {"sorted", "shuffle"}:
+            raise ValueError(f"option order={order!r} must be sorted or shuffle")
+        self.folder = Path(folder).expanduser()
+        self.loop = parsed.bool_option("loop", True)
+        self._recursive = parsed.bool_option("recursive", True)
+        self._order = order
+        self._seed = parsed.int_option("seed", 0)
+        self._photos: list[Path] | None = None
+        self._position = 0
+        self._presented: Path | None = None
+
+    def present(self, photo: Path | str) -> None:
+        """Put this photo in front of the camera for the next capture only."""
+        path = Path(photo)
+        if not path.is_file():
+            raise DeviceNotFoundError(str(path), "no such photo for the simulated camera")
+        self._presented = path
+
+    def info(self) -> CameraInfo:
+        count = len(self._list_photos())
+        return CameraInfo(
+            backend=self.backend,
+            url=self.url,
+            description=f"simulated camera serving {count} photos from {self.folder}",
+        )
+
+    def _list_photos(self) -> list[Path]:
+        if self._photos is None:
+            if not self.folder.is_dir():
+                raise DeviceNotFoundError(
+                    str(self.folder), "the simulated camera's folder does not exist"
+                )
+            pattern = "**/*" if self._recursive else "*"
+            photos = sorted(
+                p
+                for p in self.folder.glob(pattern)
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
+            if not photos:
+                raise DeviceNotFoundError(str(self.folder), "the folder holds no photos")
+            if self._order == "shuffle":
+                random.Random(self._seed).shuffle(photos)
+            self._photos = photos
+        return self._photos
+
+    def _open(self) -> None:
+        self._list_photos()
+
+    def _close(self) -> None:
+        pass
+
+    def _grab(self, timeout: float) -> Frame:
+        if self._presented is not None:
+            path, self._presented = self._presented, None
+        else:
+            photos = self._list_photos()
+            if self._position >= len(photos):
+                if not self.loop:
+                    raise CameraError("the simulated camera has served every photo (loop=false)")
+                self._position = 0
+            path = photos[self._position]
+            self._position += 1
+        return Frame(pixels=load_rgb(path), captured_at=time.time(), source=str(path))

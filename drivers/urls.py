@@ -1,0 +1,72 @@
+"""Parse device URLs (``scheme://path?option=value``) and check their options.
+
+Every driver takes its settings from a URL so a station's configuration is one string per device,
+and a simulator is chosen by the same mechanism as real hardware (``sim://`` vs ``serial://``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+
+@dataclass(frozen=True)
+class DeviceURL:
+    """A split device URL: scheme, location (host + path) and single-valued options."""
+
+    scheme: str
+    location: str
+    options: Mapping[str, str]
+
+    @classmethod
+    def parse(cls, url: str) -> DeviceURL:
+        parts = urlsplit(url)
+        if not parts.scheme:
+            raise ValueError(f"device URL {url!r} has no scheme: write it as scheme://...")
+        options: dict[str, str] = {}
+        for key, value in parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False):
+            if key in options:
+                raise ValueError(f"device URL {url!r} repeats option {key!r}")
+            options[key] = value
+        location = unquote(parts.netloc + parts.path)
+        return cls(scheme=parts.scheme.lower(), location=location, options=options)
+
+    def check_options(self, valid: Iterable[str]) -> None:
+        """Raise ``ValueError`` naming the valid options when the URL has any other."""
+        valid_set = set(valid)
+        unknown = sorted(set(self.options) - valid_set)
+        if unknown:
+            raise ValueError(
+                f"unknown option(s) {', '.join(unknown)} for {self.scheme}://; "
+                f"valid options: {', '.join(sorted(valid_set)) or 'none'}"
+            )
+
+    def bool_option(self, name: str, default: bool) -> bool:
+        raw = self.options.get(name)
+        if raw is None:
+            return default
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(f"option {name}={raw!r} must be true or false")
+
+    def int_option(self, name: str, default: int, minimum: int | None = None) -> int:
+        raw = self.options.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"option {name}={raw!r} must be a whole number") from None
+        if minimum is not None and value < minimum:
+            raise ValueError(f"option {name}={value} must be at least {minimum}")
+        return value
+
+
+def unknown_scheme(url: str, schemes: Iterable[str]) -> ValueError:
+    """The error for a URL whose scheme no backend serves."""
+    listed = ", ".join(f"{scheme}://" for scheme in sorted(schemes))
+    return ValueError(f"no backend for device URL {url!r}; valid schemes: {listed}")

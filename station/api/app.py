@@ -1,0 +1,45 @@
+"""Flask application factory; the open :class:`Station` is attached as an extension."""
+
+from __future__ import annotations
+
+import atexit
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, current_app
+
+from station.api.errors import register_error_handlers
+from station.config import load_settings
+from station.service import Station
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    overrides: Mapping[str, Any] | None = None,
+    station: Station | None = None,
+) -> Flask:
+    """Build the API around an open station (opened here from settings when not given).
+
+    ``overrides`` are station settings applied over the file and environment layers.
+    """
+    if station is None:
+        station = Station(load_settings(overrides=overrides)).open()
+        atexit.register(station.close)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = station.settings.max_upload_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["station"] = station
+
+    from station.api import health, identify, records
+
+    for blueprint in (health.blueprint, records.blueprint, identify.blueprint):
+        app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    register_error_handlers(app)
+    return app
+
+
+def get_station() -> Station:
+    station = current_app.extensions["station"]
+    assert isinstance(station, Station)
+    return station

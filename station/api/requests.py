@@ -1,0 +1,51 @@
+"""Read what a request carries: form or JSON fields, and the photo (uploaded or captured)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from flask import request
+from numpy.typing import NDArray
+
+from station.errors import ImageRequiredError, InvalidInputError
+from station.service import Station
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def request_fields() -> dict[str, Any]:
+    """Form fields of a multipart/urlencoded request, or the object of a JSON one."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InvalidInputError("the JSON body must be an object")
+        return body
+    return request.form.to_dict()
+
+
+def wants_capture(fields: dict[str, Any]) -> bool:
+    raw = fields.get("capture", False)
+    if isinstance(raw, bool):
+        return raw
+    return str(raw).strip().lower() in TRUE_WORDS
+
+
+def probe_pixels(station: Station, fields: dict[str, Any]) -> NDArray[np.uint8]:
+    """The photo to work on: the uploaded ``image`` file, or a capture from the camera."""
+    upload = request.files.get("image")
+    if upload is not None:
+        return station.decode(upload.read())
+    if wants_capture(fields):
+        return station.capture()
+    raise ImageRequiredError()
+
+
+def int_field(fields: dict[str, Any], name: str, default: int | None) -> int | None:
+    raw = fields.get(name, request.args.get(name))
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name} must be a whole number", field=name) from None

@@ -1,0 +1,282 @@
+"""The ``station`` command: run the daemon, enroll and identify from files, evaluate accuracy."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import quote
+
+import click
+
+from drivers.errors import DriverError
+from matcher.errors import MatcherError
+from matcher.imageio import read_rgb
+from station.config import ConfigError, Settings, load_settings
+from station.errors import StationError
+from station.logsetup import configure_logging
+from station.records import PersonFields
+from station.service import Station
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXPECTED_ERRORS = (StationError, MatcherError, DriverError, ConfigError, ValueError)
+
+
+def data_options(command: F) -> F:
+    """``--data`` and ``--config``, shared by every command that opens a station."""
+    command = click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Settings file (TOML). Default: $STATION_CONFIG, else station.toml in the data directory.",
+    )(command)
+    command = click.option(
+        "--data",
+        "data_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Data directory holding all state. Default: $STATION_DATA or ~/.local/share/biometric-station.",
+    )(command)
+    return command
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn the errors a user can act on into one line on stderr and exit status 1."""
+    try:
+        yield
+    except EXPECTED_ERRORS as exc:
+        fail(str(exc))
+
+
+def settings_from(data_dir: Path | None, config_file: Path | None, **overrides: Any) -> Settings:
+    with reported_errors():
+        return load_settings(config_file=config_file, overrides={"data_dir": data_dir, **overrides})
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="biometric-station")
+def main() -> None:
+    """Biometric capture and identification station."""
+
+
+@main.command()
+@data_options
+@click.option("--host", help="Address to listen on (default 127.0.0.1: this machine only).")
+@click.option("--port", type=int, help="Port to listen on (default 8470).")
+@click.option("--camera", "camera_url", help="Camera URL, e.g. sim://?dir=PATH.")
+@click.option("--sim", is_flag=True, help="Use simulated devices fed from the datasets folder.")
+@click.option("--threads", type=int, default=4, show_default=True, help="Request worker threads.")
+def serve(
+    data_dir: Path | None,
+    config_file: Path | None,
+    host: str | None,
+    port: int | None,
+    camera_url: str | None,
+    sim: bool,
+    threads: int,
+) -> None:
+    """Run the station's HTTP API until stopped (Ctrl-C or SIGTERM)."""
+    import waitress
+
+    from station.api import create_app
+
+    settings = settings_from(data_dir, config_file, host=host, port=port, camera_url=camera_url)
+    if sim and not camera_url:
+        faces = settings.datasets_dir / "faces" / "lfw_dev" / "images"
+        if not faces.is_dir():
+            fail(
+                f"--sim needs the face photos in {faces}: set STATION_DATASETS to the datasets folder"
+            )
+        settings = settings_from(
+            data_dir,
+            config_file,
+            host=host,
+            port=port,
+            camera_url=f"sim://?dir={quote(str(faces))}&order=shuffle",
+        )
+    configure_logging(settings.log_level, settings.log_dir)
+    with reported_errors():
+        station = Station(settings).open()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        app = create_app(station=station)
+        click.echo(
+            f"station listening on http://{settings.host}:{settings.port}/api/v1 "
+            f"(data {settings.data_dir}, camera {settings.camera_url or 'none'})",
+            err=True,
+        )
+        waitress.serve(
+            app,
+            host=settings.host,
+            port=settings.port,
+            threads=threads,
+            ident="station",
+            _quiet=True,
+        )
+    finally:
+        station.close()
+
+
+def open_station(data_dir: Path | None, config_file: Path | None, **overrides: Any) -> Station:
+    settings = settings_from(data_dir, config_file, **overrides)
+    configure_logging(settings.log_level, settings.log_dir, stderr_level="WARNING")
+    with reported_errors():
+        return Station(settings).open()
+
+
+def read_photo(path: Path) -> Any:
+    with reported_errors():
+        return read_rgb(path)
+
+
+@main.command()
+@data_options
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="The person's full name.")
+@click.option("--document-number", help="ID document number.")
+@click.option("--document-type", help="ID document type (for example 'ID card', 'passport').")
+@click.option("--nationality", help="3-letter ICAO code, for example KGZ.")
+@click.option("--birth-date", help="YYYY-MM-DD.")
+@click.option("--sex", type=click.Choice(["M", "F", "X"], case_sensitive=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+def enroll(
+    data_dir: Path | None, config_file: Path | None, image: Path, as_json: bool, **fields: Any
+) -> None:
+    """Enroll the person in IMAGE."""
+    pixels = read_photo(image)
+    with reported_errors(), open_station(data_dir, config_file) as station:
+        record = station.enroll(pixels, PersonFields.from_mapping(fields))
+    if as_json:
+        echo_json(record.to_json())
+    else:
+        click.echo(f"enrolled record {record.id}: {record.fields.name}")
+
+
+@main.command()
+@data_options
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--top-k", type=int, help="How many candidates to list (default from settings).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def identify(
+    data_dir: Path | None, config_file: Path | None, image: Path, top_k: int | None, as_json: bool
+) -> None:
+    """Search the gallery for the person in IMAGE (1:N). Exit status 0 on a match, 3 on none."""
+    pixels = read_photo(image)
+    with reported_errors(), open_station(data_dir, config_file) as station:
+        result = station.identify(pixels, top_k=top_k)
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        verdict = f"MATCH record {result.match.record.id}" if result.match else "NO MATCH"
+        click.echo(f"{verdict} (threshold {result.threshold}, gallery {result.gallery_size})")
+        for c in result.candidates:
+            flag = "*" if c.match else " "
+            click.echo(
+                f"{flag} {c.rank:>2}  record {c.record.id:<8} {c.distance:.4f}  {c.record.fields.name}"
+            )
+    sys.exit(0 if result.match else 3)
+
+
+@main.command()
+@data_options
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--record", "record_id", type=int, required=True, help="The record to verify against."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def verify(
+    data_dir: Path | None, config_file: Path | None, image: Path, record_id: int, as_json: bool
+) -> None:
+    """Check whether IMAGE shows the person of a record (1:1). Exit status 0 on a match, 3 if not."""
+    pixels = read_photo(image)
+    with reported_errors(), open_station(data_dir, config_file) as station:
+        result = station.verify(record_id, pixels)
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        click.echo(
+            f"{'MATCH' if result.match else 'NO MATCH'}: distance {result.distance:.4f} "
+            f"(threshold {result.threshold})"
+        )
+    sys.exit(0 if result.match else 3)
+
+
+@main.command()
+@data_options
+@click.argument("record_id", type=int)
+def show(data_dir: Path | None, config_file: Path | None, record_id: int) -> None:
+    """Print one record as JSON."""
+    with reported_errors(), open_station(data_dir, config_file) as station:
+        echo_json(station.get_record(record_id).to_json())
+
+
+@main.group(name="eval")
+def evaluate() -> None:
+    """Measure accuracy on labelled data."""
+
+
+@evaluate.command(name="face")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--threshold", type=float, help="Decision threshold (default: the station's setting)."
+)
+@click.option(
+    "--holdout",
+    type=float,
+    default=0.2,
+    show_default=True,
+    help="Fraction of people never enrolled (for FPIR).",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the enrolled/held-out split."
+)
+@click.option("--limit", type=int, help="Use at most this many people.")
+@click.option("--workers", type=int, default=0, help="Worker processes (default: one per core).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def eval_face(
+    folder: Path,
+    threshold: float | None,
+    holdout: float,
+    seed: int,
+    limit: int | None,
+    workers: int,
+    as_json: bool,
+) -> None:
+    """Open-set identification on FOLDER/<person>/<photos> (the LFW layout)."""
+    from calibration.face_eval import evaluate_face_identification
+
+    settings = settings_from(None, None)
+    configure_logging("WARNING", None)
+    with reported_errors():
+        result = evaluate_face_identification(
+            folder,
+            threshold=threshold if threshold is not None else settings.face_threshold,
+            holdout=holdout,
+            seed=seed,
+            limit=limit,
+            workers=workers,
+        )
+    if as_json:
+        echo_json(result.to_json())
+        return
+    click.echo(
+        f"rank-1 identification rate  {result.rank1:.4f}  ({result.mated_probes} mated probes)\n"
+        f"FNIR at threshold {result.threshold}   {result.fnir:.4f}\n"
+        f"FPIR at threshold {result.threshold}   {result.fpir:.4f}  "
+        f"({result.nonmated_probes} probes of {result.held_out_people} never-enrolled people)\n"
+        f"gallery {result.gallery}, probes {result.probes}, images {result.images}, "
+        f"no face found {result.failures_to_acquire}, {result.seconds:.1f} s"
+    )

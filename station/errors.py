@@ -1,0 +1,70 @@
+"""The root of every station error. Each has a stable ``code`` and the HTTP status the API uses."""
+
+from __future__ import annotations
+
+
+class StationError(Exception):
+    """Something the station cannot do as asked; the message says what to do about it."""
+
+    code = "station_error"
+    http_status = 400
+
+
+class InvalidInputError(StationError):
+    """A request field is missing or has a value the station cannot accept."""
+
+    code = "invalid_input"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class ImageRequiredError(StationError):
+    code = "image_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "send a photo in the 'image' field, or ask for a camera capture with capture=true"
+        )
+
+
+class EmptyImageError(StationError):
+    code = "empty_image"
+
+    def __init__(self) -> None:
+        super().__init__("the uploaded image is empty: choose the photo file again")
+
+
+class InvalidImageError(StationError):
+    code = "invalid_image"
+
+
+class ImageTooLargeError(StationError):
+    code = "image_too_large"
+    http_status = 413
+
+
+class RecordNotFoundError(StationError):
+    code = "record_not_found"
+    http_status = 404
+
+    def __init__(self, record_id: int) -> None:
+        self.record_id = record_id
+        super().__init__(f"no record with id {record_id}")
+
+
+class DataDirectoryInUseError(StationError):
+    code = "data_directory_in_use"
+    http_status = 409
+
+
+class NoCameraError(StationError):
+    code = "no_camera"
+    http_status = 409
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this station has no camera configured: set camera_url (for example sim://?dir=PATH) "
+            "or upload a photo"
+        )

@@ -1,0 +1,27 @@
+"""Logging for the entry points: a readable stream on stderr and a rotating file in the data dir."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from pathlib import Path
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: str, log_dir: Path | None, stderr_level: str | None = None) -> None:
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    stream = logging.StreamHandler()
+    stream.setLevel((stderr_level or level).upper())
+    stream.setFormatter(logging.Formatter(FORMAT))
+    root.addHandler(stream)
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handler = logging.handlers.RotatingFileHandler(
+            log_dir / "station.log", maxBytes=10 * 1024 * 1024, backupCount=5
+        )
+        handler.setFormatter(logging.Formatter(FORMAT))
+        root.addHandler(handler)

@@ -1,0 +1,103 @@
+"""Shared fixtures: the real datasets, a station on a temporary data directory, the API client."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+
+from matcher.face import FaceEncoder
+from station.api import create_app
+from station.config import Settings, load_settings
+from station.service import Station
+
+
+@pytest.fixture(scope="session")
+def datasets() -> Path:
+    """The real data (``STATION_DATASETS``, default ``../shared/datasets``); its absence fails loudly."""
+    folder = load_settings(environ={}).datasets_dir
+    import os
+
+    folder = Path(os.environ.get("STATION_DATASETS", folder))
+    if not (folder / "faces" / "lfw_dev" / "images").is_dir():
+        pytest.fail(f"real datasets not found at {folder}: set STATION_DATASETS", pytrace=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def lfw(datasets: Path) -> Path:
+    return datasets / "faces" / "lfw_dev" / "images"
+
+
+@pytest.fixture(scope="session")
+def lfw_people(lfw: Path) -> list[Path]:
+    """LFW person folders, sorted by name."""
+    return sorted(p for p in lfw.iterdir() if p.is_dir())
+
+
+def photos_of(person: Path) -> list[Path]:
+    return sorted(p for p in person.iterdir() if p.suffix.lower() == ".jpg")
+
+
+@pytest.fixture(scope="session")
+def group_photo(datasets: Path) -> Path:
+    """A real photo with two people in it."""
+    return (
+        datasets / "faces" / "face_recognition_examples" / "examples" / "knn_examples" / "test"
+        / "obama_and_biden.jpg"
+    )
+
+
+@pytest.fixture(scope="session")
+def shared_encoder() -> FaceEncoder:
+    return FaceEncoder()
+
+
+def make_settings(data_dir: Path, lfw: Path | None = None, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"data_dir": data_dir}
+    if lfw is not None:
+        values["camera_url"] = f"sim://?dir={lfw}"
+    values.update(overrides)
+    return load_settings(overrides=values, environ={})
+
+
+@pytest.fixture
+def station(tmp_path: Path, lfw: Path, shared_encoder: FaceEncoder) -> Iterator[Station]:
+    with Station(make_settings(tmp_path / "data", lfw), encoder=shared_encoder) as opened:
+        yield opened
+
+
+@pytest.fixture
+def app(station: Station) -> Flask:
+    return create_app(station=station)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def lfw_templates(lfw_people: list[Path], shared_encoder: FaceEncoder) -> tuple[np.ndarray, list[str]]:
+    """Real face templates: the first photo of 40 LFW people, with their names."""
+    from matcher.imageio import read_rgb
+
+    encoder = FaceEncoder(multiple_faces="largest")
+    vectors, names = [], []
+    for person in lfw_people[:40]:
+        vectors.append(encoder.encode(read_rgb(photos_of(person)[0])).vector)
+        names.append(person.name)
+    return np.stack(vectors), names

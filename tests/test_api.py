@@ -1,0 +1,267 @@
+"""The HTTP API: enroll, identify, verify, read, delete and health, with JSON errors for bad input."""
+
+import io
+import zlib
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from flask.testing import FlaskClient
+from PIL import Image
+
+from station.service import Station
+from tests.conftest import encode_png, photos_of
+
+
+def upload(path: Path) -> tuple[io.BytesIO, str]:
+    return io.BytesIO(path.read_bytes()), path.name
+
+
+def enroll(client: FlaskClient, person: Path, index: int = 0) -> dict:
+    response = client.post(
+        "/api/v1/records",
+        data={"name": person.name.replace("_", " "), "document_number": "AN1234567",
+              "image": upload(photos_of(person)[index])},
+    )
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def assert_nothing_stored(station: Station, records_before: int) -> None:
+    assert station.storage.count() == records_before
+    assert len(station.gallery) == records_before
+
+
+def test_health_says_ok_and_counts_records(client: FlaskClient) -> None:
+    response = client.get("/api/v1/health")
+    assert response.status_code == 200
+    assert response.json["status"] == "ok"
+    assert response.json["records"] == 0
+
+
+def test_enroll_then_read_the_record(client: FlaskClient, lfw_people: list[Path]) -> None:
+    record = enroll(client, lfw_people[3])
+    assert record["name"] == lfw_people[3].name.replace("_", " ")
+    assert record["document_number"] == "AN1234567"
+    fetched = client.get(f"/api/v1/records/{record['id']}")
+    assert fetched.status_code == 200
+    assert fetched.json == record
+    assert "template" not in str(fetched.json)
+
+
+def test_identify_finds_the_enrolled_person_from_another_photo(client: FlaskClient, lfw_people: list[Path]) -> None:
+    ids = {person.name: enroll(client, person)["id"] for person in lfw_people[10:16]}
+    target = lfw_people[12]
+    response = client.post("/api/v1/identify", data={"image": upload(photos_of(target)[1])})
+    assert response.status_code == 200
+    body = response.json
+    assert body["decision"] == "match"
+    assert body["match"]["record_id"] == ids[target.name]
+    assert body["candidates"][0]["distance"] <= body["threshold"]
+    assert len(body["candidates"]) == 5  # top_k default
+    distances = [c["distance"] for c in body["candidates"]]
+    assert distances == sorted(distances)
+
+
+def test_identify_says_no_match_for_someone_never_enrolled(client: FlaskClient, lfw_people: list[Path]) -> None:
+    for person in lfw_people[20:24]:
+        enroll(client, person)
+    response = client.post(
+        "/api/v1/identify", data={"image": upload(photos_of(lfw_people[30])[0]), "top_k": "2"}
+    )
+    assert response.status_code == 200
+    assert response.json["decision"] == "no_match"
+    assert response.json["match"] is None
+    assert len(response.json["candidates"]) == 2
+
+
+def test_identify_on_an_empty_gallery_has_no_candidates(client: FlaskClient, lfw_people: list[Path]) -> None:
+    response = client.post("/api/v1/identify", data={"image": upload(photos_of(lfw_people[0])[0])})
+    assert response.status_code == 200
+    assert response.json["candidates"] == []
+    assert response.json["decision"] == "no_match"
+
+
+def test_verify_accepts_the_same_person_and_rejects_another(client: FlaskClient, lfw_people: list[Path]) -> None:
+    record = enroll(client, lfw_people[40])
+    same = client.post(f"/api/v1/records/{record['id']}/verify",
+                       data={"image": upload(photos_of(lfw_people[40])[2])})
+    other = client.post(f"/api/v1/records/{record['id']}/verify",
+                        data={"image": upload(photos_of(lfw_people[41])[0])})
+    assert same.status_code == other.status_code == 200
+    assert same.json["match"] is True
+    assert other.json["match"] is False
+    assert same.json["distance"] < other.json["distance"]
+
+
+def test_enroll_and_identify_from_the_configured_camera(
+    client: FlaskClient, station: Station, lfw_people: list[Path]
+) -> None:
+    person = lfw_people[50]
+    station.camera.present(photos_of(person)[0])  # type: ignore[union-attr]
+    created = client.post("/api/v1/records", json={"name": "Camera Person", "capture": True})
+    assert created.status_code == 201, created.json
+    station.camera.present(photos_of(person)[1])  # type: ignore[union-attr]
+    found = client.post("/api/v1/identify", json={"capture": True})
+    assert found.json["match"]["record_id"] == created.json["id"]
+
+
+def test_delete_removes_the_record_and_its_face(client: FlaskClient, station: Station, lfw_people: list[Path]) -> None:
+    record = enroll(client, lfw_people[60])
+    assert client.delete(f"/api/v1/records/{record['id']}").status_code == 204
+    assert client.get(f"/api/v1/records/{record['id']}").status_code == 404
+    assert len(station.gallery) == 0
+    response = client.post("/api/v1/identify", data={"image": upload(photos_of(lfw_people[60])[1])})
+    assert response.json["candidates"] == []
+
+
+# -- bad input: a clear 4xx, nothing stored -------------------------------------------------------
+
+
+def post_enroll(client: FlaskClient, data: bytes, name: str = "Test Person"):
+    return client.post("/api/v1/records", data={"name": name, "image": (io.BytesIO(data), "photo.jpg")})
+
+
+def test_a_file_that_is_not_an_image_is_refused(client: FlaskClient, station: Station) -> None:
+    response = post_enroll(client, b"%PDF-1.4 this is a document, not a photo")
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_image"
+    assert "JPEG or PNG" in response.json["error"]["message"]
+    assert_nothing_stored(station, 0)
+
+
+def test_an_empty_file_is_refused(client: FlaskClient, station: Station) -> None:
+    response = post_enroll(client, b"")
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "empty_image"
+    assert_nothing_stored(station, 0)
+
+
+def test_a_truncated_photo_is_refused(client: FlaskClient, station: Station, lfw_people: list[Path]) -> None:
+    data = photos_of(lfw_people[0])[0].read_bytes()
+    response = post_enroll(client, data[: len(data) // 2])
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_image"
+    assert_nothing_stored(station, 0)
+
+
+def test_a_photo_without_a_face_is_refused(client: FlaskClient, station: Station, datasets: Path) -> None:
+    response = post_enroll(client, (datasets / "fingerprints" / "upek" / "1_1.png").read_bytes())
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "no_face"
+    assert_nothing_stored(station, 0)
+
+
+def test_a_photo_with_two_faces_is_refused(client: FlaskClient, station: Station, group_photo: Path) -> None:
+    response = post_enroll(client, group_photo.read_bytes())
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "multiple_faces"
+    assert "only the person" in response.json["error"]["message"]
+    assert_nothing_stored(station, 0)
+
+
+def test_a_huge_upload_is_refused_before_it_is_read(client: FlaskClient, station: Station) -> None:
+    too_big = station.settings.max_upload_bytes + 1
+    response = post_enroll(client, b"\xff" * too_big)
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "request_too_large"
+    assert_nothing_stored(station, 0)
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A tiny PNG that claims a huge picture (all black, compresses to almost nothing)."""
+    raw_row = b"\x00" + b"\x00" * width
+    compressed = zlib.compress(raw_row * height, 9)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", compressed) + chunk(b"IEND", b"")
+
+
+def test_a_photo_with_huge_dimensions_is_refused_without_decoding(client: FlaskClient, station: Station) -> None:
+    bomb = png_bomb(20000, 20000)
+    assert len(bomb) < station.settings.max_upload_bytes
+    response = post_enroll(client, bomb)
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "image_too_large"
+    assert_nothing_stored(station, 0)
+
+
+def test_a_tiny_picture_is_refused(client: FlaskClient, station: Station) -> None:
+    response = post_enroll(client, encode_png(np.zeros((8, 8, 3), np.uint8)))
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_image"
+
+
+def test_a_missing_name_is_refused_before_any_image_work(client: FlaskClient, station: Station, lfw_people: list[Path]) -> None:
+    response = client.post("/api/v1/records", data={"image": upload(photos_of(lfw_people[0])[0])})
+    assert response.status_code == 400
+    assert response.json["error"] == {
+        "code": "invalid_input", "message": "name is required: the person's full name", "field": "name",
+    }
+    assert_nothing_stored(station, 0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("birth_date", "1990-13-01"), ("sex", "Q"), ("nationality", "Kyrgyzstan"), ("document_number", "AB-12")],
+)
+def test_malformed_document_fields_are_refused(client: FlaskClient, station: Station, field: str, value: str) -> None:
+    response = client.post("/api/v1/records", json={"name": "A Person", field: value, "capture": True})
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == field
+    assert_nothing_stored(station, 0)
+
+
+def test_no_image_and_no_capture_is_refused(client: FlaskClient) -> None:
+    response = client.post("/api/v1/identify", json={})
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "image_required"
+
+
+def test_a_json_body_that_is_not_an_object_is_refused(client: FlaskClient) -> None:
+    response = client.post("/api/v1/identify", data="[1, 2]", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_input"
+
+
+def test_a_bad_top_k_is_refused(client: FlaskClient, lfw_people: list[Path]) -> None:
+    response = client.post("/api/v1/identify", data={"top_k": "0", "image": upload(photos_of(lfw_people[0])[0])})
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == "top_k"
+
+
+def test_an_unknown_record_is_a_json_404(client: FlaskClient, lfw_people: list[Path]) -> None:
+    assert client.get("/api/v1/records/999").json["error"]["code"] == "record_not_found"
+    response = client.post("/api/v1/records/999/verify", data={"image": upload(photos_of(lfw_people[0])[0])})
+    assert response.status_code == 404
+
+
+def test_an_unknown_path_is_a_json_404(client: FlaskClient) -> None:
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "not_found"
+
+
+def test_a_wrong_method_is_a_json_405(client: FlaskClient) -> None:
+    response = client.get("/api/v1/identify")
+    assert response.status_code == 405
+    assert response.json["error"]["code"] == "method_not_allowed"
+
+
+def test_the_station_keeps_working_after_bad_requests(client: FlaskClient, lfw_people: list[Path]) -> None:
+    post_enroll(client, b"garbage")
+    post_enroll(client, b"")
+    record = enroll(client, lfw_people[70])
+    assert client.get(f"/api/v1/records/{record['id']}").status_code == 200
+
+
+def test_a_grey_photo_is_accepted_as_rgb(client: FlaskClient, lfw_people: list[Path]) -> None:
+    grey = Image.open(photos_of(lfw_people[80])[0]).convert("L")
+    buffer = io.BytesIO()
+    grey.save(buffer, format="PNG")
+    response = post_enroll(client, buffer.getvalue())
+    assert response.status_code == 201

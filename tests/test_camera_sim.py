@@ -1,0 +1,77 @@
+"""The simulated camera serves real photos, chosen by URL like any other backend."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drivers import DeviceNotFoundError
+from drivers.camera import CameraError, camera_for_url, open_camera
+from drivers.camera.sim import SimulatedCamera
+from tests.conftest import photos_of
+
+
+def test_sim_url_gives_a_camera_serving_the_folders_photos_in_order(lfw_people: list[Path]) -> None:
+    person = lfw_people[0]
+    camera = camera_for_url(f"sim://?dir={person}")
+    assert isinstance(camera, SimulatedCamera)
+    with camera:
+        sources = [camera.capture().source for _ in range(len(photos_of(person)) + 1)]
+    expected = [str(p) for p in photos_of(person)]
+    assert sources == [*expected, expected[0]]  # loops by default
+
+
+def test_a_frame_is_rgb_uint8(lfw_people: list[Path]) -> None:
+    with open_camera(f"sim://?dir={lfw_people[0]}") as camera:
+        frame = camera.capture()
+    assert frame.pixels.dtype == np.uint8
+    assert frame.pixels.shape == (250, 250, 3)
+
+
+def test_the_camera_is_closed_after_the_with_block_and_keeps_its_place(lfw_people: list[Path]) -> None:
+    camera = camera_for_url(f"sim://?dir={lfw_people[0]}")
+    with camera:
+        first = camera.capture().source
+    assert not camera.is_open
+    with pytest.raises(CameraError, match="not open"):
+        camera.capture()
+    with camera:
+        assert camera.capture().source != first
+
+
+def test_present_puts_a_chosen_photo_in_front_of_the_camera_once(lfw_people: list[Path]) -> None:
+    camera = SimulatedCamera(f"sim://?dir={lfw_people[0]}")
+    chosen = photos_of(lfw_people[5])[1]
+    camera.present(chosen)
+    with camera:
+        assert camera.capture().source == str(chosen)
+        assert camera.capture().source == str(photos_of(lfw_people[0])[0])
+
+
+def test_without_loop_the_camera_runs_out(lfw_people: list[Path]) -> None:
+    person = lfw_people[0]
+    with open_camera(f"sim://?dir={person}&loop=false") as camera:
+        for _ in photos_of(person):
+            camera.capture()
+        with pytest.raises(CameraError, match="every photo"):
+            camera.capture()
+
+
+def test_a_missing_folder_is_device_not_found(tmp_path: Path) -> None:
+    with pytest.raises(DeviceNotFoundError, match="does not exist"):
+        open_camera(f"sim://?dir={tmp_path / 'nowhere'}")
+
+
+def test_an_empty_folder_is_device_not_found(tmp_path: Path) -> None:
+    with pytest.raises(DeviceNotFoundError, match="no photos"):
+        open_camera(f"sim://?dir={tmp_path}")
+
+
+def test_unknown_scheme_lists_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"valid schemes: sim://"):
+        camera_for_url("webcam://0")
+
+
+def test_unknown_option_lists_the_valid_ones(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="valid options: dir, loop, order, recursive, seed"):
+        camera_for_url(f"sim://?dir={tmp_path}&fps=30")

@@ -1,0 +1,105 @@
+"""The station's state: one data directory, records in SQLite, a gallery kept in step with them."""
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from matcher.face import FaceEncoder
+from matcher.imageio import read_rgb
+from station.errors import DataDirectoryInUseError, RecordNotFoundError, StationError
+from station.records import PersonFields
+from station.service import Station
+from station.storage import Storage
+from tests.conftest import make_settings, photos_of
+
+
+def enroll_people(station: Station, people: list[Path]) -> list[int]:
+    return [
+        station.enroll(read_rgb(photos_of(p)[0]), PersonFields(name=p.name)).id for p in people
+    ]
+
+
+def test_all_state_lives_under_the_data_directory(tmp_path: Path, lfw_people: list[Path],
+                                                  shared_encoder: FaceEncoder) -> None:
+    data = tmp_path / "data"
+    with Station(make_settings(data), encoder=shared_encoder) as station:
+        enroll_people(station, lfw_people[:2])
+    names = {p.relative_to(data).as_posix() for p in data.rglob("*")}
+    assert {"station.sqlite3", "gallery/face.faiss", "gallery/face.json", "logs"} <= names
+
+
+def test_a_second_process_cannot_open_the_same_data_directory(tmp_path: Path, shared_encoder: FaceEncoder) -> None:
+    settings = make_settings(tmp_path)
+    with Station(settings, encoder=shared_encoder):
+        with pytest.raises(DataDirectoryInUseError, match="in use by another station process"):
+            Station(settings, encoder=shared_encoder).open()
+    with Station(settings, encoder=shared_encoder):  # released on close
+        pass
+
+
+def test_records_and_gallery_survive_a_restart(tmp_path: Path, lfw_people: list[Path],
+                                               shared_encoder: FaceEncoder) -> None:
+    settings = make_settings(tmp_path)
+    with Station(settings, encoder=shared_encoder) as station:
+        ids = enroll_people(station, lfw_people[:3])
+    with Station(settings, encoder=shared_encoder) as station:
+        assert station.gallery.ids().tolist() == ids
+        result = station.identify(read_rgb(photos_of(lfw_people[1])[1]))
+        assert result.match is not None and result.match.record.id == ids[1]
+
+
+def test_a_gallery_left_behind_by_a_crash_is_brought_in_step_with_the_database(
+    tmp_path: Path, lfw_people: list[Path], shared_encoder: FaceEncoder
+) -> None:
+    settings = make_settings(tmp_path, gallery_save_every=1)
+    with Station(settings, encoder=shared_encoder) as station:
+        ids = enroll_people(station, lfw_people[:3])
+    # Simulate a crash after a database write the gallery never saw, and a delete likewise.
+    storage = Storage(settings.database_path)
+    template = storage.get_template(ids[0])
+    extra = storage.add_record(PersonFields(name="Written Before Crash"), template, None)
+    storage.delete_record(ids[2])
+    storage.close()
+    with Station(settings, encoder=shared_encoder) as station:
+        assert station.gallery.ids().tolist() == [ids[0], ids[1], extra.id]
+
+
+def test_a_damaged_gallery_is_rebuilt_from_the_database(tmp_path: Path, lfw_people: list[Path],
+                                                        shared_encoder: FaceEncoder) -> None:
+    settings = make_settings(tmp_path)
+    with Station(settings, encoder=shared_encoder) as station:
+        ids = enroll_people(station, lfw_people[:2])
+    (settings.gallery_dir / "face.faiss").write_bytes(b"\x00" * 100)
+    with Station(settings, encoder=shared_encoder) as station:
+        assert station.gallery.ids().tolist() == ids
+
+
+def test_record_ids_are_never_reused(tmp_path: Path) -> None:
+    storage = Storage(tmp_path / "db.sqlite3")
+    first = storage.add_record(PersonFields(name="A"), np.zeros(128, np.float32), None)
+    storage.delete_record(first.id)
+    second = storage.add_record(PersonFields(name="B"), np.zeros(128, np.float32), None)
+    assert second.id > first.id
+    with pytest.raises(RecordNotFoundError):
+        storage.get_record(first.id)
+
+
+def test_a_database_from_a_newer_station_is_refused(tmp_path: Path) -> None:
+    Storage(tmp_path / "db.sqlite3").close()
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StationError, match="schema version 99"):
+        Storage(tmp_path / "db.sqlite3")
+
+
+def test_a_file_that_is_not_a_database_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "db.sqlite3").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StationError, match="cannot open the station database"):
+        Storage(tmp_path / "db.sqlite3")
+
+
+def test_verify_against_a_missing_record_is_record_not_found(station: Station, lfw_people: list[Path]) -> None:
+    with pytest.raises(RecordNotFoundError):
+        station.verify(12345, read_rgb(photos_of(lfw_people[0])[0]))
