@@ -16,9 +16,11 @@ import click
 from drivers.errors import DriverError
 from matcher.errors import MatcherError
 from matcher.imageio import read_rgb
+from station.commands.card import card
+from station.commands.scanner import scanner
 from station.config import ConfigError, Settings, load_settings
 from station.errors import StationError
-from station.logsetup import configure_logging
+from station.logsetup import close_logging, configure_logging
 from station.records import PersonFields
 from station.service import Station
 
@@ -70,6 +72,7 @@ def echo_json(value: Any) -> None:
 @click.version_option(package_name="biometric-station")
 def main() -> None:
     """Biometric capture and identification station."""
+    click.get_current_context().call_on_close(close_logging)
 
 
 @main.command()
@@ -131,10 +134,10 @@ def serve(
 
 
 def open_station(data_dir: Path | None, config_file: Path | None, **overrides: Any) -> Station:
+    """The station for a one-shot command, not yet open: use it as ``with open_station(...)``."""
     settings = settings_from(data_dir, config_file, **overrides)
     configure_logging(settings.log_level, settings.log_dir, stderr_level="WARNING")
-    with reported_errors():
-        return Station(settings).open()
+    return Station(settings)
 
 
 def read_photo(path: Path) -> Any:
@@ -263,7 +266,7 @@ def eval_face(
     with reported_errors():
         result = evaluate_face_identification(
             folder,
-            threshold=threshold if threshold is not None else settings.face_threshold,
+            threshold=threshold if threshold is not None else settings.face_identify_threshold,
             holdout=holdout,
             seed=seed,
             limit=limit,
@@ -280,3 +283,7 @@ def eval_face(
         f"gallery {result.gallery}, probes {result.probes}, images {result.images}, "
         f"no face found {result.failures_to_acquire}, {result.seconds:.1f} s"
     )
+
+
+main.add_command(scanner)
+main.add_command(card)

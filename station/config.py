@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from calibration import DEFAULT_FACE_THRESHOLD
+from calibration import DEFAULT_FACE_IDENTIFY_THRESHOLD, DEFAULT_FACE_VERIFY_THRESHOLD
 
 ENV_PREFIX = "STATION_"
 CONFIG_FILE_NAME = "station.toml"
@@ -47,7 +47,8 @@ class Settings:
     port: int = 8470
     camera_url: str = ""
     camera_timeout: float = 5.0
-    face_threshold: float = DEFAULT_FACE_THRESHOLD
+    face_verify_threshold: float = DEFAULT_FACE_VERIFY_THRESHOLD
+    face_identify_threshold: float = DEFAULT_FACE_IDENTIFY_THRESHOLD
     top_k: int = 5
     max_upload_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = 40_000_000
@@ -68,8 +69,9 @@ class Settings:
         return self.data_dir / "logs"
 
     def validate(self) -> Settings:
-        if not 0 < self.face_threshold < 4:
-            raise ConfigError(f"face_threshold={self.face_threshold} must lie between 0 and 4")
+        for name in ("face_verify_threshold", "face_identify_threshold"):
+            if not 0 < getattr(self, name) < 4:
+                raise ConfigError(f"{name}={getattr(self, name)} must lie between 0 and 4")
         if not 1 <= self.top_k <= 100:
             raise ConfigError(f"top_k={self.top_k} must lie between 1 and 100")
         if not 1 <= self.port <= 65535:

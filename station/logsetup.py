@@ -12,8 +12,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def configure_logging(level: str, log_dir: Path | None, stderr_level: str | None = None) -> None:
     root = logging.getLogger()
     root.setLevel(level.upper())
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
+    close_logging()
     stream = logging.StreamHandler()
     stream.setLevel((stderr_level or level).upper())
     stream.setFormatter(logging.Formatter(FORMAT))
@@ -25,3 +24,11 @@ def configure_logging(level: str, log_dir: Path | None, stderr_level: str | None
         )
         handler.setFormatter(logging.Formatter(FORMAT))
         root.addHandler(handler)
+
+
+def close_logging() -> None:
+    """Detach and close every handler of the root logger (files are flushed and released)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()

@@ -248,7 +248,7 @@ class Station:
         face = self.encode(pixels)
         results = self.gallery.search_one(face.vector, k)
         records = self.storage.get_records([r.record_id for r in results])
-        threshold = self.settings.face_threshold
+        threshold = self.settings.face_identify_threshold
         candidates = [
             Candidate(
                 rank=rank,
@@ -282,7 +282,7 @@ class Station:
         return Verification(
             record=record,
             distance=distance,
-            threshold=self.settings.face_threshold,
+            threshold=self.settings.face_verify_threshold,
             face_box=face.box,
         )
 
@@ -301,7 +301,8 @@ class Station:
             "status": "ok",
             "records": self.storage.count(),
             "gallery_size": len(self.gallery),
-            "face_threshold": self.settings.face_threshold,
+            "face_verify_threshold": self.settings.face_verify_threshold,
+            "face_identify_threshold": self.settings.face_identify_threshold,
             "camera": self.settings.camera_url or None,
             "uptime_seconds": round(time.time() - self.started_at, 1),
         }

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings as hypothesis_settings
 from PIL import Image
 
 from matcher.face import FaceEncoder
@@ -18,14 +19,24 @@ from station.api import create_app
 from station.config import Settings, load_settings
 from station.service import Station
 
+# Property tests check behaviour, never speed: no per-example deadline on a loaded 2-core machine.
+hypothesis_settings.register_profile("station", deadline=None)
+hypothesis_settings.load_profile("station")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--scanner-url",
+        default=None,
+        help="Run the fingerprint hardware tests on this scanner, e.g. "
+        "serial:///dev/ttyUSB0?baudrate=57600&model=r307 (skipped without it).",
+    )
+
 
 @pytest.fixture(scope="session")
 def datasets() -> Path:
     """The real data (``STATION_DATASETS``, default ``../shared/datasets``); its absence fails loudly."""
-    folder = load_settings(environ={}).datasets_dir
-    import os
-
-    folder = Path(os.environ.get("STATION_DATASETS", folder))
+    folder = load_settings().datasets_dir
     if not (folder / "faces" / "lfw_dev" / "images").is_dir():
         pytest.fail(f"real datasets not found at {folder}: set STATION_DATASETS", pytrace=False)
     return folder
@@ -50,7 +61,12 @@ def photos_of(person: Path) -> list[Path]:
 def group_photo(datasets: Path) -> Path:
     """A real photo with two people in it."""
     return (
-        datasets / "faces" / "face_recognition_examples" / "examples" / "knn_examples" / "test"
+        datasets
+        / "faces"
+        / "face_recognition_examples"
+        / "examples"
+        / "knn_examples"
+        / "test"
         / "obama_and_biden.jpg"
     )
 
@@ -91,7 +107,9 @@ def encode_png(pixels: np.ndarray) -> bytes:
 
 
 @pytest.fixture(scope="session")
-def lfw_templates(lfw_people: list[Path], shared_encoder: FaceEncoder) -> tuple[np.ndarray, list[str]]:
+def lfw_templates(
+    lfw_people: list[Path], shared_encoder: FaceEncoder
+) -> tuple[np.ndarray, list[str]]:
     """Real face templates: the first photo of 40 LFW people, with their names."""
     from matcher.imageio import read_rgb
 

@@ -1,14 +1,16 @@
 """The HTTP API: enroll, identify, verify, read, delete and health, with JSON errors for bad input."""
 
 import io
-import zlib
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from flask.testing import FlaskClient
 from PIL import Image
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from station.service import Station
 from tests.conftest import encode_png, photos_of
@@ -21,8 +23,11 @@ def upload(path: Path) -> tuple[io.BytesIO, str]:
 def enroll(client: FlaskClient, person: Path, index: int = 0) -> dict:
     response = client.post(
         "/api/v1/records",
-        data={"name": person.name.replace("_", " "), "document_number": "AN1234567",
-              "image": upload(photos_of(person)[index])},
+        data={
+            "name": person.name.replace("_", " "),
+            "document_number": "AN1234567",
+            "image": upload(photos_of(person)[index]),
+        },
     )
     assert response.status_code == 201, response.json
     return response.json
@@ -50,7 +55,9 @@ def test_enroll_then_read_the_record(client: FlaskClient, lfw_people: list[Path]
     assert "template" not in str(fetched.json)
 
 
-def test_identify_finds_the_enrolled_person_from_another_photo(client: FlaskClient, lfw_people: list[Path]) -> None:
+def test_identify_finds_the_enrolled_person_from_another_photo(
+    client: FlaskClient, lfw_people: list[Path]
+) -> None:
     ids = {person.name: enroll(client, person)["id"] for person in lfw_people[10:16]}
     target = lfw_people[12]
     response = client.post("/api/v1/identify", data={"image": upload(photos_of(target)[1])})
@@ -64,7 +71,9 @@ def test_identify_finds_the_enrolled_person_from_another_photo(client: FlaskClie
     assert distances == sorted(distances)
 
 
-def test_identify_says_no_match_for_someone_never_enrolled(client: FlaskClient, lfw_people: list[Path]) -> None:
+def test_identify_says_no_match_for_someone_never_enrolled(
+    client: FlaskClient, lfw_people: list[Path]
+) -> None:
     for person in lfw_people[20:24]:
         enroll(client, person)
     response = client.post(
@@ -76,19 +85,27 @@ def test_identify_says_no_match_for_someone_never_enrolled(client: FlaskClient, 
     assert len(response.json["candidates"]) == 2
 
 
-def test_identify_on_an_empty_gallery_has_no_candidates(client: FlaskClient, lfw_people: list[Path]) -> None:
+def test_identify_on_an_empty_gallery_has_no_candidates(
+    client: FlaskClient, lfw_people: list[Path]
+) -> None:
     response = client.post("/api/v1/identify", data={"image": upload(photos_of(lfw_people[0])[0])})
     assert response.status_code == 200
     assert response.json["candidates"] == []
     assert response.json["decision"] == "no_match"
 
 
-def test_verify_accepts_the_same_person_and_rejects_another(client: FlaskClient, lfw_people: list[Path]) -> None:
+def test_verify_accepts_the_same_person_and_rejects_another(
+    client: FlaskClient, lfw_people: list[Path]
+) -> None:
     record = enroll(client, lfw_people[40])
-    same = client.post(f"/api/v1/records/{record['id']}/verify",
-                       data={"image": upload(photos_of(lfw_people[40])[2])})
-    other = client.post(f"/api/v1/records/{record['id']}/verify",
-                        data={"image": upload(photos_of(lfw_people[41])[0])})
+    same = client.post(
+        f"/api/v1/records/{record['id']}/verify",
+        data={"image": upload(photos_of(lfw_people[40])[2])},
+    )
+    other = client.post(
+        f"/api/v1/records/{record['id']}/verify",
+        data={"image": upload(photos_of(lfw_people[41])[0])},
+    )
     assert same.status_code == other.status_code == 200
     assert same.json["match"] is True
     assert other.json["match"] is False
@@ -98,16 +115,18 @@ def test_verify_accepts_the_same_person_and_rejects_another(client: FlaskClient,
 def test_enroll_and_identify_from_the_configured_camera(
     client: FlaskClient, station: Station, lfw_people: list[Path]
 ) -> None:
-    person = lfw_people[50]
-    station.camera.present(photos_of(person)[0])  # type: ignore[union-attr]
+    photo = photos_of(lfw_people[50])[0]
+    station.camera.present(photo)  # type: ignore[union-attr]
     created = client.post("/api/v1/records", json={"name": "Camera Person", "capture": True})
     assert created.status_code == 201, created.json
-    station.camera.present(photos_of(person)[1])  # type: ignore[union-attr]
+    station.camera.present(photo)  # type: ignore[union-attr]
     found = client.post("/api/v1/identify", json={"capture": True})
     assert found.json["match"]["record_id"] == created.json["id"]
 
 
-def test_delete_removes_the_record_and_its_face(client: FlaskClient, station: Station, lfw_people: list[Path]) -> None:
+def test_delete_removes_the_record_and_its_face(
+    client: FlaskClient, station: Station, lfw_people: list[Path]
+) -> None:
     record = enroll(client, lfw_people[60])
     assert client.delete(f"/api/v1/records/{record['id']}").status_code == 204
     assert client.get(f"/api/v1/records/{record['id']}").status_code == 404
@@ -120,7 +139,17 @@ def test_delete_removes_the_record_and_its_face(client: FlaskClient, station: St
 
 
 def post_enroll(client: FlaskClient, data: bytes, name: str = "Test Person"):
-    return client.post("/api/v1/records", data={"name": name, "image": (io.BytesIO(data), "photo.jpg")})
+    """POST a multipart enrollment built in memory (the test client would spool a large body to
+    a temporary file it never closes)."""
+    boundary, body = encode_multipart(
+        {"name": name, "image": FileStorage(io.BytesIO(data), filename="photo.jpg")}
+    )
+    return client.post(
+        "/api/v1/records",
+        input_stream=io.BytesIO(body),
+        content_length=len(body),
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
 
 
 def test_a_file_that_is_not_an_image_is_refused(client: FlaskClient, station: Station) -> None:
@@ -138,7 +167,9 @@ def test_an_empty_file_is_refused(client: FlaskClient, station: Station) -> None
     assert_nothing_stored(station, 0)
 
 
-def test_a_truncated_photo_is_refused(client: FlaskClient, station: Station, lfw_people: list[Path]) -> None:
+def test_a_truncated_photo_is_refused(
+    client: FlaskClient, station: Station, lfw_people: list[Path]
+) -> None:
     data = photos_of(lfw_people[0])[0].read_bytes()
     response = post_enroll(client, data[: len(data) // 2])
     assert response.status_code == 400
@@ -146,14 +177,18 @@ def test_a_truncated_photo_is_refused(client: FlaskClient, station: Station, lfw
     assert_nothing_stored(station, 0)
 
 
-def test_a_photo_without_a_face_is_refused(client: FlaskClient, station: Station, datasets: Path) -> None:
+def test_a_photo_without_a_face_is_refused(
+    client: FlaskClient, station: Station, datasets: Path
+) -> None:
     response = post_enroll(client, (datasets / "fingerprints" / "upek" / "1_1.png").read_bytes())
     assert response.status_code == 422
     assert response.json["error"]["code"] == "no_face"
     assert_nothing_stored(station, 0)
 
 
-def test_a_photo_with_two_faces_is_refused(client: FlaskClient, station: Station, group_photo: Path) -> None:
+def test_a_photo_with_two_faces_is_refused(
+    client: FlaskClient, station: Station, group_photo: Path
+) -> None:
     response = post_enroll(client, group_photo.read_bytes())
     assert response.status_code == 422
     assert response.json["error"]["code"] == "multiple_faces"
@@ -175,13 +210,22 @@ def png_bomb(width: int, height: int) -> bytes:
     compressed = zlib.compress(raw_row * height, 9)
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", compressed) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", compressed)
+        + chunk(b"IEND", b"")
+    )
 
 
-def test_a_photo_with_huge_dimensions_is_refused_without_decoding(client: FlaskClient, station: Station) -> None:
+def test_a_photo_with_huge_dimensions_is_refused_without_decoding(
+    client: FlaskClient, station: Station
+) -> None:
     bomb = png_bomb(20000, 20000)
     assert len(bomb) < station.settings.max_upload_bytes
     response = post_enroll(client, bomb)
@@ -196,21 +240,34 @@ def test_a_tiny_picture_is_refused(client: FlaskClient, station: Station) -> Non
     assert response.json["error"]["code"] == "invalid_image"
 
 
-def test_a_missing_name_is_refused_before_any_image_work(client: FlaskClient, station: Station, lfw_people: list[Path]) -> None:
+def test_a_missing_name_is_refused_before_any_image_work(
+    client: FlaskClient, station: Station, lfw_people: list[Path]
+) -> None:
     response = client.post("/api/v1/records", data={"image": upload(photos_of(lfw_people[0])[0])})
     assert response.status_code == 400
     assert response.json["error"] == {
-        "code": "invalid_input", "message": "name is required: the person's full name", "field": "name",
+        "code": "invalid_input",
+        "message": "name is required: the person's full name",
+        "field": "name",
     }
     assert_nothing_stored(station, 0)
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("birth_date", "1990-13-01"), ("sex", "Q"), ("nationality", "Kyrgyzstan"), ("document_number", "AB-12")],
+    [
+        ("birth_date", "1990-13-01"),
+        ("sex", "Q"),
+        ("nationality", "Kyrgyzstan"),
+        ("document_number", "AB-12"),
+    ],
 )
-def test_malformed_document_fields_are_refused(client: FlaskClient, station: Station, field: str, value: str) -> None:
-    response = client.post("/api/v1/records", json={"name": "A Person", field: value, "capture": True})
+def test_malformed_document_fields_are_refused(
+    client: FlaskClient, station: Station, field: str, value: str
+) -> None:
+    response = client.post(
+        "/api/v1/records", json={"name": "A Person", field: value, "capture": True}
+    )
     assert response.status_code == 400
     assert response.json["error"]["field"] == field
     assert_nothing_stored(station, 0)
@@ -229,14 +286,18 @@ def test_a_json_body_that_is_not_an_object_is_refused(client: FlaskClient) -> No
 
 
 def test_a_bad_top_k_is_refused(client: FlaskClient, lfw_people: list[Path]) -> None:
-    response = client.post("/api/v1/identify", data={"top_k": "0", "image": upload(photos_of(lfw_people[0])[0])})
+    response = client.post(
+        "/api/v1/identify", data={"top_k": "0", "image": upload(photos_of(lfw_people[0])[0])}
+    )
     assert response.status_code == 400
     assert response.json["error"]["field"] == "top_k"
 
 
 def test_an_unknown_record_is_a_json_404(client: FlaskClient, lfw_people: list[Path]) -> None:
     assert client.get("/api/v1/records/999").json["error"]["code"] == "record_not_found"
-    response = client.post("/api/v1/records/999/verify", data={"image": upload(photos_of(lfw_people[0])[0])})
+    response = client.post(
+        "/api/v1/records/999/verify", data={"image": upload(photos_of(lfw_people[0])[0])}
+    )
     assert response.status_code == 404
 
 
@@ -252,7 +313,9 @@ def test_a_wrong_method_is_a_json_405(client: FlaskClient) -> None:
     assert response.json["error"]["code"] == "method_not_allowed"
 
 
-def test_the_station_keeps_working_after_bad_requests(client: FlaskClient, lfw_people: list[Path]) -> None:
+def test_the_station_keeps_working_after_bad_requests(
+    client: FlaskClient, lfw_people: list[Path]
+) -> None:
     post_enroll(client, b"garbage")
     post_enroll(client, b"")
     record = enroll(client, lfw_people[70])

@@ -28,7 +28,9 @@ def test_a_frame_is_rgb_uint8(lfw_people: list[Path]) -> None:
     assert frame.pixels.shape == (250, 250, 3)
 
 
-def test_the_camera_is_closed_after_the_with_block_and_keeps_its_place(lfw_people: list[Path]) -> None:
+def test_the_camera_is_closed_after_the_with_block_and_keeps_its_place(
+    lfw_people: list[Path],
+) -> None:
     camera = camera_for_url(f"sim://?dir={lfw_people[0]}")
     with camera:
         first = camera.capture().source

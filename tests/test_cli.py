@@ -15,18 +15,29 @@ from tests.conftest import photos_of
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "STATION_LOG_LEVEL": "WARNING"}
     return subprocess.run(
-        [sys.executable, "-m", "station", *args], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-m", "station", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
 
 
-def test_enroll_then_identify_then_verify_from_files(tmp_path: Path, lfw_people: list[Path]) -> None:
+def test_enroll_then_identify_then_verify_from_files(
+    tmp_path: Path, lfw_people: list[Path]
+) -> None:
     data = str(tmp_path / "data")
     alice, bob = lfw_people[90], lfw_people[91]
-    enrolled = run("enroll", str(photos_of(alice)[0]), "--name", "Alice Example", "--data", data, "--json")
+    enrolled = run(
+        "enroll", str(photos_of(alice)[0]), "--name", "Alice Example", "--data", data, "--json"
+    )
     assert enrolled.returncode == 0, enrolled.stderr
     record = json.loads(enrolled.stdout)
     assert record["name"] == "Alice Example"
-    assert run("enroll", str(photos_of(bob)[0]), "--name", "Bob Example", "--data", data).returncode == 0
+    assert (
+        run("enroll", str(photos_of(bob)[0]), "--name", "Bob Example", "--data", data).returncode
+        == 0
+    )
 
     found = run("identify", str(photos_of(alice)[1]), "--data", data, "--json")
     assert found.returncode == 0, found.stderr
@@ -82,6 +93,8 @@ def test_eval_face_prints_the_agreed_json_keys(tmp_path: Path, lfw_people: list[
     assert figures["gallery"] == len(chosen) - held_out
     assert figures["held_out_people"] == held_out
     assert figures["images"] == sum(photos.values())
-    assert figures["probes"] == figures["images"] - figures["gallery"] - figures["failures_to_acquire"]
+    assert (
+        figures["probes"] == figures["images"] - figures["gallery"] - figures["failures_to_acquire"]
+    )
     assert figures["rank1"] >= 0.9
     assert 0 <= figures["fpir"] <= 1 and 0 <= figures["fnir"] <= 1

@@ -4,24 +4,24 @@ from pathlib import Path
 
 import pytest
 
-from calibration import DEFAULT_FACE_THRESHOLD
+from calibration import DEFAULT_FACE_IDENTIFY_THRESHOLD
 from station.config import ConfigError, load_settings
 
 
 def test_defaults_apply_when_nothing_is_set(tmp_path: Path) -> None:
     settings = load_settings(overrides={"data_dir": tmp_path}, environ={})
-    assert settings.face_threshold == DEFAULT_FACE_THRESHOLD
+    assert settings.face_identify_threshold == DEFAULT_FACE_IDENTIFY_THRESHOLD
     assert settings.host == "127.0.0.1"
     assert settings.database_path == tmp_path / "station.sqlite3"
 
 
 def test_file_then_environment_then_overrides(tmp_path: Path) -> None:
     config = tmp_path / "station.toml"
-    config.write_text('[station]\nport = 9000\ntop_k = 3\nface_threshold = 0.45\n')
+    config.write_text("[station]\nport = 9000\ntop_k = 3\nface_identify_threshold = 0.45\n")
     env = {"STATION_PORT": "9100", "STATION_DATA": str(tmp_path)}
     settings = load_settings(overrides={"top_k": 7}, environ=env)
     assert settings.data_dir == tmp_path
-    assert settings.face_threshold == 0.45  # file (found in the data directory)
+    assert settings.face_identify_threshold == 0.45  # file (found in the data directory)
     assert settings.port == 9100  # environment beats file
     assert settings.top_k == 7  # override beats both
 
@@ -46,8 +46,8 @@ def test_a_value_of_the_wrong_kind_is_an_error(tmp_path: Path) -> None:
 
 
 def test_an_out_of_range_value_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="face_threshold"):
-        load_settings(overrides={"data_dir": tmp_path, "face_threshold": -1}, environ={})
+    with pytest.raises(ConfigError, match="face_verify_threshold"):
+        load_settings(overrides={"data_dir": tmp_path, "face_verify_threshold": -1}, environ={})
 
 
 def test_a_broken_config_file_is_reported(tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from matcher.errors import TemplateError
 from matcher.face import FaceGallery, brute_force_search
 from matcher.face.gallery import GalleryError
-from matcher.errors import TemplateError
 
 
 def random_templates(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -17,8 +17,9 @@ def random_templates(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.normal(0.0, 0.09, size=(n, 128)).astype(np.float32)
 
 
-def assert_same_search(gallery: FaceGallery, vectors: np.ndarray, ids: np.ndarray,
-                       queries: np.ndarray, k: int) -> None:
+def assert_same_search(
+    gallery: FaceGallery, vectors: np.ndarray, ids: np.ndarray, queries: np.ndarray, k: int
+) -> None:
     got_d, got_ids = gallery.search(queries, k)
     want_d, want_ids = brute_force_search(vectors, ids, queries, k)
     np.testing.assert_array_equal(got_ids, want_ids)
@@ -32,7 +33,9 @@ def test_search_agrees_with_the_oracle_on_random_galleries(seed: int) -> None:
     ids = rng.choice(10**9, size=500, replace=False).astype(np.int64)
     gallery = FaceGallery()
     gallery.add(ids, vectors)
-    queries = np.concatenate([vectors[:20] + rng.normal(0, 0.02, (20, 128)), random_templates(rng, 20)])
+    queries = np.concatenate(
+        [vectors[:20] + rng.normal(0, 0.02, (20, 128)), random_templates(rng, 20)]
+    )
     assert_same_search(gallery, vectors, ids, queries.astype(np.float32), k=10)
 
 
@@ -59,7 +62,9 @@ def test_search_agrees_with_the_oracle_after_any_removals(
     assert_same_search(gallery, vectors[keep], ids[keep], queries, k)
 
 
-def test_search_agrees_with_the_oracle_on_real_templates(lfw_templates: tuple[np.ndarray, list[str]]) -> None:
+def test_search_agrees_with_the_oracle_on_real_templates(
+    lfw_templates: tuple[np.ndarray, list[str]],
+) -> None:
     vectors, _ = lfw_templates
     ids = np.arange(len(vectors), dtype=np.int64)
     gallery = FaceGallery()
@@ -69,7 +74,9 @@ def test_search_agrees_with_the_oracle_on_real_templates(lfw_templates: tuple[np
 
 def test_missing_neighbours_are_minus_one_at_infinite_distance() -> None:
     gallery = FaceGallery()
-    gallery.add([4, 9], np.zeros((2, 128), np.float32) + [[0.0], [0.1]])
+    vectors = np.zeros((2, 128), np.float32)
+    vectors[1, 0] = 0.1
+    gallery.add([4, 9], vectors)
     distances, ids = gallery.search(np.zeros((1, 128), np.float32), 4)
     assert ids.tolist() == [[4, 9, -1, -1]]
     assert np.isinf(distances[0, 2:]).all()

@@ -16,13 +16,12 @@ from tests.conftest import make_settings, photos_of
 
 
 def enroll_people(station: Station, people: list[Path]) -> list[int]:
-    return [
-        station.enroll(read_rgb(photos_of(p)[0]), PersonFields(name=p.name)).id for p in people
-    ]
+    return [station.enroll(read_rgb(photos_of(p)[0]), PersonFields(name=p.name)).id for p in people]
 
 
-def test_all_state_lives_under_the_data_directory(tmp_path: Path, lfw_people: list[Path],
-                                                  shared_encoder: FaceEncoder) -> None:
+def test_all_state_lives_under_the_data_directory(
+    tmp_path: Path, lfw_people: list[Path], shared_encoder: FaceEncoder
+) -> None:
     data = tmp_path / "data"
     with Station(make_settings(data), encoder=shared_encoder) as station:
         enroll_people(station, lfw_people[:2])
@@ -30,17 +29,23 @@ def test_all_state_lives_under_the_data_directory(tmp_path: Path, lfw_people: li
     assert {"station.sqlite3", "gallery/face.faiss", "gallery/face.json", "logs"} <= names
 
 
-def test_a_second_process_cannot_open_the_same_data_directory(tmp_path: Path, shared_encoder: FaceEncoder) -> None:
+def test_a_second_process_cannot_open_the_same_data_directory(
+    tmp_path: Path, shared_encoder: FaceEncoder
+) -> None:
     settings = make_settings(tmp_path)
-    with Station(settings, encoder=shared_encoder):
-        with pytest.raises(DataDirectoryInUseError, match="in use by another station process"):
-            Station(settings, encoder=shared_encoder).open()
+    second = Station(settings, encoder=shared_encoder)
+    with (
+        Station(settings, encoder=shared_encoder),
+        pytest.raises(DataDirectoryInUseError, match="in use by another station process"),
+    ):
+        second.open()
     with Station(settings, encoder=shared_encoder):  # released on close
         pass
 
 
-def test_records_and_gallery_survive_a_restart(tmp_path: Path, lfw_people: list[Path],
-                                               shared_encoder: FaceEncoder) -> None:
+def test_records_and_gallery_survive_a_restart(
+    tmp_path: Path, lfw_people: list[Path], shared_encoder: FaceEncoder
+) -> None:
     settings = make_settings(tmp_path)
     with Station(settings, encoder=shared_encoder) as station:
         ids = enroll_people(station, lfw_people[:3])
@@ -66,8 +71,9 @@ def test_a_gallery_left_behind_by_a_crash_is_brought_in_step_with_the_database(
         assert station.gallery.ids().tolist() == [ids[0], ids[1], extra.id]
 
 
-def test_a_damaged_gallery_is_rebuilt_from_the_database(tmp_path: Path, lfw_people: list[Path],
-                                                        shared_encoder: FaceEncoder) -> None:
+def test_a_damaged_gallery_is_rebuilt_from_the_database(
+    tmp_path: Path, lfw_people: list[Path], shared_encoder: FaceEncoder
+) -> None:
     settings = make_settings(tmp_path)
     with Station(settings, encoder=shared_encoder) as station:
         ids = enroll_people(station, lfw_people[:2])
@@ -100,6 +106,8 @@ def test_a_file_that_is_not_a_database_is_reported(tmp_path: Path) -> None:
         Storage(tmp_path / "db.sqlite3")
 
 
-def test_verify_against_a_missing_record_is_record_not_found(station: Station, lfw_people: list[Path]) -> None:
+def test_verify_against_a_missing_record_is_record_not_found(
+    station: Station, lfw_people: list[Path]
+) -> None:
     with pytest.raises(RecordNotFoundError):
         station.verify(12345, read_rgb(photos_of(lfw_people[0])[0]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -94,7 +94,7 @@ class FaceEncoder:
 
     def detect(self, pixels: NDArray[np.uint8]) -> list[Box]:
         """Face boxes in full-resolution coordinates, largest first."""
-        import face_recognition
+        face_recognition = _face_recognition()
 
         image = _check_rgb(pixels)
         height, width = image.shape[:2]
@@ -125,7 +125,7 @@ class FaceEncoder:
 
     def encode(self, pixels: NDArray[np.uint8]) -> FaceTemplate:
         """The template of the one face in the picture (or the largest, per the policy)."""
-        import face_recognition
+        face_recognition = _face_recognition()
 
         image = _check_rgb(pixels)
         boxes = self.detect(image)
@@ -141,6 +141,15 @@ class FaceEncoder:
         if not encodings:
             raise FaceNotFoundError()
         return FaceTemplate(vector=as_template(encodings[0]), box=box, faces_found=len(boxes))
+
+
+def _face_recognition() -> Any:
+    """Import face_recognition, undoing its global switch that makes Pillow accept cut-short files."""
+    import face_recognition
+    from PIL import ImageFile
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    return face_recognition
 
 
 def _check_rgb(pixels: NDArray[np.uint8]) -> NDArray[np.uint8]:

@@ -35,7 +35,11 @@ def probe_pixels(station: Station, fields: dict[str, Any]) -> NDArray[np.uint8]:
     """The photo to work on: the uploaded ``image`` file, or a capture from the camera."""
     upload = request.files.get("image")
     if upload is not None:
-        return station.decode(upload.read())
+        try:
+            data = upload.read()
+        finally:
+            upload.close()  # a large upload is spooled to a temporary file: release it now
+        return station.decode(data)
     if wants_capture(fields):
         return station.capture()
     raise ImageRequiredError()

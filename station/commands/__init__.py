@@ -1,0 +1,1 @@
+"""Sub-command groups of the ``station`` command, one module per device or task."""
