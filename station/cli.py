@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
-from urllib.parse import quote
 
 import click
 
@@ -80,35 +79,34 @@ def main() -> None:
 @click.option("--host", help="Address to listen on (default 127.0.0.1: this machine only).")
 @click.option("--port", type=int, help="Port to listen on (default 8470).")
 @click.option("--camera", "camera_url", help="Camera URL, e.g. sim://?dir=PATH.")
-@click.option("--sim", is_flag=True, help="Use simulated devices fed from the datasets folder.")
+@click.option(
+    "--scanner", "scanner_url", help="Fingerprint scanner URL, e.g. serial:///dev/ttyUSB0."
+)
+@click.option("--card-reader", "card_reader_url", help="ID-card reader URL, e.g. pcsc://.")
+@click.option("--sim", is_flag=True, help="Simulate every device not otherwise configured.")
 @click.option("--threads", type=int, default=4, show_default=True, help="Request worker threads.")
 def serve(
     data_dir: Path | None,
     config_file: Path | None,
     host: str | None,
     port: int | None,
-    camera_url: str | None,
     sim: bool,
     threads: int,
+    **device_urls: str | None,
 ) -> None:
     """Run the station's HTTP API until stopped (Ctrl-C or SIGTERM)."""
     import waitress
 
     from station.api import create_app
+    from station.simulation import simulated_device_urls
 
-    settings = settings_from(data_dir, config_file, host=host, port=port, camera_url=camera_url)
-    if sim and not camera_url:
-        faces = settings.datasets_dir / "faces" / "lfw_dev" / "images"
-        if not faces.is_dir():
-            fail(
-                f"--sim needs the face photos in {faces}: set STATION_DATASETS to the datasets folder"
-            )
+    settings = settings_from(data_dir, config_file, host=host, port=port, **device_urls)
+    if sim:
+        with reported_errors():
+            simulated = simulated_device_urls(settings.datasets_dir)
+        unset = {name: url for name, url in simulated.items() if not getattr(settings, name)}
         settings = settings_from(
-            data_dir,
-            config_file,
-            host=host,
-            port=port,
-            camera_url=f"sim://?dir={quote(str(faces))}&order=shuffle",
+            data_dir, config_file, host=host, port=port, **{**device_urls, **unset}
         )
     configure_logging(settings.log_level, settings.log_dir)
     with reported_errors():
@@ -118,7 +116,8 @@ def serve(
         app = create_app(station=station)
         click.echo(
             f"station listening on http://{settings.host}:{settings.port}/api/v1 "
-            f"(data {settings.data_dir}, camera {settings.camera_url or 'none'})",
+            f"(data {settings.data_dir}; camera {settings.camera_url or 'none'}; "
+            f"scanner {settings.scanner_url or 'none'}; card reader {settings.card_reader_url or 'none'})",
             err=True,
         )
         waitress.serve(

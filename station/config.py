@@ -46,6 +46,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8470
     camera_url: str = ""
+    scanner_url: str = ""
+    card_reader_url: str = ""
     camera_timeout: float = 5.0
     face_verify_threshold: float = DEFAULT_FACE_VERIFY_THRESHOLD
     face_identify_threshold: float = DEFAULT_FACE_IDENTIFY_THRESHOLD

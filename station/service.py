@@ -17,6 +17,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from drivers.camera import Camera, camera_for_url
+from drivers.errors import DriverError
+from drivers.fingerprint import FingerprintScanner, scanner_for_url
+from drivers.idcard import CardReader, card_reader_for_url
 from matcher.face import FaceEncoder, FaceGallery, FaceTemplate
 from matcher.face.gallery import GalleryError
 from station.config import Settings
@@ -115,10 +118,17 @@ class Station:
         if camera is None and settings.camera_url:
             camera = camera_for_url(settings.camera_url)
         self.camera = camera
+        self.scanner: FingerprintScanner | None = (
+            scanner_for_url(settings.scanner_url) if settings.scanner_url else None
+        )
+        self.card_reader: CardReader | None = (
+            card_reader_for_url(settings.card_reader_url) if settings.card_reader_url else None
+        )
         self._lock = DataDirectoryLock(settings.data_dir)
         self._storage: Storage | None = None
         self._gallery: FaceGallery | None = None
         self._camera_lock = threading.Lock()
+        self._scanner_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._unsaved_changes = 0
         self.started_at = time.time()
@@ -296,6 +306,38 @@ class Station:
             self._changed()
         log.info("deleted record %d", record_id)
 
+    def check_devices(self) -> dict[str, Any]:
+        """Open each configured device briefly and say whether it answers (for technicians)."""
+        report: dict[str, Any] = {}
+
+        def probe(name: str, url: str, check: Any) -> None:
+            if not url:
+                report[name] = {"configured": False}
+                return
+            try:
+                report[name] = {"configured": True, "url": url, "ok": True, **check()}
+            except (DriverError, OSError, ValueError) as exc:
+                report[name] = {"configured": True, "url": url, "ok": False, "error": str(exc)}
+
+        def camera_info() -> dict[str, Any]:
+            assert self.camera is not None
+            with self._camera_lock, self.camera as camera:
+                return {"description": camera.info().description}
+
+        def scanner_info() -> dict[str, Any]:
+            assert self.scanner is not None
+            with self._scanner_lock, self.scanner as scanner:
+                return {"info": scanner.info().to_json()}
+
+        def card_reader_info() -> dict[str, Any]:
+            assert self.card_reader is not None
+            return {"readers": self.card_reader.list_readers()}
+
+        probe("camera", self.settings.camera_url, camera_info)
+        probe("scanner", self.settings.scanner_url, scanner_info)
+        probe("card_reader", self.settings.card_reader_url, card_reader_info)
+        return report
+
     def health(self) -> dict[str, Any]:
         return {
             "status": "ok",
@@ -303,6 +345,10 @@ class Station:
             "gallery_size": len(self.gallery),
             "face_verify_threshold": self.settings.face_verify_threshold,
             "face_identify_threshold": self.settings.face_identify_threshold,
-            "camera": self.settings.camera_url or None,
+            "devices": {
+                "camera": self.settings.camera_url or None,
+                "scanner": self.settings.scanner_url or None,
+                "card_reader": self.settings.card_reader_url or None,
+            },
             "uptime_seconds": round(time.time() - self.started_at, 1),
         }

@@ -12,3 +12,9 @@ blueprint = Blueprint("health", __name__)
 @blueprint.get("/health")
 def health() -> Response:
     return jsonify(get_station().health())
+
+
+@blueprint.get("/devices")
+def devices() -> Response:
+    """Open each configured device briefly: is it there and answering?"""
+    return jsonify(get_station().check_devices())
