@@ -154,3 +154,17 @@ def test_short_and_extended_apdus_encode_and_decode_alike() -> None:
     with_data = CommandAPDU(0x00, 0xA4, 0x04, 0x0C, bytes(300))
     for command in (short, extended, with_data):
         assert CommandAPDU.from_bytes(command.to_bytes()).to_bytes() == command.to_bytes()
+
+
+@pytest.mark.parametrize("cipher", ["3DES", "AES"])
+def test_odd_ins_data_travels_in_do85_both_ways(cipher: str) -> None:
+    size = 16 if cipher == "AES" else 8
+    reader = SecureMessaging(KS_ENC[:size] if cipher == "AES" else KS_ENC, KS_MAC, 5, cipher)
+    chip = SecureMessaging(reader.ks_enc, reader.ks_mac, 5, cipher)
+    command = CommandAPDU(0x00, 0xB1, 0x00, 0x00, H("54030186A0"), le=223)
+    wrapped = reader.protect(command)
+    assert wrapped.data[0] == 0x85 and H("54030186A0") not in wrapped.data
+    assert chip.open_command(wrapped) == CommandAPDU(0x00, 0xB1, 0x00, 0x00, H("54030186A0"), 223)
+    sealed = chip.seal_response(ResponseAPDU(H("5303AABBCC"), 0x90, 0x00), odd_ins=True)
+    assert sealed.data[0] == 0x85
+    assert reader.unprotect(sealed) == ResponseAPDU(H("5303AABBCC"), 0x90, 0x00)

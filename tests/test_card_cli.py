@@ -70,3 +70,12 @@ def test_card_read_without_csca_exits_4_and_says_what_was_not_checked() -> None:
     assert result.exit_code == 4, result.output
     assert "not checked  csca" in result.output
     assert "TESTOVA, AIZADA" in result.output
+
+
+def test_card_read_says_which_access_protocol_opened_the_chip() -> None:
+    result = CliRunner().invoke(
+        card, ["read", "--url", "sim://?pace=brainpoolP256r1&bac=false", "--mrz", DEFAULT_MRZ]
+    )
+    assert result.exit_code == 4, result.output  # no CSCA folder given
+    assert "(PACE," in result.output
+    assert "PACE-ECDH-GM-AES-CBC-CMAC-128 on brainpoolP256r1" in result.output

@@ -12,7 +12,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from drivers.idcard import (
     ACCESS_DENIED_MESSAGE,
@@ -24,6 +26,7 @@ from drivers.idcard import (
     card_reader_for_url,
 )
 from drivers.idcard.chip import SimulatedChip
+from drivers.idcard.pace import pace_info
 from drivers.idcard.personalise import DEFAULT_MRZ, PersonalisedDocument, make_pki, personalise
 from drivers.idcard.vpcd import VpcdCard
 
@@ -124,3 +127,36 @@ def test_an_unknown_reader_name_lists_the_readers_present(pcscd: None) -> None:
 def test_an_empty_reader_times_out_with_a_typed_error(pcscd: None) -> None:
     with pytest.raises(NoCardError, match="no card on Virtual PCD 00 01"):
         card_reader_for_url("pcsc://?reader=Virtual PCD 00 01").read_document(KEY, timeout=0.3)
+
+
+def test_a_full_read_through_pace_over_pcsc(pcscd: None, lfw_people: list[Path]) -> None:
+    photo = sorted(lfw_people[1].glob("*.jpg"))[0].read_bytes()
+    doc = personalise(DEFAULT_MRZ, photo, pki=make_pki("KG"), pace=[pace_info()])
+    with VpcdCard(SimulatedChip(doc, bac=False)):  # PACE only: BAC would be refused
+        reader = card_reader_for_url(f"pcsc://?reader={READER}")
+        result = reader.read_document(KEY, timeout=5)
+        assert result.access_protocol == "PACE"
+        assert result.access_detail == "PACE-ECDH-GM-AES-CBC-CMAC-128 on brainpoolP256r1"
+        assert result.photo_bytes == photo
+        with pytest.raises(AccessDeniedError, match=ACCESS_DENIED_MESSAGE):
+            reader.read_document(AccessKey("AN1234567", "900102", "351231"), timeout=5)
+
+
+@pytest.mark.parametrize("options", ["", "&extended=true&chunk=4096"])
+def test_a_dg2_over_64_kb_reads_through_pcsc(
+    pcscd: None, lfw_people: list[Path], options: str
+) -> None:
+    for path in sorted(lfw_people[0].glob("*.jpg")):
+        doc = personalise(DEFAULT_MRZ, path.read_bytes(), "JPEG2000", pki=make_pki("KG"))
+        if len(doc.files[0x0102]) > 65536:
+            break
+    else:
+        pytest.fail("no LFW face of the first person exceeds 64 KB as lossless JPEG 2000")
+    with VpcdCard(SimulatedChip(doc)) as card:
+        result = card_reader_for_url(f"pcsc://?reader={READER}{options}").read_document(
+            KEY, timeout=5
+        )
+        assert result.files["DG2"] == doc.files[0x0102]
+        assert np.array_equal(result.photo, np.asarray(Image.open(path).convert("RGB")))
+        assert any(apdu[1] == 0xB1 for apdu in card.chip.log)
+        assert result.seconds < 5, f"a 64 KB+ DG2 through PC/SC took {result.seconds:.2f} s"

@@ -13,6 +13,7 @@ from drivers.idcard import (
     ACCESS_DENIED_MESSAGE,
     AccessDeniedError,
     AccessKey,
+    CardError,
     CardRemovedError,
     card_reader_for_url,
     lds,
@@ -72,15 +73,50 @@ def test_dg2_decodes_to_the_original_photo(
     assert np.array_equal(result.photo, original)
 
 
-def test_a_jpeg2000_face_decodes_to_the_original_pixels(datasets: Path) -> None:
-    # A small ORL face: lossless JPEG 2000 of a 250x250 LFW photo passes 32 KB, the limit of
-    # READ BINARY with even INS, which is all this reader does yet.
-    photo = datasets / "faces" / "orl" / "s1" / "1.pgm"
+def test_a_jpeg2000_face_decodes_to_the_original_pixels(lfw_people: list[Path]) -> None:
+    # A 250x250 LFW photo in lossless JPEG 2000: DG2 passes 32 KB, so READ BINARY B1 is needed.
+    photo = sorted(lfw_people[0].glob("*.jpg"))[0]
     doc = personalise(DEFAULT_MRZ, photo.read_bytes(), image_format="JPEG2000", pki=make_pki("KG"))
+    assert len(doc.files[lds.DATA_GROUPS[2][0]]) > 32768
     result = reader_for(doc).read_document(KEY)
     assert result.photo_mime == "image/jp2"
-    assert result.photo_bytes[4:8] == b"jP  "  # a JP2 file, not the PGM
+    assert result.photo_bytes[4:8] == b"jP  "  # a JP2 file, not the JPEG
+    assert result.photo_bytes == doc.photo
     assert np.array_equal(result.photo, np.asarray(Image.open(photo).convert("RGB")))
+
+
+def big_jpeg2000_document(lfw_people: list[Path]) -> tuple[PersonalisedDocument, Path]:
+    """The first LFW face whose lossless JPEG 2000 makes DG2 larger than 64 KB."""
+    for photo in sorted(lfw_people[0].glob("*.jpg")):
+        doc = personalise(DEFAULT_MRZ, photo.read_bytes(), "JPEG2000", pki=make_pki("KG"))
+        if len(doc.files[lds.DATA_GROUPS[2][0]]) > 65536:
+            return doc, photo
+    raise AssertionError("no LFW face of the first person exceeds 64 KB as lossless JPEG 2000")
+
+
+@pytest.mark.parametrize("url", ["sim://", "sim://?extended=true&chunk=4096"])
+def test_a_dg2_over_64_kb_reads_whole_with_odd_ins_read_binary(
+    lfw_people: list[Path], url: str
+) -> None:
+    doc, photo = big_jpeg2000_document(lfw_people)
+    reader = reader_for(doc, url)
+    result = reader.read_document(KEY)
+    assert result.files["DG2"] == doc.files[lds.DATA_GROUPS[2][0]]
+    assert np.array_equal(result.photo, np.asarray(Image.open(photo).convert("RGB")))
+    odd = [apdu for apdu in reader.chip.log if apdu[1] == 0xB1]
+    assert odd and all(apdu[0] == 0x0C and apdu[2:4] == b"\x00\x00" for apdu in odd)
+    # Every B1 carries its offset under secure messaging (DO'85'), never in the clear.
+    assert all(b"\x85" in apdu[5:8] for apdu in odd)
+
+
+def test_a_chip_without_odd_ins_read_binary_fails_clearly_on_a_large_file(
+    lfw_people: list[Path],
+) -> None:
+    doc, _ = big_jpeg2000_document(lfw_people)
+    reader = SimulatedCardReader("sim://", chip=SimulatedChip(doc, odd_read=False))
+    with pytest.raises(CardError, match="larger than 32 KB") as caught:
+        reader.read_document(KEY)
+    assert caught.value.status_word == 0x6D00
 
 
 @pytest.mark.parametrize("group", [1, 2])

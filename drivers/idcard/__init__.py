@@ -4,8 +4,9 @@
 >>> document = reader.read_document(AccessKey.from_mrz(mrz_text))
 >>> document.mrz.surname, document.photo.shape, document.passive_auth.passed
 
-The chip is opened with BAC (3DES session keys, secure messaging); passive authentication checks
-EF.SOD against the data groups read and a folder of trusted CSCA certificates.
+The chip is opened with PACE (ECDH generic mapping, AES or 3DES secure messaging) when its
+EF.CardAccess offers it, with BAC otherwise; ``document.access_protocol`` says which. Passive
+authentication checks EF.SOD against the data groups read and a folder of trusted CSCA certificates.
 """
 
 from drivers.idcard.base import CardLink, CardReader, ChipDocument

@@ -22,14 +22,17 @@ from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
 from drivers.errors import DriverError
-from drivers.idcard import lds
+from drivers.idcard import lds, pace
 from drivers.idcard.apdu import CommandAPDU, ResponseAPDU
-from drivers.idcard.errors import CardError, CardRemovedError
+from drivers.idcard.errors import AccessDeniedError, CardError, CardRemovedError
 from drivers.idcard.mrz import MRZ, AccessKey, MRZError
 from drivers.idcard.pa import PassiveAuthReport, load_csca_folder, passive_authentication
 from drivers.idcard.protocol import SHORT_CHUNK, ChipSession
 
 log = logging.getLogger(__name__)
+
+#: How a reader opens the chip: PACE when EF.CardAccess offers it, else BAC; or one of them only.
+ACCESS_MODES = ("auto", "pace", "bac")
 
 
 class CardLink(ABC):
@@ -111,11 +114,13 @@ class ChipDocument:
     data_groups: list[int]  # every data group EF.COM lists
     files: dict[str, bytes]  # raw bytes of what was read: "COM", "SOD", "DG1", "DG2"
     passive_auth: PassiveAuthReport
-    access_protocol: str
+    access_protocol: str  # "PACE" or "BAC"
     reader: str
     seconds: float
     apdus: int = 0
     extra: dict[str, object] = field(default_factory=dict)
+    access_detail: str = ""  # e.g. "PACE-ECDH-GM-AES-CBC-CMAC-128 on brainpoolP256r1"
+    access_notes: list[str] = field(default_factory=list)  # e.g. why PACE was not used
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -135,6 +140,8 @@ class ChipDocument:
             "photo_bytes": len(self.photo_bytes),
             "photo_size": [int(self.photo.shape[1]), int(self.photo.shape[0])],
             "access_protocol": self.access_protocol,
+            "access_detail": self.access_detail,
+            "access_notes": self.access_notes,
             "passive_auth_passed": self.passive_auth.passed,
             "passive_auth": self.passive_auth.to_json(),
             "reader": self.reader,
@@ -155,7 +162,8 @@ class CardReader(ABC):
     """An ICAO 9303 chip reader. ``read_document(key)`` waits for a card, reads it and lets it go.
 
     ``csca_dir`` is the folder of trusted CSCA certificates; without it the CSCA check is reported
-    as not done.
+    as not done. ``access`` is one of :data:`ACCESS_MODES`: ``auto`` tries PACE when the chip's
+    EF.CardAccess offers a PACE this reader runs and falls back to BAC otherwise.
     """
 
     backend = "abstract"
@@ -166,11 +174,15 @@ class CardReader(ABC):
         csca_dir: Path | None = None,
         chunk: int = SHORT_CHUNK,
         extended: bool = False,
+        access: str = "auto",
     ) -> None:
+        if access not in ACCESS_MODES:
+            raise ValueError(f"access={access} is not one of {', '.join(ACCESS_MODES)}")
         self.url = url
         self.csca_dir = csca_dir
         self.chunk = chunk
         self.extended = extended
+        self.access = access
 
     def list_readers(self) -> list[str]:
         """Names of the readers this backend sees."""
@@ -229,6 +241,29 @@ class CardReader(ABC):
         return document
 
     def _authenticate(self, session: ChipSession, access_key: AccessKey) -> None:
+        """PACE if offered and allowed, else BAC; a wrong key is never retried with BAC."""
+        if self.access != "bac":
+            infos = session.read_card_access()
+            chosen = pace.choose(infos)
+            if chosen is None:
+                offered = "; ".join(i.describe() for i in infos) or "no EF.CardAccess"
+                if self.access == "pace":
+                    raise CardError(f"the chip offers no PACE this reader runs ({offered})")
+                session.notes.append(f"PACE not used: {offered}")
+            else:
+                ambiguous = sum(1 for i in infos if i.oid == chosen.oid) > 1
+                try:
+                    session.authenticate_pace(access_key, chosen, ambiguous=ambiguous)
+                    session.select_application()
+                    return
+                except (AccessDeniedError, CardRemovedError):
+                    raise
+                except CardError as exc:
+                    if self.access == "pace":
+                        raise
+                    log.warning("PACE failed (%s); trying BAC", exc)
+                    session.sm = None
+                    session.notes.append(f"PACE failed ({exc}); BAC used")
         session.select_application()
         session.authenticate_bac(access_key)
 
@@ -262,6 +297,8 @@ class CardReader(ABC):
             reader=reader,
             seconds=time.monotonic() - started,
             apdus=session.apdus,
+            access_detail=session.protocol_detail,
+            access_notes=list(session.notes),
         )
 
     def close(self) -> None:

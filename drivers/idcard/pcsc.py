@@ -1,8 +1,9 @@
 """The PC/SC backend (pyscard): any reader pcscd knows, contact or contactless.
 
 URL: ``pcsc://`` (the first reader holding a card), ``pcsc://?reader=NAME`` (a reader whose name
-is or contains NAME), plus ``csca=DIR``, ``chunk=N`` and ``extended=true`` (extended-length reads,
-if reader and chip support them).
+is or contains NAME), plus ``csca=DIR``, ``chunk=N``, ``extended=true`` (extended-length reads,
+if reader and chip support them) and ``access=auto|pace|bac`` (default auto: PACE when the chip
+offers it, else BAC).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from drivers.idcard.protocol import SHORT_CHUNK
 from drivers.urls import DeviceURL
 
 log = logging.getLogger(__name__)
-OPTIONS = ("reader", "csca", "chunk", "extended")
+OPTIONS = ("reader", "csca", "chunk", "extended", "access")
 POLL_SECONDS = 0.1
 
 
@@ -43,6 +44,7 @@ class PcscCardReader(CardReader):
             csca_dir=Path(csca) if csca else None,
             chunk=parsed.int_option("chunk", SHORT_CHUNK, minimum=1),
             extended=parsed.bool_option("extended", False),
+            access=parsed.options.get("access", "auto"),
         )
         self.reader_name = parsed.options.get("reader") or parsed.location or None
 

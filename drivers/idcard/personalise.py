@@ -23,6 +23,7 @@ from PIL import Image
 from drivers.idcard import lds
 from drivers.idcard.mrz import MRZ
 from drivers.idcard.pa import LDS_SECURITY_OBJECT, DataGroupHash, DataGroupHashes, LDSSecurityObject
+from drivers.idcard.pace import PaceInfo, build_card_access
 from drivers.idcard.tlv import tlv
 
 #: A Kyrgyz ID card (TD1) for a person who does not exist; check digits are right.
@@ -217,8 +218,12 @@ def personalise(
     image_format: str = "JPEG",
     pki: TestPKI | None = None,
     extra_data_groups: dict[int, bytes] | None = None,
+    pace: list[PaceInfo] | None = None,
 ) -> PersonalisedDocument:
-    """Make every file of a chip. A JPEG photo is stored as given; JPEG2000 is encoded losslessly."""
+    """Make every file of a chip. A JPEG photo is stored as given; JPEG2000 is encoded losslessly.
+
+    ``pace`` lists the PACEInfos of an EF.CardAccess (none: the chip offers BAC only).
+    """
     mrz = MRZ.parse(mrz_text).validate()
     raw_photo = photo if photo is not None else default_photo()
     with Image.open(io.BytesIO(raw_photo)) as image:
@@ -243,4 +248,6 @@ def personalise(
     files = {lds.DATA_GROUPS[n][0]: raw for n, raw in groups.items()}
     files[lds.EF_COM] = lds.build_com(sorted(groups))
     files[lds.EF_SOD] = build_sod(groups, pki)
+    if pace:
+        files[lds.EF_CARD_ACCESS] = build_card_access(pace)
     return PersonalisedDocument(mrz, files, stored, kind, pki)

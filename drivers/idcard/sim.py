@@ -1,8 +1,11 @@
 """The simulated chip as an ordinary card-reader backend, reached in-process.
 
-URL: ``sim://?mrz=TEXT&photo=PATH&format=jpeg|jpeg2000&seed=S&csca=DIR&chunk=N&extended=true``.
+URL: ``sim://?mrz=TEXT&photo=PATH&format=jpeg|jpeg2000&seed=S&csca=DIR&chunk=N&extended=true``
+``&pace=CURVE[:CIPHER]&bac=false&access=auto|pace|bac``.
 Without ``photo`` the chip holds a drawn placeholder face; without ``mrz`` a Kyrgyz test ID card
-(:data:`~drivers.idcard.personalise.DEFAULT_MRZ`). ``seed`` fixes the test CSCA key, so
+(:data:`~drivers.idcard.personalise.DEFAULT_MRZ`). ``pace=brainpoolP256r1`` (or ``secp256r1:aes256``,
+any standardised curve, cipher 3des/aes128/aes192/aes256) gives the chip an EF.CardAccess offering
+PACE; ``bac=false`` makes it PACE-only. ``access`` is the reader's choice, as for ``pcsc://``. ``seed`` fixes the test CSCA key, so
 ``station card simulate --csca-out DIR`` can write the CSCA this chip's document signer chains to.
 """
 
@@ -16,11 +19,12 @@ from drivers.idcard.base import CardLink, CardReader, ConnectionLink
 from drivers.idcard.chip import CardPulled, SimulatedChip
 from drivers.idcard.errors import CardRemovedError, NoCardError
 from drivers.idcard.mrz import MRZ
+from drivers.idcard.pace import pace_info
 from drivers.idcard.personalise import DEFAULT_MRZ, make_pki, personalise
 from drivers.idcard.protocol import SHORT_CHUNK
 from drivers.urls import DeviceURL
 
-OPTIONS = ("mrz", "photo", "format", "seed", "csca", "chunk", "extended")
+OPTIONS = ("mrz", "photo", "format", "seed", "csca", "chunk", "extended", "pace", "bac", "access")
 READER_NAME = "Simulated eMRTD reader 00 00"
 DEFAULT_SEED = "station-test-csca"
 
@@ -73,6 +77,7 @@ class SimulatedCardReader(CardReader):
             csca_dir=Path(csca) if csca else None,
             chunk=parsed.int_option("chunk", SHORT_CHUNK, minimum=1),
             extended=parsed.bool_option("extended", False),
+            access=parsed.options.get("access", "auto"),
         )
         if chip is None:
             photo_path = parsed.options.get("photo")
@@ -83,8 +88,15 @@ class SimulatedCardReader(CardReader):
             mrz = parsed.options.get("mrz", DEFAULT_MRZ)
             seed = parsed.options.get("seed", DEFAULT_SEED)
             pki = make_pki(_country(MRZ.parse(mrz).issuing_state), seed=seed)
-            document = personalise(mrz, photo, image_format, pki=pki)
-            chip = SimulatedChip(document)
+            pace_option = parsed.options.get("pace")
+            infos = None
+            if pace_option:
+                curve, _, cipher = pace_option.partition(":")
+                infos = [pace_info(curve, cipher or "aes128")]
+            document = personalise(mrz, photo, image_format, pki=pki, pace=infos)
+            chip = SimulatedChip(document, bac=parsed.bool_option("bac", True))
+            if not chip.bac and not infos:
+                raise ValueError("option bac=false needs pace=CURVE: the chip would offer nothing")
         self.chip = chip
 
     def _list_readers(self) -> list[str]:

@@ -3,7 +3,8 @@
 One class serves both ends: the reader protects commands and checks responses, the simulated chip
 checks commands and protects responses. 3DES (BAC) and AES (PACE) share everything except the
 cipher, the MAC and the block size; the send sequence counter goes up once before each command
-and once before each response.
+and once before each response. Commands with an odd INS (READ BINARY B1) carry BER-TLV data, which
+travels encrypted in DO'85' (no padding-content indicator) instead of DO'87', both ways.
 """
 
 from __future__ import annotations
@@ -67,14 +68,19 @@ class SecureMessaging:
 
     # --- reader side -----------------------------------------------------------------------
 
+    def _cryptogram(self, data: bytes, odd_ins: bool) -> bytes:
+        if odd_ins:
+            return tlv(0x85, self._encrypt(data))
+        return tlv(0x87, b"\x01" + self._encrypt(data))
+
     def protect(self, command: CommandAPDU) -> CommandAPDU:
-        """Wrap a plain command (even INS only) into its protected form."""
+        """Wrap a plain command into its protected form."""
         self._next()
         cla = command.cla | SM_CLA
         header = bytes([cla, command.ins, command.p1, command.p2])
         body = b""
         if command.data:
-            body += tlv(0x87, b"\x01" + self._encrypt(command.data))
+            body += self._cryptogram(command.data, bool(command.ins & 1))
         extended = command.needs_extended()
         if command.le is not None:
             le = command.le
@@ -108,6 +114,8 @@ class SecureMessaging:
                 if not value or value[0] != 0x01:
                     raise SMError("DO'87' lacks its padding-content indicator")
                 encrypted = value[1:]
+            elif tag == 0x85:
+                encrypted = value
             elif tag == 0x99:
                 status = value
             elif tag == 0x8E:
@@ -138,12 +146,14 @@ class SecureMessaging:
         le: int | None = None
         mac = b""
         for tag, value in objects:
-            if tag in (0x87, 0x97):
+            if tag in (0x85, 0x87, 0x97):
                 mac_input += tlv(tag, value)
             if tag == 0x87:
                 if not value or value[0] != 0x01:
                     raise SMError("DO'87' lacks its padding-content indicator")
                 data = self._decrypt(value[1:])
+            elif tag == 0x85:
+                data = self._decrypt(value)
             elif tag == 0x97:
                 raw = int.from_bytes(value, "big")
                 le = raw or (65536 if len(value) == 2 else 256)
@@ -156,12 +166,12 @@ class SecureMessaging:
             plain_cla, command.ins, command.p1, command.p2, data, le, command.extended
         )
 
-    def seal_response(self, response: ResponseAPDU) -> ResponseAPDU:
-        """Protect a plain response (the chip's half)."""
+    def seal_response(self, response: ResponseAPDU, odd_ins: bool = False) -> ResponseAPDU:
+        """Protect a plain response (the chip's half); ``odd_ins`` answers in DO'85'."""
         self._next()
         body = b""
         if response.data:
-            body += tlv(0x87, b"\x01" + self._encrypt(response.data))
+            body += self._cryptogram(response.data, odd_ins)
         body += tlv(0x99, bytes([response.sw1, response.sw2]))
         body += tlv(0x8E, self.mac(body))
         return ResponseAPDU(body, response.sw1, response.sw2)

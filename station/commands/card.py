@@ -98,6 +98,9 @@ def read(
         click.echo(
             f"reader          {document.reader} ({document.access_protocol}, {document.seconds:.2f} s)"
         )
+        click.echo(f"access          {document.access_detail}")
+        for note in document.access_notes:
+            click.echo(f"                {note}")
         click.echo(
             f"document        {m.document_code} {m.issuing_state} {m.document_number} ({m.format})"
         )
@@ -137,6 +140,13 @@ def readers() -> None:
 )
 @click.option("--jpeg2000", is_flag=True, help="Store the photo as JPEG 2000.")
 @click.option(
+    "--pace",
+    "pace_curve",
+    metavar="CURVE[:CIPHER]",
+    help="Offer PACE in EF.CardAccess, e.g. brainpoolP256r1 or secp256r1:aes256.",
+)
+@click.option("--pace-only", is_flag=True, help="Refuse BAC (needs --pace).")
+@click.option(
     "--csca-out",
     type=click.Path(file_okay=False, path_type=Path),
     help="Write the test CSCA certificate into this folder (for `card read --csca`).",
@@ -151,6 +161,8 @@ def simulate(
     mrz: str | None,
     photo: Path | None,
     jpeg2000: bool,
+    pace_curve: str | None,
+    pace_only: bool,
     csca_out: Path | None,
     port: int,
     seconds: float,
@@ -166,6 +178,10 @@ def simulate(
         options["mrz"] = mrz.replace("\\n", "\n")
     if photo:
         options["photo"] = str(photo)
+    if pace_curve:
+        options["pace"] = pace_curve
+    if pace_only:
+        options["bac"] = "false"
     try:
         chip = SimulatedCardReader("sim://?" + urlencode(options)).chip
     except (DriverError, MRZError, ValueError, OSError) as exc:
