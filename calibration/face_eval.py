@@ -11,6 +11,11 @@ Layout: one sub-folder per person (``DIR/<Name>/*.jpg``, as LFW). Protocol:
 Reported: rank-1 identification rate (top candidate is the right person, no threshold), FNIR
 (mated probes whose right person is not the top candidate within the threshold), FPIR (non-mated
 probes with any candidate within the threshold), and counts and time.
+
+With ``portrait=True`` every photo is first turned into its token portrait (the largest face,
+aligned to the fixed geometry of :mod:`matcher.face.portrait`), which is then encoded as a stored
+portrait would be: the comparison with ``portrait=False`` says what the portrait step costs or
+gains in accuracy.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from calibration.defaults import CalibrationError
 from matcher.errors import MatcherError
 from matcher.face import FaceEncoder, FaceGallery
 from matcher.face.encoder import MultipleFacePolicy
+from matcher.face.quality import FaceQualityChecker
 from matcher.imageio import read_rgb
 
 log = logging.getLogger(__name__)
@@ -54,6 +60,7 @@ class FaceEvalResult:
     held_out_people: int
     failures_to_acquire: int
     images: int
+    portrait: bool = False
 
     def to_json(self) -> dict[str, float | int]:
         return asdict(self)
@@ -88,17 +95,22 @@ def split_people(
 
 
 _worker_encoder: FaceEncoder | None = None
+_worker_portraits: FaceQualityChecker | None = None
 
 
-def _init_worker(policy: MultipleFacePolicy) -> None:
-    global _worker_encoder
+def _init_worker(policy: MultipleFacePolicy, portrait: bool = False) -> None:
+    global _worker_encoder, _worker_portraits
     _worker_encoder = FaceEncoder(multiple_faces=policy)
+    _worker_portraits = FaceQualityChecker(encoder=_worker_encoder) if portrait else None
 
 
 def _encode_path(path: str) -> NDArray[np.float32] | None:
     assert _worker_encoder is not None
     try:
-        return _worker_encoder.encode(read_rgb(Path(path))).vector
+        pixels = read_rgb(Path(path))
+        if _worker_portraits is not None:
+            pixels = _worker_portraits.portrait_of(pixels)
+        return _worker_encoder.encode(pixels).vector
     except MatcherError as exc:  # a photo with no usable face is counted, not fatal
         log.debug("no template for %s: %s", path, exc)
         return None
@@ -109,12 +121,14 @@ def encode_paths(
     workers: int = 0,
     policy: MultipleFacePolicy = "largest",
     progress: Callable[[int], None] | None = None,
+    portrait: bool = False,
 ) -> list[NDArray[np.float32] | None]:
-    """Templates for these photos (None where no face was found), computed in parallel."""
+    """Templates for these photos (None where no face was found), computed in parallel; with
+    ``portrait``, templates of their token portraits."""
     items = [str(p) for p in paths]
     workers = workers or os.cpu_count() or 1
     if workers == 1:
-        _init_worker(policy)
+        _init_worker(policy, portrait)
         out = []
         for item in items:
             out.append(_encode_path(item))
@@ -124,7 +138,7 @@ def encode_paths(
     context = multiprocessing.get_context("spawn")
     results: list[NDArray[np.float32] | None] = []
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(policy,)
+        workers, mp_context=context, initializer=_init_worker, initargs=(policy, portrait)
     ) as pool:
         for result in pool.map(_encode_path, items, chunksize=8):
             results.append(result)
@@ -142,13 +156,15 @@ def evaluate_face_identification(
     workers: int = 0,
     top_k: int = 1,
     progress: Callable[[int], None] | None = None,
+    portrait: bool = False,
 ) -> FaceEvalResult:
     started = time.perf_counter()
     people = list_people(folder)
     enrolled, held_out = split_people(list(people), holdout, seed, limit)
     used = enrolled + held_out
     paths = [photo for name in used for photo in people[name]]
-    templates = dict(zip(paths, encode_paths(paths, workers, progress=progress), strict=True))
+    vectors = encode_paths(paths, workers, progress=progress, portrait=portrait)
+    templates = dict(zip(paths, vectors, strict=True))
     failures = sum(1 for t in templates.values() if t is None)
 
     gallery = FaceGallery()
@@ -195,4 +211,5 @@ def evaluate_face_identification(
         held_out_people=len(held_out),
         failures_to_acquire=failures,
         images=len(paths),
+        portrait=portrait,
     )

@@ -6,9 +6,12 @@ and a simulator is chosen by the same mechanism as real hardware (``sim://`` vs 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+Device = TypeVar("Device")
 
 
 @dataclass(frozen=True)
@@ -70,3 +73,13 @@ def unknown_scheme(url: str, schemes: Iterable[str]) -> ValueError:
     """The error for a URL whose scheme no backend serves."""
     listed = ", ".join(f"{scheme}://" for scheme in sorted(schemes))
     return ValueError(f"no backend for device URL {url!r}; valid schemes: {listed}")
+
+
+def build_for_url(url: str, backends: Mapping[str, Callable[[str], Device]]) -> Device:
+    """Build the device a URL names with the backend registered for its scheme."""
+    scheme = DeviceURL.parse(url).scheme
+    try:
+        build = backends[scheme]
+    except KeyError:
+        raise unknown_scheme(url, backends) from None
+    return build(url)

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from drivers.errors import DriverError
 from matcher.errors import MatcherError
 from matcher.imageio import read_rgb
+from station.commands.camera import camera, eval_quality
 from station.commands.card import card
+from station.commands.output import echo_json, fail
 from station.commands.scanner import scanner
 from station.config import ConfigError, Settings, load_settings
 from station.errors import StationError
@@ -44,11 +45,6 @@ def data_options(command: F) -> F:
     return command
 
 
-def fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
-
-
 @contextmanager
 def reported_errors() -> Iterator[None]:
     """Turn the errors a user can act on into one line on stderr and exit status 1."""
@@ -61,10 +57,6 @@ def reported_errors() -> Iterator[None]:
 def settings_from(data_dir: Path | None, config_file: Path | None, **overrides: Any) -> Settings:
     with reported_errors():
         return load_settings(config_file=config_file, overrides={"data_dir": data_dir, **overrides})
-
-
-def echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -247,6 +239,9 @@ def evaluate() -> None:
 )
 @click.option("--limit", type=int, help="Use at most this many people.")
 @click.option("--workers", type=int, default=0, help="Worker processes (default: one per core).")
+@click.option(
+    "--portrait", is_flag=True, help="Match token portraits (aligned crops), not the raw photos."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def eval_face(
     folder: Path,
@@ -255,6 +250,7 @@ def eval_face(
     seed: int,
     limit: int | None,
     workers: int,
+    portrait: bool,
     as_json: bool,
 ) -> None:
     """Open-set identification on FOLDER/<person>/<photos> (the LFW layout)."""
@@ -270,6 +266,7 @@ def eval_face(
             seed=seed,
             limit=limit,
             workers=workers,
+            portrait=portrait,
         )
     if as_json:
         echo_json(result.to_json())
@@ -286,3 +283,5 @@ def eval_face(
 
 main.add_command(scanner)
 main.add_command(card)
+main.add_command(camera)
+evaluate.add_command(eval_quality)

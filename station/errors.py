@@ -59,6 +59,18 @@ class DataDirectoryInUseError(StationError):
     http_status = 409
 
 
+class CaptureRefusedError(StationError):
+    """The camera delivered no frame good enough within the time allowed."""
+
+    code = "capture_refused"
+    http_status = 422
+
+    def __init__(self, reasons: list[str], codes: list[str]) -> None:
+        self.reasons = reasons
+        self.reason_codes = codes
+        super().__init__("the photo was not good enough: " + "; ".join(reasons) + ". Try again")
+
+
 class NoCameraError(StationError):
     code = "no_camera"
     http_status = 409

@@ -22,9 +22,11 @@ from drivers.fingerprint import FingerprintScanner, scanner_for_url
 from drivers.idcard import CardReader, card_reader_for_url
 from matcher.face import FaceEncoder, FaceGallery, FaceTemplate
 from matcher.face.gallery import GalleryError
+from matcher.face.quality import FaceQualityChecker
+from station.capture import capture_face
 from station.config import Settings
 from station.datadir import DataDirectoryLock
-from station.errors import InvalidInputError, NoCameraError
+from station.errors import CaptureRefusedError, InvalidInputError, NoCameraError
 from station.images import decode_image
 from station.records import PersonFields, Record
 from station.storage import Storage
@@ -115,6 +117,7 @@ class Station:
     ) -> None:
         self.settings = settings
         self.encoder = encoder or FaceEncoder(max_detection_side=settings.max_detection_side)
+        self.quality = FaceQualityChecker(encoder=self.encoder)
         if camera is None and settings.camera_url:
             camera = camera_for_url(settings.camera_url)
         self.camera = camera
@@ -223,12 +226,20 @@ class Station:
         return decode_image(data, self.settings.max_image_pixels)
 
     def capture(self) -> NDArray[np.uint8]:
-        """One frame from the configured camera, opened for this capture only."""
+        """A face photo from the configured camera, opened for this capture only.
+
+        Frames are checked for quality until one passes (one face, large, sharp, well exposed,
+        frontal, eyes open) or the camera timeout ends; the result is the accepted frame's token
+        portrait (eyes level at a fixed distance), which is what gets matched.
+        """
         if self.camera is None:
             raise NoCameraError()
-        with self._camera_lock, self.camera as camera:
-            frame = camera.capture(timeout=self.settings.camera_timeout)
-        return frame.pixels
+        with self._camera_lock:
+            result = capture_face(self.camera, self.quality, timeout=self.settings.camera_timeout)
+        if not result.accepted or result.portrait is None:
+            reasons = result.report.reasons
+            raise CaptureRefusedError([r.message for r in reasons], [r.code for r in reasons])
+        return result.portrait
 
     def encode(self, pixels: NDArray[np.uint8]) -> FaceTemplate:
         return self.encoder.encode(pixels)

@@ -31,6 +31,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Run the fingerprint hardware tests on this scanner, e.g. "
         "serial:///dev/ttyUSB0?baudrate=57600&model=r307 (skipped without it).",
     )
+    parser.addoption(
+        "--camera-url",
+        default=None,
+        help="Run the camera hardware tests on this camera, e.g. opencv://0?width=1280&height=720 "
+        "(skipped without it).",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +92,8 @@ def make_settings(data_dir: Path, lfw: Path | None = None, **overrides: Any) -> 
 
 @pytest.fixture
 def station(tmp_path: Path, lfw: Path, shared_encoder: FaceEncoder) -> Iterator[Station]:
-    with Station(make_settings(tmp_path / "data", lfw), encoder=shared_encoder) as opened:
+    settings = make_settings(tmp_path / "data", lfw, camera_timeout=1.0)
+    with Station(settings, encoder=shared_encoder) as opened:
         yield opened
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from matcher.imageio import read_rgb
 from station.service import Station
 from tests.conftest import encode_png, photos_of
 
@@ -112,16 +113,38 @@ def test_verify_accepts_the_same_person_and_rejects_another(
     assert same.json["distance"] < other.json["distance"]
 
 
+def first_good_portrait(station: Station, people: list[Path]) -> Path:
+    """A photo the capture quality check accepts (a third of LFW's are turned heads and such)."""
+    for person in people:
+        for photo in photos_of(person):
+            if station.quality.assess(read_rgb(photo)).accepted:
+                return photo
+    raise AssertionError("no acceptable photo")
+
+
 def test_enroll_and_identify_from_the_configured_camera(
     client: FlaskClient, station: Station, lfw_people: list[Path]
 ) -> None:
-    photo = photos_of(lfw_people[50])[0]
+    photo = first_good_portrait(station, lfw_people[50:])
     station.camera.present(photo)  # type: ignore[union-attr]
     created = client.post("/api/v1/records", json={"name": "Camera Person", "capture": True})
     assert created.status_code == 201, created.json
     station.camera.present(photo)  # type: ignore[union-attr]
     found = client.post("/api/v1/identify", json={"capture": True})
     assert found.json["match"]["record_id"] == created.json["id"]
+
+
+def test_a_capture_that_never_passes_the_quality_check_is_refused_with_reasons(
+    client: FlaskClient, station: Station, group_photo: Path
+) -> None:
+    station.camera.present(group_photo)  # type: ignore[union-attr]
+    response = client.post("/api/v1/records", json={"name": "Two People", "capture": True})
+    assert response.status_code == 422
+    error = response.json["error"]
+    assert error["code"] == "capture_refused"
+    assert "multiple_faces" in error["reasons"]
+    assert "only one person" in error["message"]
+    assert_nothing_stored(station, 0)
 
 
 def test_delete_removes_the_record_and_its_face(

@@ -41,12 +41,16 @@ def test_the_camera_is_closed_after_the_with_block_and_keeps_its_place(
         assert camera.capture().source != first
 
 
-def test_present_puts_a_chosen_photo_in_front_of_the_camera_once(lfw_people: list[Path]) -> None:
+def test_present_puts_a_chosen_photo_in_front_of_the_camera_for_one_session(
+    lfw_people: list[Path],
+) -> None:
     camera = SimulatedCamera(f"sim://?dir={lfw_people[0]}")
     chosen = photos_of(lfw_people[5])[1]
     camera.present(chosen)
     with camera:
         assert camera.capture().source == str(chosen)
+        assert camera.capture().source == str(chosen)  # the person stays while it is open
+    with camera:
         assert camera.capture().source == str(photos_of(lfw_people[0])[0])
 
 
@@ -70,10 +74,10 @@ def test_an_empty_folder_is_device_not_found(tmp_path: Path) -> None:
 
 
 def test_unknown_scheme_lists_the_valid_ones() -> None:
-    with pytest.raises(ValueError, match=r"valid schemes: sim://"):
+    with pytest.raises(ValueError, match=r"valid schemes: opencv://, .*sim://"):
         camera_for_url("webcam://0")
 
 
 def test_unknown_option_lists_the_valid_ones(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="valid options: dir, loop, order, recursive, seed"):
+    with pytest.raises(ValueError, match="valid options: dir, loop, order, recursive, seed, video"):
         camera_for_url(f"sim://?dir={tmp_path}&fps=30")

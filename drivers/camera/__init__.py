@@ -4,6 +4,9 @@
 >>> with camera:
 ...     frame = camera.capture()
 
+Backends: ``sim://`` (photos from a folder or a video file, see :mod:`drivers.camera.sim`) and
+``opencv://`` (a real camera, video file or stream, see :mod:`drivers.camera.opencv`).
+
 The camera is opened only for a capture and closed right after: no continuous video.
 """
 

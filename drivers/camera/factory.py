@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from drivers.camera.base import Camera
-from drivers.urls import DeviceURL, unknown_scheme
+from drivers.urls import build_for_url
 
 
 def _simulated(url: str) -> Camera:
@@ -14,17 +14,24 @@ def _simulated(url: str) -> Camera:
     return SimulatedCamera(url)
 
 
-BACKENDS: dict[str, Callable[[str], Camera]] = {"sim": _simulated}
+def _opencv(url: str) -> Camera:
+    from drivers.camera.opencv import OpenCVCamera
+
+    return OpenCVCamera(url)
+
+
+BACKENDS: dict[str, Callable[[str], Camera]] = {
+    "sim": _simulated,
+    "opencv": _opencv,
+    "opencv+rtsp": _opencv,
+    "opencv+http": _opencv,
+    "opencv+https": _opencv,
+}
 
 
 def camera_for_url(url: str) -> Camera:
     """Build the camera a URL names, not yet open (it opens for each capture)."""
-    scheme = DeviceURL.parse(url).scheme
-    try:
-        build = BACKENDS[scheme]
-    except KeyError:
-        raise unknown_scheme(url, BACKENDS) from None
-    return build(url)
+    return build_for_url(url, BACKENDS)
 
 
 def open_camera(url: str) -> Camera:

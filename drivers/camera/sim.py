@@ -1,8 +1,11 @@
-"""A simulated camera that serves real photos from a folder, one per capture.
+"""A simulated camera that serves real photos from a folder, or plays a video file.
 
-URL: ``sim://?dir=PATH[&order=sorted|shuffle][&seed=N][&loop=true][&recursive=true]``.
-Each capture returns the next photo; ``present(path)`` puts a chosen photo in front of the
-camera for the next capture (how tests and scripted demos pick who is standing there).
+URLs: ``sim://?dir=PATH[&order=sorted|shuffle][&seed=N][&loop=true][&recursive=true]`` serves
+photos; ``sim://?video=FILE[&loop=true]`` plays a video (decoded by OpenCV, as the real
+``opencv://`` backend does, so the same decoding path is exercised without a camera).
+Each capture returns the next photo or frame, and the camera keeps its place between openings;
+``present(path)`` puts a chosen photo in front of the camera for the next capture (how tests and
+scripted demos pick who is standing there).
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from drivers.camera.base import Camera, CameraError, CameraInfo, Frame
+from drivers.camera.opencv import VideoFile
 from drivers.errors import DeviceNotFoundError
 from drivers.urls import DeviceURL
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".pgm", ".bmp", ".tif", ".tiff"})
-OPTIONS = ("dir", "order", "seed", "loop", "recursive")
+OPTIONS = ("dir", "order", "seed", "loop", "recursive", "video")
 
 
 def load_rgb(path: Path) -> np.ndarray:
@@ -42,12 +46,22 @@ class SimulatedCamera(Camera):
         parsed = DeviceURL.parse(url)
         parsed.check_options(OPTIONS)
         folder = parsed.options.get("dir") or parsed.location
-        if not folder:
-            raise ValueError("sim:// camera needs a folder of photos: sim://?dir=PATH")
+        video = parsed.options.get("video")
+        if video and folder:
+            raise ValueError(
+                "sim:// camera takes either dir= (photos) or video= (a file), not both"
+            )
+        if not folder and not video:
+            raise ValueError(
+                "sim:// camera needs a folder of photos or a video: sim://?dir=PATH, sim://?video=FILE"
+            )
         order = parsed.options.get("order", "sorted")
         if order not in {"sorted", "shuffle"}:
             raise ValueError(f"option order={order!r} must be sorted or shuffle")
         self.folder = Path(folder).expanduser()
+        self.video = Path(video).expanduser() if video else None
+        self._player: VideoFile | None = None
+        self._video_position = 0
         self.loop = parsed.bool_option("loop", True)
         self._recursive = parsed.bool_option("recursive", True)
         self._order = order
@@ -57,13 +71,20 @@ class SimulatedCamera(Camera):
         self._presented: Path | None = None
 
     def present(self, photo: Path | str) -> None:
-        """Put this photo in front of the camera for the next capture only."""
+        """Put this photo in front of the camera for the next capture session: every frame is
+        this photo until the camera is closed (the person stands there while it is open)."""
         path = Path(photo)
         if not path.is_file():
             raise DeviceNotFoundError(str(path), "no such photo for the simulated camera")
         self._presented = path
 
     def info(self) -> CameraInfo:
+        if self.video is not None:
+            return CameraInfo(
+                backend=self.backend,
+                url=self.url,
+                description=f"simulated camera playing {self.video} from frame {self._video_position}",
+            )
         count = len(self._list_photos())
         return CameraInfo(
             backend=self.backend,
@@ -91,14 +112,45 @@ class SimulatedCamera(Camera):
         return self._photos
 
     def _open(self) -> None:
-        self._list_photos()
+        if self.video is not None:
+            player = VideoFile(self.video)
+            player.open(self._video_position)
+            self._player = player
+        else:
+            self._list_photos()
 
     def _close(self) -> None:
-        pass
+        self._presented = None
+        if self._player is not None:
+            self._video_position = self._player.position
+            self._player.close()
+            self._player = None
+
+    def _next_video_frame(self, player: VideoFile) -> Frame:
+        got = player.read()
+        if got is None:
+            if not self.loop:
+                raise CameraError("the simulated camera has played every frame (loop=false)")
+            if player.position == 0:
+                raise CameraError(f"the video {self.video} holds no frame")
+            player.close()
+            player.open(0)
+            got = player.read()
+            if got is None:
+                raise CameraError(f"the video {self.video} holds no frame")
+        index, pixels = got
+        return Frame(
+            pixels=pixels,
+            captured_at=time.time(),
+            source=str(self.video),
+            metadata={"frame_index": index},
+        )
 
     def _grab(self, timeout: float) -> Frame:
         if self._presented is not None:
-            path, self._presented = self._presented, None
+            path = self._presented
+        elif self._player is not None:
+            return self._next_video_frame(self._player)
         else:
             photos = self._list_photos()
             if self._position >= len(photos):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from drivers.fingerprint.base import FingerprintScanner
-from drivers.urls import DeviceURL, unknown_scheme
+from drivers.urls import build_for_url
 
 
 def _serial(url: str) -> FingerprintScanner:
@@ -28,12 +28,7 @@ BACKENDS: dict[str, Callable[[str], FingerprintScanner]] = {
 
 def scanner_for_url(url: str) -> FingerprintScanner:
     """Build the scanner a URL names, not yet open."""
-    scheme = DeviceURL.parse(url).scheme
-    try:
-        build = BACKENDS[scheme]
-    except KeyError:
-        raise unknown_scheme(url, BACKENDS) from None
-    return build(url)
+    return build_for_url(url, BACKENDS)
 
 
 def open_scanner(url: str) -> FingerprintScanner:

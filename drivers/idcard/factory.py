@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from drivers.idcard.base import CardReader
-from drivers.urls import DeviceURL, unknown_scheme
+from drivers.urls import build_for_url
 
 
 def _pcsc(url: str) -> CardReader:
@@ -25,12 +25,7 @@ BACKENDS: dict[str, Callable[[str], CardReader]] = {"pcsc": _pcsc, "sim": _simul
 
 def card_reader_for_url(url: str) -> CardReader:
     """Build the card reader a URL names: ``pcsc://``, ``pcsc://?reader=NAME``, ``sim://...``."""
-    scheme = DeviceURL.parse(url).scheme
-    try:
-        build = BACKENDS[scheme]
-    except KeyError:
-        raise unknown_scheme(url, BACKENDS) from None
-    return build(url)
+    return build_for_url(url, BACKENDS)
 
 
 open_card_reader = card_reader_for_url

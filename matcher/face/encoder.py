@@ -142,6 +142,23 @@ class FaceEncoder:
             raise FaceNotFoundError()
         return FaceTemplate(vector=as_template(encodings[0]), box=box, faces_found=len(boxes))
 
+    def landmarks(self, pixels: NDArray[np.uint8], box: Box) -> NDArray[np.float64]:
+        """The 68 iBUG 300-W landmarks (x, y) of the face in ``box``, full-resolution pixels.
+
+        Order as dlib's 68-point model: jaw 0-16, brows 17-26, nose 27-35, the eye on the image's
+        left 36-41, the other eye 42-47, mouth 48-67.
+        """
+        face_recognition = _face_recognition()
+        import dlib
+
+        image = _check_rgb(pixels)
+        top, right, bottom, left = box
+        with self._lock:
+            shape = face_recognition.api.pose_predictor_68_point(
+                image, dlib.rectangle(int(left), int(top), int(right), int(bottom))
+            )
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+
 
 def _face_recognition() -> Any:
     """Import face_recognition, undoing its global switch that makes Pillow accept cut-short files."""

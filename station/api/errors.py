@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from drivers.errors import DriverError
 from matcher.errors import MatcherError
-from station.errors import InvalidInputError, StationError
+from station.errors import CaptureRefusedError, InvalidInputError, StationError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(StationError)
     def station_error(exc: StationError) -> tuple[Response, int]:
         field = exc.field if isinstance(exc, InvalidInputError) else None
-        return error_response(exc.http_status, exc.code, str(exc), field=field)
+        reasons = exc.reason_codes if isinstance(exc, CaptureRefusedError) else None
+        return error_response(exc.http_status, exc.code, str(exc), field=field, reasons=reasons)
 
     @app.errorhandler(MatcherError)
     def matcher_error(exc: MatcherError) -> tuple[Response, int]:

@@ -12,24 +12,16 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from drivers.errors import DriverError
 from drivers.idcard import AccessKey, MRZError, card_reader_for_url
+from station.commands.output import fail
 from station.logsetup import configure_logging
 
 URL_HELP = "Reader URL: pcsc:// (first reader with a card), pcsc://?reader=NAME, or sim:// (simulated chip)."
-
-
-def _fail(error: Exception, as_json: bool) -> NoReturn:
-    if as_json:
-        code = getattr(error, "code", "invalid_argument")
-        click.echo(json.dumps({"error": {"code": code, "message": str(error)}}, indent=2))
-    else:
-        click.echo(f"error: {error}", err=True)
-    sys.exit(1)
 
 
 def _access_key(
@@ -85,7 +77,7 @@ def read(
         with card_reader_for_url(url) as reader:
             document = reader.read_document(key, timeout=timeout, csca_dir=csca)
     except (DriverError, MRZError, ValueError) as exc:
-        _fail(exc, as_json)
+        fail(exc, as_json)
     if photo is not None:
         photo.write_bytes(document.photo_bytes)
     result: dict[str, Any] = document.to_json()
@@ -126,7 +118,7 @@ def readers() -> None:
     try:
         names = card_reader_for_url("pcsc://").list_readers()
     except DriverError as exc:
-        _fail(exc, False)
+        fail(exc, False)
     for name in names:
         click.echo(name)
 
@@ -185,7 +177,7 @@ def simulate(
     try:
         chip = SimulatedCardReader("sim://?" + urlencode(options)).chip
     except (DriverError, MRZError, ValueError, OSError) as exc:
-        _fail(exc, False)
+        fail(exc, False)
     if csca_out is not None:
         click.echo(f"test CSCA written to {chip.document.pki.write_csca(csca_out)}", err=True)
     card_side = VpcdCard(chip, port=port).start()

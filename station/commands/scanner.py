@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
 
 import click
 from PIL import Image
@@ -14,24 +11,12 @@ from PIL import Image
 from drivers.errors import DriverError
 from drivers.fingerprint import open_scanner
 from drivers.fingerprint.quality import capture_quality
+from station.commands.output import echo_json, fail
 
 URL_HELP = (
     "Scanner URL: serial:///dev/ttyUSB0?baudrate=57600&model=r307, or "
     "sim://?dir=PATH&model=r503 for the simulator."
 )
-
-
-def _fail(error: Exception, as_json: bool) -> NoReturn:
-    if as_json:
-        code = getattr(error, "code", "invalid_argument")
-        click.echo(json.dumps({"error": {"code": code, "message": str(error)}}, indent=2))
-    else:
-        click.echo(f"error: {error}", err=True)
-    sys.exit(1)
-
-
-def _echo(value: dict[str, Any]) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
 @click.group()
@@ -48,9 +33,9 @@ def info(url: str, as_json: bool) -> None:
         with open_scanner(url) as device:
             details = device.info()
     except (DriverError, ValueError) as exc:
-        _fail(exc, as_json)
+        fail(exc, as_json)
     if as_json:
-        _echo(details.to_json())
+        echo_json(details.to_json())
         return
     click.echo(
         f"{details.model} at {details.baudrate} baud on {details.description.split(' on ')[-1]}\n"
@@ -92,7 +77,7 @@ def capture(url: str, out: Path, timeout: float, as_json: bool) -> None:
             image = device.capture(timeout=timeout)
             total = time.monotonic() - started
     except (DriverError, ValueError) as exc:
-        _fail(exc, as_json)
+        fail(exc, as_json)
     Image.fromarray(image.pixels).save(out, format="PNG")
     quality = capture_quality(image.pixels)
     report = {
@@ -109,7 +94,7 @@ def capture(url: str, out: Path, timeout: float, as_json: bool) -> None:
         "out": str(out),
     }
     if as_json:
-        _echo(report)
+        echo_json(report)
         return
     click.echo(
         f"{image.model}: {image.width}x{image.height} at {image.dpi} dpi in "
