@@ -16,6 +16,7 @@ from matcher.errors import MatcherError
 from matcher.imageio import read_rgb
 from station.commands.camera import camera, eval_quality
 from station.commands.card import card
+from station.commands.eval_fingerprint import fingerprint
 from station.commands.output import echo_json, fail
 from station.commands.scanner import scanner
 from station.config import ConfigError, Settings, load_settings
@@ -285,3 +286,4 @@ main.add_command(scanner)
 main.add_command(card)
 main.add_command(camera)
 evaluate.add_command(eval_quality)
+evaluate.add_command(fingerprint)

@@ -1,0 +1,269 @@
+"""Verification accuracy of the fingerprint matcher on FVC-layout folders, beside NBIS.
+
+A folder holds ``<finger>_<impression>.png|tif``. Genuine pairs: every pair of impressions of one
+finger (10 x C(8, 2) = 280 in an FVC2002 B set). Impostor pairs: every pair of impressions of two
+different fingers (2,880 in an FVC2002 B set); the rates reported are computed on these. The FVC
+convention (first impression of each finger against the first impressions of the others, 45
+pairs) is reported beside them. Rates are fractions; scores are "higher means same finger".
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from calibration.defaults import CalibrationError
+from matcher.fingerprint import extract, mcc
+from matcher.fingerprint.image import to_working_resolution
+from matcher.fingerprint.template import FingerprintTemplate
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^(?P<finger>[A-Za-z0-9]+)_(?P<impression>\d+)\.(png|tif|tiff)$", re.I)
+# Sensor sizes of public sets whose files carry no usable resolution (width, height) -> dpi
+KNOWN_SENSOR_DPI = {(296, 560): 569}
+Pair = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Error rates of one score set: fractions, and the pair counts they rest on."""
+
+    eer: float
+    fmr100: float
+    fmr1000: float
+    zerofmr: float
+    genuine: int
+    impostor: int
+    fvc_eer: float  # with the 45 FVC-convention impostor pairs
+    fvc_impostor: int
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "eer": self.eer,
+            "fmr100": self.fmr100,
+            "fmr1000": self.fmr1000,
+            "zerofmr": self.zerofmr,
+            "genuine": self.genuine,
+            "impostor": self.impostor,
+            "fvc_eer": self.fvc_eer,
+            "fvc_impostor": self.fvc_impostor,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+@dataclass(frozen=True)
+class FingerprintEvalResult:
+    folder: str
+    images: int
+    dpi: float
+    ours: Rates
+    baseline: Rates | None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"folder": self.folder, "images": self.images, "dpi": self.dpi, **self.ours.to_json()}
+        if self.baseline is not None:
+            out["baseline"] = {"name": "nbis", **self.baseline.to_json()}
+        return out
+
+
+def list_impressions(folder: Path) -> list[tuple[str, int, Path]]:
+    """(finger, impression, path) of every ``<finger>_<impression>`` image, sorted."""
+    found = []
+    for path in folder.iterdir():
+        match = _NAME.match(path.name)
+        if match:
+            found.append((match["finger"], int(match["impression"]), path))
+    if not found:
+        raise CalibrationError(f"no <finger>_<impression>.png|tif images in {folder}")
+    return sorted(found, key=lambda item: (item[0], item[1]))
+
+
+def genuine_pairs(items: Sequence[tuple[str, int, Path]]) -> list[Pair]:
+    return [(i, j) for i, j in combinations(range(len(items)), 2) if items[i][0] == items[j][0]]
+
+
+def impostor_pairs(items: Sequence[tuple[str, int, Path]]) -> list[Pair]:
+    return [(i, j) for i, j in combinations(range(len(items)), 2) if items[i][0] != items[j][0]]
+
+
+def fvc_impostor_pairs(items: Sequence[tuple[str, int, Path]]) -> list[Pair]:
+    """First impression of each finger against the first impressions of the others."""
+    first: dict[str, int] = {}
+    for index, (finger, impression, _) in enumerate(items):
+        if finger not in first or impression < items[first[finger]][1]:
+            first[finger] = index
+    return list(combinations(sorted(first.values()), 2))
+
+
+def error_rates(
+    genuine: NDArray[np.float64], impostor: NDArray[np.float64]
+) -> tuple[float, float, float, float]:
+    """EER, FMR100, FMR1000 and ZeroFMR (FNMR at the given FMR), accepting score >= threshold."""
+    gen = np.sort(np.asarray(genuine, dtype=np.float64))
+    imp = np.sort(np.asarray(impostor, dtype=np.float64))
+    if gen.size == 0 or imp.size == 0:
+        raise CalibrationError("error rates need genuine and impostor scores")
+    thresholds = np.unique(np.concatenate([gen, imp, [np.inf]]))
+    fmr = 1.0 - np.searchsorted(imp, thresholds, side="left") / imp.size
+    fnmr = np.searchsorted(gen, thresholds, side="left") / gen.size
+    k = int(np.argmin(np.abs(fmr - fnmr)))
+    # FVC's EER: where the two curves cross, the mean of both rates at the closest threshold
+    eer = float((fmr[k] + fnmr[k]) / 2)
+    if k > 0 and fmr[k] != fnmr[k]:
+        # interpolate between the thresholds on either side of the crossing
+        lo = k - 1 if fmr[k] < fnmr[k] else k
+        a, b = fmr[lo] - fnmr[lo], fmr[lo + 1] - fnmr[lo + 1]
+        if a > 0 > b or a < 0 < b:
+            w = a / (a - b)
+            eer = float(fmr[lo] + w * (fmr[lo + 1] - fmr[lo]))
+
+    def at(limit: float) -> float:
+        return float(fnmr[fmr <= limit + 1e-12].min())
+
+    return eer, at(0.01), at(0.001), at(0.0)
+
+
+def read_gray(path: Path) -> NDArray[np.uint8]:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("L"), dtype=np.uint8).copy()
+
+
+def folder_dpi(paths: Sequence[Path]) -> float:
+    """The resolution of a folder's images: file metadata if plausible, else known sensors, else 500."""
+    with Image.open(paths[0]) as image:
+        info = image.info.get("dpi")
+        size = image.size
+    if info and 300 <= float(info[0]) <= 1000 and abs(float(info[0]) - 96) > 1:
+        return float(info[0])
+    return float(KNOWN_SENSOR_DPI.get(size, 500))
+
+
+def _extract_one(args: tuple[str, float]) -> bytes:
+    path, dpi = args
+    return extract.extract(read_gray(Path(path)), dpi).to_bytes()
+
+
+def extract_all(paths: Sequence[Path], dpi: float, workers: int = 0) -> list[FingerprintTemplate]:
+    """Templates of every image, in worker processes when ``workers`` != 1."""
+    jobs = [(str(p), dpi) for p in paths]
+    count = workers or os.cpu_count() or 1
+    if count == 1:
+        blobs = [_extract_one(job) for job in jobs]
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(count, mp_context=context) as pool:
+            blobs = list(pool.map(_extract_one, jobs, chunksize=4))
+    return [FingerprintTemplate.from_bytes(blob) for blob in blobs]
+
+
+def _rates(
+    score: Callable[[int, int], float],
+    gen: list[Pair],
+    imp: list[Pair],
+    fvc: list[Pair],
+    started: float,
+) -> Rates:
+    cache: dict[Pair, float] = {}
+
+    def get(pair: Pair) -> float:
+        if pair not in cache:
+            cache[pair] = score(*pair)
+        return cache[pair]
+
+    g = np.array([get(p) for p in gen])
+    i = np.array([get(p) for p in imp])
+    f = np.array([get(p) for p in fvc])
+    eer, fmr100, fmr1000, zerofmr = error_rates(g, i)
+    fvc_eer = error_rates(g, f)[0] if len(fvc) else float("nan")
+    return Rates(
+        eer,
+        fmr100,
+        fmr1000,
+        zerofmr,
+        len(gen),
+        len(imp),
+        fvc_eer,
+        len(fvc),
+        time.monotonic() - started,
+    )
+
+
+def evaluate_fingerprint(
+    folder: Path,
+    *,
+    dpi: float | None = None,
+    baseline: str | None = None,
+    workers: int = 0,
+    limit_fingers: int | None = None,
+) -> FingerprintEvalResult:
+    """Our extractor + MCC matcher on every pair of a folder; NBIS beside it if asked."""
+    items = list_impressions(folder)
+    if limit_fingers is not None:
+        keep = sorted({finger for finger, _, _ in items})[:limit_fingers]
+        items = [item for item in items if item[0] in keep]
+    paths = [path for _, _, path in items]
+    resolution = float(dpi) if dpi is not None else folder_dpi(paths)
+    gen, imp, fvc = genuine_pairs(items), impostor_pairs(items), fvc_impostor_pairs(items)
+    started = time.monotonic()
+    templates = extract_all(paths, resolution, workers)
+    prepared = [mcc.prepare(t) for t in templates]
+    ours = _rates(lambda i, j: mcc.similarity(prepared[i], prepared[j]), gen, imp, fvc, started)
+    base = None
+    if baseline is not None:
+        if baseline != "nbis":
+            raise CalibrationError(f"unknown baseline {baseline!r}; valid: nbis")
+        base = _nbis_rates(paths, resolution, gen, imp, fvc, workers)
+    return FingerprintEvalResult(str(folder), len(items), resolution, ours, base)
+
+
+def _nbis_extract(args: tuple[str, float]) -> tuple[bytes, int, int]:
+    from calibration.nbis_baseline import nbis_template
+
+    path, dpi = args
+    template = nbis_template(to_working_resolution(read_gray(Path(path)), dpi))
+    return template.minutiae.tobytes(), template.width, template.height
+
+
+def _nbis_pair(args: tuple[bytes, int, int, bytes, int, int]) -> float:
+    from calibration.nbis_baseline import NbisTemplate, bozorth3_score
+
+    a, wa, ha, b, wb, hb = args
+    ta = NbisTemplate(np.frombuffer(a, dtype=np.float64).reshape(-1, 5), wa, ha)
+    tb = NbisTemplate(np.frombuffer(b, dtype=np.float64).reshape(-1, 5), wb, hb)
+    return bozorth3_score(ta, tb)
+
+
+def _nbis_rates(
+    paths: Sequence[Path],
+    dpi: float,
+    gen: list[Pair],
+    imp: list[Pair],
+    fvc: list[Pair],
+    workers: int,
+) -> Rates:
+    """mindtct + bozorth3 on the same 500 dpi pixels (templates cached on disk)."""
+    started = time.monotonic()
+    count = workers or os.cpu_count() or 1
+    jobs = [(str(p), dpi) for p in paths]
+    pairs = sorted(set(gen) | set(imp) | set(fvc))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(count, mp_context=context) as pool:
+        templates = list(pool.map(_nbis_extract, jobs))
+        args = [(*templates[i], *templates[j]) for i, j in pairs]
+        scores = dict(zip(pairs, pool.map(_nbis_pair, args, chunksize=32), strict=True))
+    return _rates(lambda i, j: scores[(i, j)], gen, imp, fvc, started)
