@@ -10,11 +10,11 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from types import TracebackType
 
 import numpy as np
 from numpy.typing import NDArray
 
+from drivers.device import Device
 from drivers.errors import DriverError
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class CameraInfo:
     description: str
 
 
-class Camera(ABC):
+class Camera(Device, ABC):
     """A camera that is opened for a capture and closed right after.
 
     Use it as a context manager: ``with camera: frame = camera.capture()``. The object may be
@@ -86,17 +86,6 @@ class Camera(ABC):
             self._is_open = False
             log.debug("camera %s closed", self.url)
 
-    def __enter__(self) -> Camera:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def capture(self, timeout: float = 5.0) -> Frame:
         """Return one RGB frame, or raise :class:`CameraError` / ``DeviceTimeoutError``."""

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from drivers.device import Device
 from drivers.fingerprint.errors import (
     CaptureCancelledError,
     FingerNotRemovedError,
@@ -81,7 +82,7 @@ class FingerprintImage:
         return int(self.pixels.shape[1])
 
 
-class FingerprintScanner(ABC):
+class FingerprintScanner(Device, ABC):
     """A fingerprint scanner; use it as a context manager: ``with scanner: scanner.capture()``.
 
     ``capture``, ``wait_for_finger`` and ``wait_for_removal`` may be cancelled from another thread
@@ -121,18 +122,6 @@ class FingerprintScanner(ABC):
             finally:
                 self._is_open = False
                 log.debug("scanner %s closed", self.url)
-
-    def __enter__(self) -> FingerprintScanner:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def info(self) -> ScannerInfo:
         with self._session():

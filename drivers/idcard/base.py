@@ -14,13 +14,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
+from drivers.device import Device
 from drivers.errors import DriverError
 from drivers.idcard import lds, pace
 from drivers.idcard.apdu import CommandAPDU, ResponseAPDU
@@ -158,7 +158,7 @@ def decode_photo(data: bytes) -> NDArray[np.uint8]:
         raise CardError(f"the DG2 face image cannot be decoded: {exc}") from None
 
 
-class CardReader(ABC):
+class CardReader(Device, ABC):
     """An ICAO 9303 chip reader. ``read_document(key)`` waits for a card, reads it and lets it go.
 
     ``csca_dir`` is the folder of trusted CSCA certificates; without it the CSCA check is reported
@@ -305,16 +305,6 @@ class CardReader(ABC):
         """Release whatever the backend holds (PC/SC context, simulator threads)."""
         log.debug("card reader %s closed", self.url)
 
-    def __enter__(self) -> CardReader:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @abstractmethod
     def _list_readers(self) -> list[str]: ...
