@@ -86,7 +86,6 @@ class Camera(Device, ABC):
             self._is_open = False
             log.debug("camera %s closed", self.url)
 
-
     def capture(self, timeout: float = 5.0) -> Frame:
         """Return one RGB frame, or raise :class:`CameraError` / ``DeviceTimeoutError``."""
         if not self._is_open:

@@ -305,7 +305,6 @@ class CardReader(Device, ABC):
         """Release whatever the backend holds (PC/SC context, simulator threads)."""
         log.debug("card reader %s closed", self.url)
 
-
     @abstractmethod
     def _list_readers(self) -> list[str]: ...
 
