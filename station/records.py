@@ -10,7 +10,6 @@ from typing import Any
 
 from station.errors import InvalidInputError
 
-DOCUMENT_FIELDS = ("document_type", "document_number", "nationality", "birth_date", "sex")
 _DOCUMENT_NUMBER = re.compile(r"^[A-Z0-9<]{1,20}$")
 _NATIONALITY = re.compile(r"^[A-Z<]{3}$")
 MAX_NAME_LENGTH = 200
@@ -29,8 +28,8 @@ class PersonFields:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> PersonFields:
-        """Validate request values; an unknown or malformed field is an InvalidInputError."""
-        known = {"name", *DOCUMENT_FIELDS}
+        """Validate the person's fields among the request values (other keys, such as ``capture``,
+        are left to the caller); a missing name or a malformed field is an InvalidInputError."""
 
         def text(key: str) -> str | None:
             raw = values.get(key)
@@ -81,7 +80,6 @@ class PersonFields:
         document_type = text("document_type")
         if document_type is not None and len(document_type) > 40:
             raise InvalidInputError("document_type is at most 40 characters", field="document_type")
-        del known
         return cls(
             name=name,
             document_type=document_type,
