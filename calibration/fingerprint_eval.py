@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from calibration.defaults import CalibrationError
+from calibration.error_rates import ScoreSet
 from matcher.fingerprint import extract, mcc
 from matcher.fingerprint.image import to_working_resolution
 from matcher.fingerprint.template import FingerprintTemplate
@@ -113,29 +114,15 @@ def fvc_impostor_pairs(items: Sequence[tuple[str, int, Path]]) -> list[Pair]:
 def error_rates(
     genuine: NDArray[np.float64], impostor: NDArray[np.float64]
 ) -> tuple[float, float, float, float]:
-    """EER, FMR100, FMR1000 and ZeroFMR (FNMR at the given FMR), accepting score >= threshold."""
-    gen = np.sort(np.asarray(genuine, dtype=np.float64))
-    imp = np.sort(np.asarray(impostor, dtype=np.float64))
-    if gen.size == 0 or imp.size == 0:
-        raise CalibrationError("error rates need genuine and impostor scores")
-    thresholds = np.unique(np.concatenate([gen, imp, [np.inf]]))
-    fmr = 1.0 - np.searchsorted(imp, thresholds, side="left") / imp.size
-    fnmr = np.searchsorted(gen, thresholds, side="left") / gen.size
-    k = int(np.argmin(np.abs(fmr - fnmr)))
-    # FVC's EER: where the two curves cross, the mean of both rates at the closest threshold
-    eer = float((fmr[k] + fnmr[k]) / 2)
-    if k > 0 and fmr[k] != fnmr[k]:
-        # interpolate between the thresholds on either side of the crossing
-        lo = k - 1 if fmr[k] < fnmr[k] else k
-        a, b = fmr[lo] - fnmr[lo], fmr[lo + 1] - fnmr[lo + 1]
-        if a > 0 > b or a < 0 < b:
-            w = a / (a - b)
-            eer = float(fmr[lo] + w * (fmr[lo + 1] - fmr[lo]))
-
-    def at(limit: float) -> float:
-        return float(fnmr[fmr <= limit + 1e-12].min())
-
-    return eer, at(0.01), at(0.001), at(0.0)
+    """EER, FMR100, FMR1000 and ZeroFMR (FNMR at the given FMR), accepting score >= threshold
+    (the math lives in :mod:`calibration.error_rates`)."""
+    curve = ScoreSet(genuine, impostor, "similarity").curve()
+    return (
+        curve.eer(),
+        curve.fnmr_at_fmr(0.01),
+        curve.fnmr_at_fmr(0.001),
+        curve.fnmr_at_fmr(0.0),
+    )
 
 
 def read_gray(path: Path) -> NDArray[np.uint8]:
@@ -212,6 +199,8 @@ def evaluate_fingerprint(
     limit_fingers: int | None = None,
 ) -> FingerprintEvalResult:
     """Our extractor + MCC matcher on every pair of a folder; NBIS beside it if asked."""
+    if baseline not in (None, "nbis"):
+        raise CalibrationError(f"unknown baseline {baseline!r}; valid: nbis")
     items = list_impressions(folder)
     if limit_fingers is not None:
         keep = sorted({finger for finger, _, _ in items})[:limit_fingers]
@@ -225,8 +214,6 @@ def evaluate_fingerprint(
     ours = _rates(lambda i, j: mcc.similarity(prepared[i], prepared[j]), gen, imp, fvc, started)
     base = None
     if baseline is not None:
-        if baseline != "nbis":
-            raise CalibrationError(f"unknown baseline {baseline!r}; valid: nbis")
         base = _nbis_rates(paths, resolution, gen, imp, fvc, workers)
     return FingerprintEvalResult(str(folder), len(items), resolution, ours, base)
 

@@ -2,62 +2,49 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from drivers.errors import DriverError
-from matcher.errors import MatcherError
 from matcher.imageio import read_rgb
+from station.commands.audit import audit
+from station.commands.backup import backup
+from station.commands.bench import bench
+from station.commands.calibrate import calibrate
 from station.commands.camera import camera, eval_quality
 from station.commands.card import card
+from station.commands.common import (
+    EXPECTED_ERRORS,
+    data_options,
+    open_station,
+    operator_option,
+    reported_errors,
+    settings_from,
+    signed_in,
+)
 from station.commands.eval_fingerprint import fingerprint
-from station.commands.output import echo_json, fail
+from station.commands.key import key
+from station.commands.operator import operator as operator_group
+from station.commands.output import echo_json
+from station.commands.privacy import export, purge
 from station.commands.scanner import scanner
-from station.config import ConfigError, Settings, load_settings
-from station.errors import StationError
+from station.commands.workflows import decide, holds, identify_person_command
 from station.logsetup import close_logging, configure_logging
 from station.records import PersonFields
 from station.service import Station
 
-F = TypeVar("F", bound=Callable[..., Any])
-EXPECTED_ERRORS = (StationError, MatcherError, DriverError, ConfigError, ValueError)
-
-
-def data_options(command: F) -> F:
-    """``--data`` and ``--config``, shared by every command that opens a station."""
-    command = click.option(
-        "--config",
-        "config_file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Settings file (TOML). Default: $STATION_CONFIG, else station.toml in the data directory.",
-    )(command)
-    command = click.option(
-        "--data",
-        "data_dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Data directory holding all state. Default: $STATION_DATA or ~/.local/share/biometric-station.",
-    )(command)
-    return command
-
-
-@contextmanager
-def reported_errors() -> Iterator[None]:
-    """Turn the errors a user can act on into one line on stderr and exit status 1."""
-    try:
-        yield
-    except EXPECTED_ERRORS as exc:
-        fail(str(exc))
-
-
-def settings_from(data_dir: Path | None, config_file: Path | None, **overrides: Any) -> Settings:
-    with reported_errors():
-        return load_settings(config_file=config_file, overrides={"data_dir": data_dir, **overrides})
+__all__ = [
+    "EXPECTED_ERRORS",
+    "data_options",
+    "main",
+    "open_station",
+    "reported_errors",
+    "settings_from",
+]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,7 +83,7 @@ def serve(
     settings = settings_from(data_dir, config_file, host=host, port=port, **device_urls)
     if sim:
         with reported_errors():
-            simulated = simulated_device_urls(settings.datasets_dir)
+            simulated = simulated_device_urls(settings.datasets_dir, settings.data_dir / "sim-csca")
         unset = {name: url for name, url in simulated.items() if not getattr(settings, name)}
         settings = settings_from(
             data_dir, config_file, host=host, port=port, **{**device_urls, **unset}
@@ -106,6 +93,16 @@ def serve(
         station = Station(settings).open()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
+        with reported_errors():
+            one_time = station.ensure_admin(os.environ.get("STATION_ADMIN_PASSWORD") or None)
+        if one_time:
+            # On the console only, never in the log file.
+            click.echo(
+                f"first start: created the account 'admin' with the one-time password {one_time}\n"
+                "sign in with it (POST /api/v1/auth/login) and choose a new password; then create "
+                "the operators' accounts",
+                err=True,
+            )
         app = create_app(station=station)
         click.echo(
             f"station listening on http://{settings.host}:{settings.port}/api/v1 "
@@ -125,13 +122,6 @@ def serve(
         station.close()
 
 
-def open_station(data_dir: Path | None, config_file: Path | None, **overrides: Any) -> Station:
-    """The station for a one-shot command, not yet open: use it as ``with open_station(...)``."""
-    settings = settings_from(data_dir, config_file, **overrides)
-    configure_logging(settings.log_level, settings.log_dir, stderr_level="WARNING")
-    return Station(settings)
-
-
 def read_photo(path: Path) -> Any:
     with reported_errors():
         return read_rgb(path)
@@ -139,6 +129,7 @@ def read_photo(path: Path) -> Any:
 
 @main.command()
 @data_options
+@operator_option
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", required=True, help="The person's full name.")
 @click.option("--document-number", help="ID document number.")
@@ -148,12 +139,18 @@ def read_photo(path: Path) -> Any:
 @click.option("--sex", type=click.Choice(["M", "F", "X"], case_sensitive=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
 def enroll(
-    data_dir: Path | None, config_file: Path | None, image: Path, as_json: bool, **fields: Any
+    data_dir: Path | None,
+    config_file: Path | None,
+    operator: str,
+    image: Path,
+    as_json: bool,
+    **fields: Any,
 ) -> None:
     """Enroll the person in IMAGE."""
     pixels = read_photo(image)
     with reported_errors(), open_station(data_dir, config_file) as station:
-        record = station.enroll(pixels, PersonFields.from_mapping(fields))
+        actor = signed_in(station, operator)
+        record = station.enroll(pixels, PersonFields.from_mapping(fields), actor=actor)
     if as_json:
         echo_json(record.to_json())
     else:
@@ -162,16 +159,22 @@ def enroll(
 
 @main.command()
 @data_options
+@operator_option
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--top-k", type=int, help="How many candidates to list (default from settings).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def identify(
-    data_dir: Path | None, config_file: Path | None, image: Path, top_k: int | None, as_json: bool
+    data_dir: Path | None,
+    config_file: Path | None,
+    operator: str,
+    image: Path,
+    top_k: int | None,
+    as_json: bool,
 ) -> None:
     """Search the gallery for the person in IMAGE (1:N). Exit status 0 on a match, 3 on none."""
     pixels = read_photo(image)
     with reported_errors(), open_station(data_dir, config_file) as station:
-        result = station.identify(pixels, top_k=top_k)
+        result = station.identify(pixels, top_k=top_k, actor=signed_in(station, operator))
     if as_json:
         echo_json(result.to_json())
     else:
@@ -187,18 +190,24 @@ def identify(
 
 @main.command()
 @data_options
+@operator_option
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--record", "record_id", type=int, required=True, help="The record to verify against."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def verify(
-    data_dir: Path | None, config_file: Path | None, image: Path, record_id: int, as_json: bool
+    data_dir: Path | None,
+    config_file: Path | None,
+    operator: str,
+    image: Path,
+    record_id: int,
+    as_json: bool,
 ) -> None:
     """Check whether IMAGE shows the person of a record (1:1). Exit status 0 on a match, 3 if not."""
     pixels = read_photo(image)
     with reported_errors(), open_station(data_dir, config_file) as station:
-        result = station.verify(record_id, pixels)
+        result = station.verify(record_id, pixels, actor=signed_in(station, operator))
     if as_json:
         echo_json(result.to_json())
     else:
@@ -211,11 +220,16 @@ def verify(
 
 @main.command()
 @data_options
+@operator_option
 @click.argument("record_id", type=int)
-def show(data_dir: Path | None, config_file: Path | None, record_id: int) -> None:
-    """Print one record as JSON."""
+def show(data_dir: Path | None, config_file: Path | None, operator: str, record_id: int) -> None:
+    """Print one record as JSON (special-category fields for supervisors)."""
+    from station.security.roles import Permission
+
     with reported_errors(), open_station(data_dir, config_file) as station:
-        echo_json(station.get_record(record_id).to_json())
+        actor = signed_in(station, operator)
+        record = station.get_record(record_id, actor=actor)
+        echo_json(record.to_json(special=actor.may(Permission.VIEW_SPECIAL)))
 
 
 @main.group(name="eval")
@@ -285,5 +299,16 @@ def eval_face(
 main.add_command(scanner)
 main.add_command(card)
 main.add_command(camera)
+main.add_command(operator_group)
+main.add_command(audit)
+main.add_command(key)
+main.add_command(backup)
+main.add_command(export)
+main.add_command(purge)
+main.add_command(holds)
+main.add_command(decide)
+main.add_command(identify_person_command)
 evaluate.add_command(eval_quality)
 evaluate.add_command(fingerprint)
+main.add_command(calibrate)
+main.add_command(bench)

@@ -1,4 +1,9 @@
-"""Station settings, layered: defaults -> TOML file -> ``STATION_*`` environment -> overrides.
+"""Station settings, layered: defaults -> calibration file -> TOML file -> ``STATION_*``
+environment -> overrides.
+
+The calibration file (``calibration.json`` written by ``station calibrate``) is the one named by
+the ``calibration_file`` setting, else ``calibration.json`` in the data directory when it exists;
+it supplies the decision thresholds it holds, and any layer above it may still set them.
 
 The file is the one named by ``--config``/``STATION_CONFIG``, else ``station.toml`` in the data
 directory when it exists. Every key can be set at every layer; unknown keys are an error.
@@ -8,15 +13,25 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from calibration import DEFAULT_FACE_IDENTIFY_THRESHOLD, DEFAULT_FACE_VERIFY_THRESHOLD
+from calibration import (
+    DEFAULT_FACE_IDENTIFY_THRESHOLD,
+    DEFAULT_FACE_VERIFY_THRESHOLD,
+    DEFAULT_FINGERPRINT_VERIFY_THRESHOLD,
+    CalibrationError,
+    load_calibration,
+)
+from station.security.passwords import KdfParams
 
 ENV_PREFIX = "STATION_"
+_PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 CONFIG_FILE_NAME = "station.toml"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,6 +39,12 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "biometric-station"
+
+
+def default_key_file() -> Path:
+    """Outside the data directory, so a copy of the data carries no key."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "biometric-station" / "station.key"
 
 
 def default_datasets_dir() -> Path:
@@ -51,20 +72,49 @@ class Settings:
     camera_timeout: float = 5.0
     face_verify_threshold: float = DEFAULT_FACE_VERIFY_THRESHOLD
     face_identify_threshold: float = DEFAULT_FACE_IDENTIFY_THRESHOLD
+    calibration_file: Path | None = None  # default: calibration.json in data_dir, if there
+    calibration_growth_warning: float = 2.0  # warn when a gallery outgrows its calibration x this
     top_k: int = 5
     max_upload_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     max_detection_side: int = 800
-    gallery_save_every: int = 50
     log_level: str = "INFO"
+    # Security and personal data (README: "Security and personal data").
+    key_file: Path = field(default_factory=default_key_file)
+    station_id: str = field(default_factory=socket.gethostname)
+    default_purpose: str = "voter_registration"
+    password_kdf_n: int = 2**17  # scrypt cost: 128 MiB and about 0.5 s per login
+    password_kdf_r: int = 8
+    password_kdf_p: int = 1
+    lockout_failures: int = 5
+    lockout_seconds: int = 900
+    session_idle_seconds: int = 900
+    session_max_seconds: int = 12 * 3600
+    # Retention (README: "Personal-data duties"): "purpose=days,..."; a purpose without a period
+    # cannot be collected for. Receipts of intake verifications have their own period.
+    retention_days: str = "voter_registration=3650"
+    receipt_retention_days: int = 365
+    # Anomaly alerts for the auditor, over a sliding window of the audit trail.
+    alert_window_seconds: int = 24 * 3600
+    alert_record_changes: int = 5  # one record changed more than this many times in the window
+    alert_record_operators: int = 2  # ...or by more than this many operators
+    alert_bulk_reads: int = 100  # one operator viewing or exporting more records than this
+    alert_failed_logins: int = 10  # failed sign-ins, station-wide, in alert_failed_login_seconds
+    alert_failed_login_seconds: int = 600
+    # Fingerprints and fusion.
+    fingerprint_verify_threshold: float = DEFAULT_FINGERPRINT_VERIFY_THRESHOLD
+    fingerprint_min_quality: int = 20  # a capture below this NFIQ2-like quality is refused
+    fingerprint_min_minutiae: int = 12
+    enroll_min_fingers: int = 2
+    scanner_timeout: float = 10.0
+    card_timeout: float = 10.0
+    fusion_verify_threshold: float = 4.6  # fused log-likelihood ratio, ln(100): matcher/fusion.py
+    fusion_identify_threshold: float = 4.6  # ...for 1:N, plus ln(gallery size)
+    duplicate_threshold: float = 4.6  # fused LLR above which an enrolment is held as a duplicate
 
     @property
     def database_path(self) -> Path:
         return self.data_dir / "station.sqlite3"
-
-    @property
-    def gallery_dir(self) -> Path:
-        return self.data_dir / "gallery"
 
     @property
     def log_dir(self) -> Path:
@@ -82,13 +132,68 @@ class Settings:
             "max_upload_bytes",
             "max_image_pixels",
             "max_detection_side",
-            "gallery_save_every",
+            "lockout_failures",
+            "lockout_seconds",
+            "session_idle_seconds",
+            "session_max_seconds",
+            "password_kdf_r",
+            "password_kdf_p",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be positive")
         if self.camera_timeout <= 0:
             raise ConfigError("camera_timeout must be positive")
+        n = self.password_kdf_n
+        if n < 2**10 or n & (n - 1):
+            raise ConfigError(f"password_kdf_n={n} must be a power of two, at least 1024")
+        if not self.station_id.strip():
+            raise ConfigError("station_id must not be empty")
+        for name in (
+            "receipt_retention_days",
+            "alert_window_seconds",
+            "alert_record_changes",
+            "alert_record_operators",
+            "alert_bulk_reads",
+            "alert_failed_logins",
+            "alert_failed_login_seconds",
+            "enroll_min_fingers",
+        ):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be positive")
+        for name in ("scanner_timeout", "card_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+        if not 0 < self.fingerprint_verify_threshold < 1:
+            raise ConfigError("fingerprint_verify_threshold must lie between 0 and 1")
+        if self.default_purpose not in self.retention_periods:
+            raise ConfigError(
+                f"default_purpose={self.default_purpose} has no retention period: add "
+                f"{self.default_purpose}=DAYS to retention_days"
+            )
         return self
+
+    @property
+    def retention_periods(self) -> dict[str, int]:
+        """``retention_days`` parsed: purpose -> days a record is kept after its enrolment."""
+        periods: dict[str, int] = {}
+        for part in self.retention_days.split(","):
+            if not part.strip():
+                continue
+            purpose, sep, days = part.partition("=")
+            purpose = purpose.strip()
+            if not sep or not _PURPOSE.match(purpose) or not days.strip().isdigit():
+                raise ConfigError(
+                    f"retention_days={self.retention_days!r}: write purpose=days pairs separated "
+                    "by commas, such as voter_registration=3650,census=365"
+                )
+            if int(days) < 1:
+                raise ConfigError(f"retention_days: {purpose} must be kept at least 1 day")
+            periods[purpose] = int(days)
+        return periods
+
+    @property
+    def kdf(self) -> KdfParams:
+        return KdfParams(self.password_kdf_n, self.password_kdf_r, self.password_kdf_p)
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
@@ -96,11 +201,19 @@ FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
 def _coerce(name: str, value: Any) -> Any:
     """Turn a file or environment value into the field's type, with a clear error."""
-    kind = {Path: Path, "Path": Path, int: int, "int": int, float: float, "float": float}.get(
-        FIELDS[name].type, str
-    )
+    kind = {
+        Path: Path,
+        "Path": Path,
+        "Path | None": Path,
+        int: int,
+        "int": int,
+        float: float,
+        "float": float,
+    }.get(FIELDS[name].type, str)
     if kind is Path:
         return Path(str(value)).expanduser()
+    if kind is str and isinstance(value, dict):  # a TOML table such as retention_days
+        return ",".join(f"{key}={item}" for key, item in value.items())
     try:
         if kind is int and isinstance(value, float) and not value.is_integer():
             raise ValueError
@@ -174,8 +287,41 @@ def load_settings(
     layers.append(("environment", env_values))
     layers.append(("overrides", given))
 
+    calibration_path = _calibration_path(data_dir, layers)
+    if calibration_path is not None:
+        layers.insert(0, (str(calibration_path), calibrated_values(calibration_path)))
     values: dict[str, Any] = {}
     for _source, layer in layers:
         for name, value in layer.items():
             values[name] = _coerce(name, value)
     return Settings(**values).validate()
+
+
+CALIBRATION_FILE_NAME = "calibration.json"
+
+
+def _calibration_path(data_dir: Path, layers: list[tuple[str, Mapping[str, Any]]]) -> Path | None:
+    """The calibration file to read: the last layer naming one, else the data directory's."""
+    named = [layer["calibration_file"] for _, layer in layers if layer.get("calibration_file")]
+    if named:
+        return Path(str(named[-1])).expanduser()
+    default = data_dir.expanduser() / CALIBRATION_FILE_NAME
+    return default if default.is_file() else None
+
+
+def calibrated_values(path: Path) -> dict[str, Any]:
+    """The settings a calibration file supplies: its thresholds and its own path."""
+    try:
+        calibration = load_calibration(path)
+    except CalibrationError as exc:
+        raise ConfigError(f"{exc} (fix it, run `station calibrate` again, or remove it)") from exc
+    values: dict[str, Any] = {"calibration_file": path}
+    for name in (
+        "face_verify_threshold",
+        "face_identify_threshold",
+        "fingerprint_verify_threshold",
+    ):
+        value = getattr(calibration, name)
+        if value is not None:
+            values[name] = value
+    return values

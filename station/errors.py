@@ -80,3 +80,14 @@ class NoCameraError(StationError):
             "this station has no camera configured: set camera_url (for example sim://?dir=PATH) "
             "or upload a photo"
         )
+
+
+class NoScannerError(StationError):
+    code = "no_scanner"
+    http_status = 409
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this station has no fingerprint scanner configured: set scanner_url (for example "
+            "serial:///dev/ttyUSB0?model=r307) or upload the finger images"
+        )

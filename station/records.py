@@ -1,18 +1,26 @@
-"""The person record: identity fields from the document, checked before anything is stored."""
+"""The person record: identity fields from the document, checked before anything is stored.
+
+``health`` and ``disability`` are special-category fields: stored like the others (sealed), shown
+only to supervisors. Every record carries the purpose it was collected for.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
-from station.errors import InvalidInputError
+from station.errors import InvalidInputError, StationError
 
 _DOCUMENT_NUMBER = re.compile(r"^[A-Z0-9<]{1,20}$")
 _NATIONALITY = re.compile(r"^[A-Z<]{3}$")
+_PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_NAME_LENGTH = 200
+MAX_NOTE_LENGTH = 500
+SPECIAL_FIELDS = ("health", "disability")
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,8 @@ class PersonFields:
     nationality: str | None = None
     birth_date: str | None = None
     sex: str | None = None
+    health: str | None = None
+    disability: str | None = None
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> PersonFields:
@@ -80,6 +90,10 @@ class PersonFields:
         document_type = text("document_type")
         if document_type is not None and len(document_type) > 40:
             raise InvalidInputError("document_type is at most 40 characters", field="document_type")
+        special = {key: text(key) for key in SPECIAL_FIELDS}
+        for key, value in special.items():
+            if value is not None and len(value) > MAX_NOTE_LENGTH:
+                raise InvalidInputError(f"{key} is at most {MAX_NOTE_LENGTH} characters", field=key)
         return cls(
             name=name,
             document_type=document_type,
@@ -87,23 +101,99 @@ class PersonFields:
             nationality=nationality,
             birth_date=birth_date,
             sex=sex,
+            **special,
         )
+
+    def corrected(self, changes: Mapping[str, Any]) -> PersonFields:
+        """These fields with ``changes`` applied (None clears a field), validated as a whole."""
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise InvalidInputError(
+                f"unknown field(s) {', '.join(unknown)}: a correction may change "
+                + ", ".join(f.name for f in fields(self)),
+                field=unknown[0],
+            )
+        return PersonFields.from_mapping({**asdict(self), **changes})
+
+
+def parse_purpose(value: object, default: str) -> str:
+    """The purpose a record is collected for: a short lower-case word such as voter_registration."""
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str) or not _PURPOSE.match(value):
+        raise InvalidInputError(
+            "purpose is a lower-case word of letters, digits and _ (such as voter_registration)",
+            field="purpose",
+        )
+    return value
+
+
+class RecordBlockedError(StationError):
+    """The record is under dispute: kept, but never matched or changed until unblocked."""
+
+    code = "record_blocked"
+    http_status = 409
+
+    def __init__(self, record_id: int, status: str = "blocked") -> None:
+        self.record_id = record_id
+        if status == "held":
+            super().__init__(
+                f"record {record_id} is held as a likely duplicate: it cannot be matched until a "
+                "supervisor decides on it"
+            )
+            return
+        super().__init__(
+            f"record {record_id} is blocked while under dispute: it cannot be matched or changed "
+            "until a supervisor unblocks it"
+        )
+
+
+class RecordStatus(StrEnum):
+    ACTIVE = "active"
+    BLOCKED = "blocked"  # under dispute: kept, never matched, never changed until unblocked
+    HELD = "held"  # a likely duplicate at enrolment: not matched until a supervisor decides
 
 
 @dataclass(frozen=True)
 class Record:
-    """A stored person: fields, face location in the enrolment photo, timestamps (UTC, ISO 8601)."""
+    """A stored person: fields, purpose, status, face location in the enrolment photo,
+    version (1 + the number of corrections) and timestamps (UTC, ISO 8601)."""
 
     id: int
     fields: PersonFields
     face_box: tuple[int, int, int, int] | None
     created_at: str
     updated_at: str
+    purpose: str = "voter_registration"
+    status: RecordStatus = RecordStatus.ACTIVE
+    version: int = 1
+    consent: Mapping[str, Any] | None = None
+    card_summary: Mapping[str, Any] | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def blocked(self) -> bool:
+        return self.status is RecordStatus.BLOCKED
+
+    @property
+    def held(self) -> bool:
+        return self.status is RecordStatus.HELD
+
+    @property
+    def active(self) -> bool:
+        return self.status is RecordStatus.ACTIVE
+
+    def to_json(self, special: bool = False) -> dict[str, Any]:
+        """The record for a client; special-category fields only when ``special`` is allowed."""
+        person = asdict(self.fields)
+        if not special:
+            for key in SPECIAL_FIELDS:
+                del person[key]
         return {
             "id": self.id,
-            **asdict(self.fields),
+            **person,
+            "purpose": self.purpose,
+            "status": self.status.value,
+            "version": self.version,
             "face": {"box": list(self.face_box) if self.face_box else None},
             "created_at": self.created_at,
             "updated_at": self.updated_at,

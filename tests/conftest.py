@@ -17,6 +17,7 @@ from PIL import Image
 from matcher.face import FaceEncoder
 from station.api import create_app
 from station.config import Settings, load_settings
+from station.security.roles import SYSTEM
 from station.service import Station
 
 # Property tests check behaviour, never speed: no per-example deadline on a loaded 2-core machine.
@@ -83,7 +84,14 @@ def shared_encoder() -> FaceEncoder:
 
 
 def make_settings(data_dir: Path, lfw: Path | None = None, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"data_dir": data_dir}
+    """Settings for a station on ``data_dir``, its key file beside it (``<data_dir>.key``), and a
+    cheap password hash (the default scrypt cost takes 0.5 s a login)."""
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "key_file": data_dir.with_name(data_dir.name + ".key"),
+        "password_kdf_n": 1024,
+        "station_id": "test-station",
+    }
     if lfw is not None:
         values["camera_url"] = f"sim://?dir={lfw}"
     values.update(overrides)
@@ -102,8 +110,48 @@ def app(station: Station) -> Flask:
     return create_app(station=station)
 
 
+TEST_PASSWORD = "Station-test-1"
+
+
+def sign_in(app: Flask, login: str, password: str = TEST_PASSWORD) -> FlaskClient:
+    """A test client that sends the bearer token of a fresh session of ``login``."""
+    client = app.test_client()
+    response = client.post("/api/v1/auth/login", json={"login": login, "password": password})
+    assert response.status_code == 200, response.json
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {response.json['token']}"
+    return client
+
+
+def client_as(app: Flask, station: Station, role: str) -> FlaskClient:
+    """A client signed in as a new account with this role (login ``<role>1``)."""
+    login = f"{role}1"
+    station.operators.create(SYSTEM, login, role, TEST_PASSWORD)
+    return sign_in(app, login)
+
+
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
+def client(app: Flask, station: Station) -> FlaskClient:
+    """Signed in as an operator, the role at the enrollment desk."""
+    return client_as(app, station, "operator")
+
+
+@pytest.fixture
+def supervisor(app: Flask, station: Station) -> FlaskClient:
+    return client_as(app, station, "supervisor")
+
+
+@pytest.fixture
+def auditor(app: Flask, station: Station) -> FlaskClient:
+    return client_as(app, station, "auditor")
+
+
+@pytest.fixture
+def admin(app: Flask, station: Station) -> FlaskClient:
+    return client_as(app, station, "admin")
+
+
+@pytest.fixture
+def anonymous(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
@@ -126,3 +174,26 @@ def lfw_templates(
         vectors.append(encoder.encode(read_rgb(photos_of(person)[0])).vector)
         names.append(person.name)
     return np.stack(vectors), names
+
+
+@pytest.fixture(scope="session")
+def db1(datasets: Path) -> Path:
+    """FVC2002 DB1_B: 10 fingers x 8 impressions, 500 dpi, named <finger>_<impression>.png."""
+    return datasets / "fingerprints" / "fvc2002_b" / "DB1_B"
+
+
+@pytest.fixture(scope="session")
+def fvc_template(db1: Path) -> Any:
+    """``fvc_template("101_1")``: the template of one DB1_B impression, extracted once."""
+    from matcher.fingerprint import extract
+    from matcher.imageio import read_rgb
+
+    cache: dict[str, Any] = {}
+
+    def template(name: str) -> Any:
+        if name not in cache:
+            gray = read_rgb(db1 / f"{name}.png").mean(axis=2).astype(np.uint8)
+            cache[name] = extract.extract(gray, 500)
+        return cache[name]
+
+    return template

@@ -1,4 +1,8 @@
-"""The HTTP API: enroll, identify, verify, read, delete and health, with JSON errors for bad input."""
+"""The HTTP API: enroll, identify, verify, read, delete and health, with JSON errors for bad input.
+
+The ``client`` is signed in as an operator (tests/conftest.py); sign-in, roles and the personal-data
+rules are specified in tests/test_security_api.py.
+"""
 
 import io
 import struct
@@ -148,10 +152,11 @@ def test_a_capture_that_never_passes_the_quality_check_is_refused_with_reasons(
 
 
 def test_delete_removes_the_record_and_its_face(
-    client: FlaskClient, station: Station, lfw_people: list[Path]
+    client: FlaskClient, supervisor: FlaskClient, station: Station, lfw_people: list[Path]
 ) -> None:
     record = enroll(client, lfw_people[60])
-    assert client.delete(f"/api/v1/records/{record['id']}").status_code == 204
+    assert client.delete(f"/api/v1/records/{record['id']}").status_code == 403  # operators may not
+    assert supervisor.delete(f"/api/v1/records/{record['id']}").status_code == 204
     assert client.get(f"/api/v1/records/{record['id']}").status_code == 404
     assert len(station.gallery) == 0
     response = client.post("/api/v1/identify", data={"image": upload(photos_of(lfw_people[60])[1])})

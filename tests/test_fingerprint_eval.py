@@ -78,3 +78,32 @@ def test_the_json_output_has_the_documented_keys(datasets: Path, tmp_path: Path)
     assert (out["genuine"], out["impostor"], out["fvc_impostor"]) == (2, 4, 1)
     assert "baseline" not in out
     assert out["eer"] == 0.0
+
+
+def test_the_nbis_baseline_runs_on_the_same_pairs_beside_ours(
+    datasets: Path, tmp_path: Path
+) -> None:
+    """mindtct + bozorth3 (the afis port, about 9 s per image unless cached) on 2 x 2 prints."""
+    source = datasets / "fingerprints" / "fvc2002_b" / "DB1_B"
+    for name in ("101_1", "101_2", "102_1", "102_2"):
+        (tmp_path / f"{name}.png").symlink_to(source / f"{name}.png")
+    result = CliRunner().invoke(
+        main,
+        ["eval", "fingerprint", str(tmp_path), "--json", "--workers", "2", "--baseline", "nbis"],
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    baseline = out["baseline"]
+    for key in ("eer", "fmr100", "fmr1000", "zerofmr", "genuine", "impostor", "seconds"):
+        assert key in baseline
+    assert (baseline["genuine"], baseline["impostor"]) == (out["genuine"], out["impostor"])
+    assert 0.0 <= baseline["eer"] <= 1.0
+
+
+def test_an_unknown_baseline_is_refused_with_the_valid_names(datasets: Path) -> None:
+    from calibration.fingerprint_eval import evaluate_fingerprint
+
+    with pytest.raises(CalibrationError, match="nbis"):
+        evaluate_fingerprint(
+            datasets / "fingerprints" / "fvc2002_b" / "DB1_B", baseline="other", limit_fingers=1
+        )

@@ -115,3 +115,20 @@ def test_quality_drops_when_the_print_is_blurred_or_cut_small(datasets: Path) ->
     assert sharp >= 60
     assert blurred < sharp - 20
     assert small < sharp - 20
+
+
+def test_packed_cylinders_unpack_to_bits_that_are_zero_outside_valid_cells(db1: tuple) -> None:
+    prepared = db1[1][0]
+    expanded = prepared.expand()
+    cells = expanded.valid.shape[1]
+    sections = expanded.values.reshape(prepared.count, -1, cells)
+    assert set(np.unique(expanded.values)) <= {0.0, 1.0}
+    assert not np.any(sections * (1 - expanded.valid[:, None, :]))
+    np.testing.assert_array_equal(expanded.per_cell, sections.sum(axis=1))
+    assert prepared.bits.nbytes + prepared.cells.nbytes <= 240 * prepared.count
+
+
+def test_a_probe_expanded_once_scores_as_the_packed_form_does(db1: tuple) -> None:
+    a, b = db1[1][0], db1[1][1]
+    assert mcc.similarity(a.expand(), b) == pytest.approx(mcc.similarity(a, b))
+    assert mcc.similarity(a, b) == pytest.approx(mcc.similarity(b, a), abs=0.05)

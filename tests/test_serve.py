@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,9 +15,10 @@ from flask.testing import FlaskClient
 
 from matcher.face import FaceEncoder
 from station.api import create_app
+from station.security.roles import SYSTEM
 from station.service import Station
 from station.simulation import simulated_device_urls
-from tests.conftest import make_settings
+from tests.conftest import TEST_PASSWORD, make_settings, sign_in
 
 
 def free_port() -> int:
@@ -30,10 +32,39 @@ def get_json(url: str) -> dict:
         return json.loads(response.read())
 
 
+def call(url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+    """One JSON request over real HTTP: (status, body)."""
+    request = urllib.request.Request(
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def signed_in_client(station: Station) -> FlaskClient:
+    station.operators.create(SYSTEM, "tech", "supervisor", TEST_PASSWORD)
+    return sign_in(create_app(station=station), "tech")
+
+
 def test_serve_with_simulated_devices_answers_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """The README's start: a first admin with a one-time password printed on the console (never
+    in the log file), which must be changed before anything else."""
     port = free_port()
     data = tmp_path / "data"
-    env = {**os.environ, "STATION_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "STATION_LOG_LEVEL": "WARNING",
+        "STATION_KEY_FILE": str(tmp_path / "station.key"),
+        "STATION_PASSWORD_KDF_N": "1024",
+    }
+    env.pop("STATION_ADMIN_PASSWORD", None)
     server = subprocess.Popen(
         [
             sys.executable,
@@ -51,24 +82,50 @@ def test_serve_with_simulated_devices_answers_and_stops_cleanly_on_sigterm(tmp_p
         stderr=subprocess.PIPE,
         text=True,
     )
+    api = f"http://127.0.0.1:{port}/api/v1"
+    console = ""
     try:
-        deadline = time.monotonic() + 60
+        assert server.stderr is not None
+        for line in server.stderr:  # until the station says it listens
+            console += line
+            if "listening on" in line:
+                break
+        one_time = re.search(r"one-time password (\S+)", console)
+        assert one_time is not None, console
         health = None
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline and server.poll() is None:
             try:
-                health = get_json(f"http://127.0.0.1:{port}/api/v1/health")
+                health = get_json(f"{api}/health")
                 break
             except OSError:
                 time.sleep(0.2)
-        assert health is not None, server.stderr.read() if server.stderr else ""
+        assert health is not None, console
         assert health["status"] == "ok"
         assert all(url.startswith("sim://") for url in health["devices"].values())
+
+        assert call(f"{api}/devices")[0] == 401
+        status, session = call(
+            f"{api}/auth/login", {"login": "admin", "password": one_time.group(1)}
+        )
+        assert status == 200 and session["must_change_password"] is True
+        token = session["token"]
+        status, refused = call(f"{api}/operators", token=token)
+        assert (status, refused["error"]["code"]) == (403, "password_change_required")
+        status, _ = call(
+            f"{api}/auth/password",
+            {"current_password": one_time.group(1), "new_password": "Chosen-by-chief-7"},
+            token,
+        )
+        assert status == 200
+        assert call(f"{api}/operators", token=token)[0] == 200
     finally:
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=30)
-    assert server.returncode == 0, stderr
+    assert server.returncode == 0, console + stderr
     assert (data / "station.sqlite3").is_file()
     assert not (data / "station.sqlite3-wal").exists()  # closed cleanly
+    assert one_time.group(1) not in (data / "logs" / "station.log").read_text()
 
 
 def test_the_devices_check_reports_every_simulated_device(
@@ -76,7 +133,7 @@ def test_the_devices_check_reports_every_simulated_device(
 ) -> None:
     urls = simulated_device_urls(datasets)
     with Station(make_settings(tmp_path, **urls), encoder=shared_encoder) as station:
-        report = create_app(station=station).test_client().get("/api/v1/devices").json
+        report = signed_in_client(station).get("/api/v1/devices").json
     assert report["camera"]["ok"] is True
     assert report["scanner"]["ok"] is True
     assert report["scanner"]["info"]["model"] == "R307"
@@ -88,7 +145,7 @@ def test_a_missing_device_is_reported_not_fatal(
 ) -> None:
     settings = make_settings(tmp_path, camera_url=f"sim://?dir={tmp_path / 'unplugged'}")
     with Station(settings, encoder=shared_encoder) as station:
-        client: FlaskClient = create_app(station=station).test_client()
+        client = signed_in_client(station)
         report = client.get("/api/v1/devices").json
         assert report["camera"]["ok"] is False
         assert "does not exist" in report["camera"]["error"]
@@ -103,11 +160,7 @@ def test_capture_without_a_camera_says_how_to_configure_one(
     tmp_path: Path, shared_encoder: FaceEncoder
 ) -> None:
     with Station(make_settings(tmp_path), encoder=shared_encoder) as station:
-        response = (
-            create_app(station=station)
-            .test_client()
-            .post("/api/v1/identify", json={"capture": True})
-        )
+        response = signed_in_client(station).post("/api/v1/identify", json={"capture": True})
     assert response.status_code == 409
     assert response.json["error"]["code"] == "no_camera"
     assert "camera_url" in response.json["error"]["message"]

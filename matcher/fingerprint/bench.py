@@ -1,211 +1,241 @@
 """Speed of the fingerprint matcher: ``python -m matcher.fingerprint.bench [--json]``.
 
 Prints extraction time per image, 1:1 comparisons per second on one core, and for galleries of
-several sizes the 1:N latency and the prefilter's hit rate against its penetration rate.
+several sizes the 1:N latency, the search's rank-1 rate and the prefilter's hit rate against its
+penetration rate.
 
-Data: the real dev sets (``--datasets``, default ``../shared/datasets``). Mates: impression 1 of
-each FVC2002 DB1_B and DB2_B finger is enrolled; probes are their impressions 2-8. Distractors:
-templates of *other* fingers (DB3_B and UPEK, all impressions), each copied many times with a
-random rotation (+-20 degrees about the image centre), translation (+-25 pixels), position jitter
-(sigma 1.5 pixels), direction jitter (sigma 3 degrees) and minutia drop-out (10-30%); copies of the
-probes' own fingers are never used, since MCC cylinders are rotation and translation invariant and
-such copies would be mates, not distractors.
+Data: the real dev sets (``--datasets``, default ``$STATION_DATASETS`` or ``../shared/datasets``),
+in two folds so that every set serves once as mates and once as distractor sources:
+
+- fold A: impression 1 of each FVC2002 DB1_B and DB2_B finger is enrolled, impressions 2-8 are the
+  probes (140); distractors are made from DB3_B and UPEK;
+- fold B: the same with DB3_B and UPEK as mates (182 probes), distractors made from DB1_B and DB2_B.
+
+Distractors are chimeras of two other fingers, warped, thinned and salted
+(:mod:`matcher.fingerprint.distractors` says how); never copies of a probe's own finger.
+Templates are cached on disk (``~/.cache/biometric-station/bench``); extraction time is measured
+on fresh extractions of ``--timed-images`` images.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
+import pickle
+import resource
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from matcher.fingerprint import extract, mcc
+from matcher.fingerprint import extract, mcc, params
+from matcher.fingerprint.distractors import make_distractors
 from matcher.fingerprint.image import as_gray
-from matcher.fingerprint.index import FingerprintGallery
+from matcher.fingerprint.index import FingerprintGallery, IndexPolicy
 from matcher.fingerprint.template import FingerprintTemplate
 
 SETS = {"fvc2002_b/DB1_B": 500, "fvc2002_b/DB2_B": 569, "fvc2002_b/DB3_B": 500, "upek": 500}
-PENETRATIONS = (0.005, 0.01, 0.02, 0.05, 0.10)
+FOLDS = {
+    "A": (("fvc2002_b/DB1_B", "fvc2002_b/DB2_B"), ("fvc2002_b/DB3_B", "upek")),
+    "B": (("fvc2002_b/DB3_B", "upek"), ("fvc2002_b/DB1_B", "fvc2002_b/DB2_B")),
+}
+PENETRATIONS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.05)
+Row = tuple[str, int, FingerprintTemplate]
 
 
-def _load(root: Path) -> dict[str, list[tuple[str, int, FingerprintTemplate, float]]]:
+def _read(path: Path) -> np.ndarray:
     from PIL import Image
 
-    out: dict[str, list[tuple[str, int, FingerprintTemplate, float]]] = {}
-    for name, dpi in SETS.items():
-        rows = []
-        for path in sorted((root / "fingerprints" / name).glob("*_*.png")):
-            finger, impression = path.stem.split("_")
-            with Image.open(path) as image:
-                gray = as_gray(np.asarray(image.convert("L")))
-            started = time.perf_counter()
-            template = extract.extract(gray, dpi)
-            rows.append((finger, int(impression), template, time.perf_counter() - started))
-        out[name] = rows
-    return out
+    with Image.open(path) as image:
+        return as_gray(np.asarray(image.convert("L")))
 
 
-def perturb(t: FingerprintTemplate, rng: np.random.Generator) -> FingerprintTemplate:
-    """A distractor made from a real template (see the module docstring)."""
-    angle = math.radians(rng.uniform(-20, 20))
-    c, s = math.cos(angle), math.sin(angle)
-    cx, cy = t.width / 2, t.height / 2
-    dx, dy = t.x - cx, t.y - cy
-    x = cx + c * dx + s * dy + rng.uniform(-25, 25) + rng.normal(0, 1.5, t.count)
-    y = cy - s * dx + c * dy + rng.uniform(-25, 25) + rng.normal(0, 1.5, t.count)
-    keep = (rng.random(t.count) > rng.uniform(0.1, 0.3)) & (x >= 0) & (y >= 0)
-    keep &= (x < t.width) & (y < t.height)
-    direction = t.direction + angle + rng.normal(0, math.radians(3), t.count)
-    return FingerprintTemplate.from_columns(
-        x[keep],
-        y[keep],
-        direction[keep],
-        t.kind[keep],
-        t.minutia_quality[keep],
-        width=t.width,
-        height=t.height,
-    )
-
-
-def quality_utility(
-    data: dict[str, list[tuple[str, int, FingerprintTemplate, float]]],
-) -> dict[str, float]:
-    """Per set, Spearman correlation of each image's quality with its mean genuine score (the
-    utility NFIQ 2 is trained to predict)."""
-    from scipy.stats import spearmanr
-
-    out = {}
-    for name, rows in data.items():
-        prepared = [mcc.prepare(row[2]) for row in rows]
-        utility = [
-            float(
-                np.mean(
-                    [
-                        mcc.similarity(prepared[i], prepared[j])
-                        for j in range(len(rows))
-                        if j != i and rows[j][0] == rows[i][0]
-                    ]
-                )
-            )
-            for i in range(len(rows))
-        ]
-        quality = [row[2].quality for row in rows]
-        out[name] = float(spearmanr(quality, utility).statistic)
-    return out
-
-
-def run(root: Path, sizes: list[int], queries: int, seed: int = 0) -> dict[str, Any]:
-    data = _load(root)
-    times = [row[3] for rows in data.values() for row in rows]
-    result: dict[str, Any] = {
-        "extraction_seconds_median": float(np.median(times)),
-        "extraction_seconds_mean": float(np.mean(times)),
-        "images": len(times),
-    }
-    prepared = [mcc.prepare(row[2]) for row in data["fvc2002_b/DB1_B"]]
-    started = time.perf_counter()
-    prep_n = [mcc.prepare(row[2]) for row in data["fvc2002_b/DB3_B"]]
-    result["prepare_seconds_mean"] = (time.perf_counter() - started) / len(prep_n)
-    pairs = [(i, j) for i in range(len(prepared)) for j in range(i + 1, len(prepared))][:2000]
-    started = time.perf_counter()
-    for i, j in pairs:
-        mcc.similarity(prepared[i], prepared[j])
-    result["comparisons_per_second_per_core"] = len(pairs) / (time.perf_counter() - started)
-
-    result["quality_vs_genuine_score_spearman"] = quality_utility(data)
-    mates = [
-        (f"{name}:{finger}", impression, template)
-        for name in ("fvc2002_b/DB1_B", "fvc2002_b/DB2_B")
-        for finger, impression, template, _ in data[name]
+def _images(root: Path) -> list[tuple[str, Path]]:
+    return [
+        (name, path)
+        for name in SETS
+        for path in sorted((root / "fingerprints" / name).glob("*_*.png"))
     ]
-    enrolled = {key: template for key, impression, template in mates if impression == 1}
-    probes = [(key, template) for key, impression, template in mates if impression != 1]
+
+
+def _cache_file(images: list[tuple[str, Path]]) -> Path:
+    digest = hashlib.sha256()
+    for module in (extract, params):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    for _, path in images:
+        stat = path.stat()
+        digest.update(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "biometric-station" / "bench" / f"fingerprints-{digest.hexdigest()[:16]}.pkl"
+
+
+def load_templates(root: Path) -> dict[str, list[Row]]:
+    """Every dev-set template by set, extracted once and cached."""
+    images = _images(root)
+    if not images:
+        raise SystemExit(f"no fingerprint images under {root}/fingerprints: set --datasets")
+    cache = _cache_file(images)
+    if cache.exists():
+        blobs = pickle.loads(cache.read_bytes())
+    else:
+        blobs = [extract.extract(_read(path), SETS[name]).to_bytes() for name, path in images]
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_bytes(pickle.dumps(blobs))
+    out: dict[str, list[Row]] = {name: [] for name in SETS}
+    for (name, path), blob in zip(images, blobs, strict=True):
+        finger, impression = path.stem.split("_")
+        out[name].append((finger, int(impression), FingerprintTemplate.from_bytes(blob)))
+    return out
+
+
+def extraction_seconds(root: Path, count: int) -> list[float]:
+    images = _images(root)
+    picked = [images[i] for i in np.linspace(0, len(images) - 1, count).astype(int)]
+    times = []
+    for name, path in picked:
+        gray = _read(path)
+        started = time.perf_counter()
+        extract.extract(gray, SETS[name])
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def one_to_one(rows: list[Row], pairs: int = 2000) -> dict[str, float]:
+    """Preparation time per template and comparisons per second on one core."""
+    started = time.perf_counter()
+    prepared = [mcc.prepare(row[2]) for row in rows]
+    prepare_seconds = (time.perf_counter() - started) / len(rows)
+    expanded = [p.expand() for p in prepared]
+    chosen = [(i, j) for i in range(len(rows)) for j in range(len(rows)) if i != j][:pairs]
+    started = time.perf_counter()
+    for i, j in chosen:
+        mcc.similarity(expanded[i], prepared[j])
+    return {
+        "prepare_seconds_mean": prepare_seconds,
+        "comparisons_per_second_per_core": len(chosen) / (time.perf_counter() - started),
+    }
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_fold(
+    data: dict[str, list[Row]], fold: str, sizes: list[int], queries: int, seed: int
+) -> list[dict[str, Any]]:
+    mate_sets, source_sets = FOLDS[fold]
+    mates = [(f"{name}:{finger}", imp, t) for name in mate_sets for finger, imp, t in data[name]]
+    enrolled = {key: t for key, imp, t in mates if imp == 1}
+    probes = [(key, t) for key, imp, t in mates if imp != 1]
     rng = np.random.default_rng(seed)
     probes = [probes[i] for i in rng.permutation(len(probes))[:queries]]
-    sources = [row[2] for name in ("fvc2002_b/DB3_B", "upek") for row in data[name]]
-    result["galleries"] = []
-    gallery = FingerprintGallery()
-    for key, template in enrolled.items():
-        gallery.add(key, {0: template})
+    sources = [(f"{name}:{finger}", t) for name in source_sets for finger, _, t in data[name]]
+    gallery = FingerprintGallery(IndexPolicy())
+    gallery.add_many({key: {0: t} for key, t in enrolled.items()})
+    results = []
     made = 0
     for size in sorted(sizes):
         started = time.perf_counter()
-        while gallery.fingers < size:
-            gallery.add(f"d{made}", {0: perturb(sources[made % len(sources)], rng)})
-            made += 1
+        wanted = max(0, size - gallery.fingers)
+        distractors = make_distractors(sources, wanted, seed=seed * 1_000_003 + made)
+        gallery.add_many({f"d{made + i}": {0: t} for i, t in enumerate(distractors)})
+        made += wanted
         build = time.perf_counter() - started
-        ranks, latencies = [], []
+        ranks, latencies, first = [], [], []
         for key, template in probes:
-            probe = mcc.prepare(template)
-            _, slots = gallery.prefilter(probe, shortlist=gallery.fingers)
-            found = [gallery._slots[int(s)] for s in slots]
-            keys = [entry[0] if entry else "" for entry in found]
+            _, slots = gallery.prefilter(mcc.prepare(template), shortlist=gallery.fingers)
+            keys = [entry[0] if entry else "" for entry in (gallery._slots[s] for s in slots)]
             ranks.append(keys.index(key) + 1 if key in keys else math.inf)
             started = time.perf_counter()
-            gallery.search({0: template}, penetration=0.01, min_shortlist=20, limit=5)
+            found = gallery.search({0: template}, limit=1)
             latencies.append(time.perf_counter() - started)
-        hit = {
-            str(p): float(np.mean([r <= max(1, math.ceil(p * gallery.fingers)) for r in ranks]))
-            for p in PENETRATIONS
-        }
-        result["galleries"].append(
+            first.append(bool(found) and found[0].record_id == key)
+        fingers = gallery.fingers
+        results.append(
             {
-                "fingers": gallery.fingers,
-                "cylinders": int(gallery._index.ntotal),
+                "fold": fold,
+                "fingers": fingers,
+                "cylinders": gallery.cylinders,
+                "index": "exact" if gallery.exact else "approximate",
                 "build_seconds": build,
+                "max_rss_mb": _rss_mb(),
                 "probes": len(probes),
-                "search_seconds_median_at_1pct": float(np.median(latencies)),
-                "search_seconds_p95_at_1pct": float(np.percentile(latencies, 95)),
-                "hit_rate_by_penetration": hit,
+                "shortlist": gallery.shortlist_size(),
+                "search_seconds_p50": float(np.median(latencies)),
+                "search_seconds_p95": float(np.percentile(latencies, 95)),
+                "search_rank1": float(np.mean(first)),
+                "prefilter_hit_rate": {
+                    str(p): float(np.mean([r <= max(1, math.ceil(p * fingers)) for r in ranks]))
+                    for p in PENETRATIONS
+                },
+                "prefilter_worst_rank": float(max(ranks)),
             }
         )
+        print(_gallery_line(results[-1]), flush=True)
+    return results
+
+
+def _gallery_line(g: dict[str, Any]) -> str:
+    hits = ", ".join(f"{float(p):.2%}: {h:.3f}" for p, h in g["prefilter_hit_rate"].items())
+    return (
+        f"fold {g['fold']} {g['fingers']:>7} fingers ({g['index']}, built in "
+        f"{g['build_seconds']:.0f} s, max RSS {g['max_rss_mb']:.0f} MB): search p50 "
+        f"{g['search_seconds_p50']:.3f} s, p95 {g['search_seconds_p95']:.3f} s, shortlist "
+        f"{g['shortlist']}, rank-1 {g['search_rank1']:.3f}; prefilter hit rate by penetration "
+        f"{hits}; worst mate rank {g['prefilter_worst_rank']:.0f}"
+    )
+
+
+def run(
+    root: Path, sizes: list[int], queries: int, folds: list[str], timed: int, seed: int = 0
+) -> dict[str, Any]:
+    data = load_templates(root)
+    times = extraction_seconds(root, timed)
+    result: dict[str, Any] = {
+        "extraction_seconds_median": float(np.median(times)),
+        "extraction_seconds_mean": float(np.mean(times)),
+        "images_timed": len(times),
+        **one_to_one(data["fvc2002_b/DB1_B"]),
+    }
+    print(
+        f"extraction per image: median {result['extraction_seconds_median']:.3f} s "
+        f"({len(times)} images); cylinders per template "
+        f"{result['prepare_seconds_mean'] * 1000:.1f} ms; 1:1 comparisons per second on one "
+        f"core: {result['comparisons_per_second_per_core']:.0f}",
+        flush=True,
+    )
+    result["galleries"] = [g for fold in folds for g in run_fold(data, fold, sizes, queries, seed)]
     return result
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=str(__doc__).split("\n")[0])
     parser.add_argument(
         "--datasets",
         type=Path,
         default=Path(os.environ.get("STATION_DATASETS", "../shared/datasets")),
     )
+    parser.add_argument("--sizes", default="1000,10000,100000", help="Gallery sizes in fingers.")
+    parser.add_argument("--queries", type=int, default=200, help="Mated probes per fold at most.")
+    parser.add_argument("--folds", default="A,B", help="Which folds to run (A, B or A,B).")
+    parser.add_argument("--timed-images", type=int, default=40)
     parser.add_argument(
-        "--sizes",
-        default="1000,10000",
-        help="Gallery sizes in fingers. 100000 needs about 40 GB today: the gallery keeps float32 "
-        "cylinders, masks and squares (about 400 KB per finger); it was OOM-killed at 24 GB.",
+        "--json", action="store_true", help="Also print one JSON object at the end."
     )
-    parser.add_argument("--queries", type=int, default=50, help="Mated probes per gallery size.")
-    parser.add_argument("--json", action="store_true", help="Print one JSON object.")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    folds = [f for f in args.folds.split(",") if f]
+    unknown = set(folds) - set(FOLDS)
+    if unknown:
+        parser.error(f"unknown folds {sorted(unknown)}: use A, B or A,B")
     with mcc.single_threaded_blas():
-        result = run(args.datasets, sizes, args.queries)
+        result = run(args.datasets, sizes, args.queries, folds, args.timed_images)
     if args.json:
         print(json.dumps(result, indent=2))
-        return
-    print(
-        f"extraction per image: median {result['extraction_seconds_median']:.3f} s "
-        f"({result['images']} images); cylinders per template {result['prepare_seconds_mean']:.3f} s"
-    )
-    print(
-        f"1:1 comparisons per second on one core: {result['comparisons_per_second_per_core']:.0f}"
-    )
-    rho = ", ".join(f"{k} {v:.2f}" for k, v in result["quality_vs_genuine_score_spearman"].items())
-    print(f"quality against mean genuine score (Spearman): {rho}")
-    for g in result["galleries"]:
-        hits = ", ".join(
-            f"{float(p):.1%}: {h:.3f}" for p, h in g["hit_rate_by_penetration"].items()
-        )
-        print(
-            f"{g['fingers']:>7} fingers: search (1% shortlist) median {g['search_seconds_median_at_1pct']:.3f} s, "
-            f"p95 {g['search_seconds_p95_at_1pct']:.3f} s; prefilter hit rate by penetration {hits}"
-        )
 
 
 if __name__ == "__main__":

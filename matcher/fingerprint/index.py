@@ -1,14 +1,19 @@
 """1:N search: a FAISS prefilter over fixed-length cylinder descriptors, re-ranked by MCC.
 
-Every valid cylinder of every enrolled finger becomes a fixed-length vector (the cylinder
-average-pooled 2x2 over space, 8 x 8 cells x 6 sections = 384 floats, L2-normalised) in a FAISS
+Every valid cylinder of every enrolled finger becomes a fixed-length vector (the bit cylinder
+average-pooled 2x2 over space, 6 sections x 8 x 8 cells = 384 floats, L2-normalised) in a FAISS
 index. A probe's cylinders each fetch their ``k`` nearest gallery cylinders; every finger collects,
-per probe cylinder, the best inner product among its fetched cylinders (MCC indexing by voting,
-after Cappelli, Ferrara, Maltoni, "Fingerprint indexing based on Minutia Cylinder-Code", TPAMI
-2011). The best-voted fingers (the shortlist) are re-ranked by the 1:1 matcher, and a record's
+per probe cylinder, the best similarity above ``vote_floor`` among its fetched cylinders, less the
+floor (MCC indexing by voting, after Cappelli, Ferrara, Maltoni, "Fingerprint indexing based on
+Minutia Cylinder-Code", TPAMI 2011). A floor of 0.5-0.8 sharpens the ranking of the mates it keeps
+but drops small-overlap mates (their best cylinder similarities stay below 0.7), so it is 0 by
+default. The best-voted fingers (the shortlist) are re-ranked by the 1:1 matcher, and a record's
 fingers are fused by the mean of their scores (the sum rule).
 
-Only templates are saved; descriptors, cylinders and the index are rebuilt on load.
+The index is exact (``Flat``) while the gallery is small and becomes an inverted file with 4-bit
+fast-scan product quantisation above :attr:`IndexPolicy.exact_below` cylinders, trained on the
+gallery itself and retrained when the gallery has grown past ``retrain_factor`` times its training
+size. Only templates are saved; descriptors, cylinders and the index are rebuilt on load.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +37,41 @@ from matcher.fingerprint.template import FingerprintTemplate
 log = logging.getLogger(__name__)
 
 GALLERY_FORMAT = "biometric-station/fingerprint-gallery"
-GALLERY_VERSION = 1
+GALLERY_VERSION = 2
 POOL = 2
+
+
+@dataclass(frozen=True)
+class IndexPolicy:
+    """How the cylinder index is built and searched (FAISS factory strings, inner product)."""
+
+    exact_factory: str = "Flat"
+    exact_below: int = 200_000  # cylinders (about 5,000 fingers): exact search below
+    approximate_factory: str = "IVF{nlist},PQ96x4fs"  # {nlist} from the training size
+    cylinders_per_list: int = 1000  # nlist = training cylinders / this, a power of two, 16-65536
+    nprobe: int = 16
+    retrain_factor: float = 2.0  # retrain when the index holds this many times its training set
+    training_sample: int = 200_000  # cylinders sampled to train the quantisers
+    k: int = 32  # gallery cylinders fetched per probe cylinder
+    vote_floor: float = 0.0  # a fetched cylinder votes its similarity above this
+    penetration: float = 0.002  # share of the fingers re-ranked by the 1:1 matcher...
+    min_shortlist: int = 100  # ...but never fewer than this
+
+    def nlist(self, cylinders: int) -> int:
+        wanted = max(1, cylinders // self.cylinders_per_list)
+        nlist = min(65536, max(16, 2 ** round(math.log2(wanted))))
+        # k-means wants about 40 training points per list
+        while nlist > 16 and 40 * nlist > min(cylinders, self.training_sample):
+            nlist //= 2
+        return int(nlist)
 
 
 def descriptors(prepared: mcc.PreparedTemplate, p: Params = PARAMS) -> NDArray[np.float32]:
     """(valid cylinders, 384) float32 contiguous, L2-normalised rows."""
     n, ns, nd = prepared.count, p.mcc_ns, p.mcc_nd
-    cyl = prepared.values.reshape(n, ns // POOL, POOL, ns // POOL, POOL, nd).mean(axis=(2, 4))
-    flat = cyl.reshape(n, (ns // POOL) ** 2 * nd).astype(np.float32)
+    bits = np.unpackbits(prepared.bits, axis=1, count=ns * ns * nd).astype(np.float32)
+    cyl = bits.reshape(n, nd, ns // POOL, POOL, ns // POOL, POOL).mean(axis=(3, 5))
+    flat = cyl.reshape(n, nd * (ns // POOL) ** 2)
     norms = np.linalg.norm(flat, axis=1, keepdims=True)
     return np.ascontiguousarray(flat / np.maximum(norms, 1e-6), dtype=np.float32)
 
@@ -50,22 +81,22 @@ def vote(
     cylinder_ids: NDArray[np.int64],
     owner: NDArray[np.int64],
     size: int,
+    floor: float = 0.0,
 ) -> NDArray[np.float64]:
     """Votes per finger slot from (probe cylinders, k) neighbour lists: per probe cylinder, each
-    slot counts its best similarity once. ``owner[cylinder id]`` is the slot, -1 if removed."""
+    slot counts its best similarity, less ``floor``, once. ``owner[cylinder id]`` is the slot, -1
+    if removed."""
     q, k = cylinder_ids.shape
-    valid = cylinder_ids >= 0
+    valid = (cylinder_ids >= 0) & (similarities > floor)
     slots = np.where(valid, owner[np.maximum(cylinder_ids, 0)], -1)
     valid &= slots >= 0
     rows = np.repeat(np.arange(q), k).reshape(q, k)[valid]
-    s, sim = slots[valid], similarities[valid].astype(np.float64)
+    s, sim = slots[valid], similarities[valid].astype(np.float64) - floor
     order = np.argsort(-sim, kind="stable")
     key = rows[order] * np.int64(size) + s[order]
     _, first = np.unique(key, return_index=True)
     chosen = order[first]
-    return np.bincount(s[chosen], weights=np.maximum(sim[chosen], 0.0), minlength=size).astype(
-        np.float64
-    )
+    return np.bincount(s[chosen], weights=sim[chosen], minlength=size).astype(np.float64)
 
 
 def brute_force_neighbours(
@@ -88,16 +119,12 @@ class Candidate:
 class FingerprintGallery:
     """Enrolled records (several fingers each), searchable 1:N; add and remove at any time."""
 
-    def __init__(self, factory: str = "Flat", p: Params = PARAMS) -> None:
-        import faiss
-
-        self.factory = factory
+    def __init__(self, policy: IndexPolicy | None = None, p: Params = PARAMS) -> None:
+        self.policy = policy or IndexPolicy()
         self.params = p
-        dim = (p.mcc_ns // POOL) ** 2 * p.mcc_nd
-        inner = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
-        if not inner.is_trained:
-            raise MatcherError(f"index {factory!r} needs training; use a flat or HNSW factory")
-        self._index: Any = faiss.IndexIDMap2(inner)
+        self.dim = (p.mcc_ns // POOL) ** 2 * p.mcc_nd
+        self._index: Any = self._empty_exact_index()
+        self._trained_on = 0  # cylinders the approximate index was trained on; 0 while exact
         self._owner = np.full(1024, -1, dtype=np.int64)  # cylinder id -> slot (grows x2)
         self._next_id = 0
         self._slots: list[tuple[str, int] | None] = []  # slot -> (record, finger position)
@@ -112,32 +139,114 @@ class FingerprintGallery:
     def fingers(self) -> int:
         return len(self._prepared)
 
+    @property
+    def cylinders(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def exact(self) -> bool:
+        """True while the index is a flat (exhaustive) one."""
+        return self._trained_on == 0
+
     def add(self, record_id: str, fingers: Mapping[int, FingerprintTemplate]) -> None:
         """Enroll (or replace) a record: finger position (ISO code, 0 unknown) -> template."""
-        if not fingers:
-            raise MatcherError("a record needs at least one finger")
-        self.remove(record_id)
-        slots: dict[int, int] = {}
-        for position, template in fingers.items():
-            template.validate()
-            prepared = mcc.prepare(template, self.params)
-            slot = len(self._slots)
-            self._slots.append((record_id, int(position)))
-            self._prepared[slot] = prepared
-            desc = descriptors(prepared, self.params)
-            start, end = self._next_id, self._next_id + desc.shape[0]
-            if end > self._owner.shape[0]:
-                grown = np.full(max(end, 2 * self._owner.shape[0]), -1, dtype=np.int64)
+        self.add_many({record_id: fingers})
+
+    def add_many(self, records: Mapping[str, Mapping[int, FingerprintTemplate]]) -> None:
+        """Enroll (or replace) many records, rebuilding the index at most once."""
+        prepared: dict[str, dict[int, mcc.PreparedTemplate]] = {}
+        for record_id, fingers in records.items():
+            if not fingers:
+                raise MatcherError(f"record {record_id!r} needs at least one finger")
+            for template in fingers.values():
+                template.validate()
+            prepared[record_id] = {
+                int(position): mcc.prepare(template, self.params)
+                for position, template in fingers.items()
+            }
+        for record_id, fingers_prepared in prepared.items():
+            self.remove(record_id)
+            self._records[record_id] = {
+                position: self._new_slot(record_id, position, finger)
+                for position, finger in fingers_prepared.items()
+            }
+        pending = [slot for slot in self._prepared if slot not in self._cylinders]
+        if self._needs_rebuild(self.cylinders + sum(self._prepared[s].count for s in pending)):
+            self._rebuild()
+        else:
+            self._index_slots(pending)
+
+    def _new_slot(self, record_id: str, position: int, prepared: mcc.PreparedTemplate) -> int:
+        slot = len(self._slots)
+        self._slots.append((record_id, position))
+        self._prepared[slot] = prepared
+        return slot
+
+    def _needs_rebuild(self, cylinders: int) -> bool:
+        policy = self.policy
+        if self.exact:
+            return cylinders >= policy.exact_below
+        return cylinders > policy.retrain_factor * self._trained_on
+
+    def _index_slots(self, slots: Sequence[int]) -> None:
+        """Give the slots' cylinders ids and add their descriptors to the index."""
+        for chunk_start in range(0, len(slots), 2048):
+            chunk = slots[chunk_start : chunk_start + 2048]
+            descs = [descriptors(self._prepared[slot], self.params) for slot in chunk]
+            total = sum(d.shape[0] for d in descs)
+            start = self._next_id
+            if start + total > self._owner.shape[0]:
+                grown = np.full(max(start + total, 2 * self._owner.shape[0]), -1, dtype=np.int64)
                 grown[:start] = self._owner[:start]
                 self._owner = grown
-            ids = np.arange(start, end, dtype=np.int64)
-            self._owner[start:end] = slot
-            self._next_id = end
-            if desc.shape[0]:
-                self._index.add_with_ids(desc, ids)
-            self._cylinders[slot] = ids
-            slots[int(position)] = slot
-        self._records[record_id] = slots
+            for slot, desc in zip(chunk, descs, strict=True):
+                ids = np.arange(self._next_id, self._next_id + desc.shape[0], dtype=np.int64)
+                self._owner[ids] = slot
+                self._next_id += desc.shape[0]
+                self._cylinders[slot] = ids
+            if total:
+                self._index.add_with_ids(
+                    np.concatenate(descs), np.arange(start, start + total, dtype=np.int64)
+                )
+
+    def _empty_exact_index(self) -> Any:
+        import faiss
+
+        inner = faiss.index_factory(self.dim, self.policy.exact_factory, faiss.METRIC_INNER_PRODUCT)
+        if not inner.is_trained:
+            raise MatcherError(
+                f"exact_factory {self.policy.exact_factory!r} needs training: use Flat"
+            )
+        return faiss.IndexIDMap2(inner)
+
+    def _rebuild(self) -> None:
+        """Build the index anew over every live finger: exact or, past the policy's size,
+        approximate and trained on a sample of the gallery's own cylinders."""
+        import faiss
+
+        slots = sorted(self._prepared)
+        total = sum(self._prepared[s].count for s in slots)
+        self._cylinders.clear()
+        self._owner[:] = -1
+        self._next_id = 0
+        if total < self.policy.exact_below:
+            self._index, self._trained_on = self._empty_exact_index(), 0
+        else:
+            factory = self.policy.approximate_factory.format(nlist=self.policy.nlist(total))
+            index = faiss.index_factory(self.dim, factory, faiss.METRIC_INNER_PRODUCT)
+            index.train(self._training_sample(slots, total))
+            faiss.extract_index_ivf(index).nprobe = self.policy.nprobe
+            self._index, self._trained_on = index, total
+            log.info("fingerprint index %s trained on %d cylinders", factory, total)
+        self._index_slots(slots)
+
+    def _training_sample(self, slots: Sequence[int], total: int) -> NDArray[np.float32]:
+        rng = np.random.default_rng(0)
+        share = min(1.0, self.policy.training_sample / max(total, 1))
+        picked = [s for s in slots if rng.random() < share] or list(slots)
+        return np.ascontiguousarray(
+            np.concatenate([descriptors(self._prepared[s], self.params) for s in picked])
+        )
 
     def remove(self, record_id: str) -> bool:
         """Forget a record; True if it was enrolled."""
@@ -145,7 +254,7 @@ class FingerprintGallery:
         if slots is None:
             return False
         for slot in slots.values():
-            ids = self._cylinders.pop(slot)
+            ids = self._cylinders.pop(slot, np.zeros(0, dtype=np.int64))
             if ids.size:
                 self._index.remove_ids(ids)
             self._owner[ids] = -1
@@ -154,33 +263,37 @@ class FingerprintGallery:
         return True
 
     def prefilter(
-        self, probe: mcc.PreparedTemplate, *, shortlist: int, k: int = 64
+        self, probe: mcc.PreparedTemplate, *, shortlist: int, k: int | None = None
     ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """(votes, slots) of the ``shortlist`` best-voted fingers, best first (FAISS style)."""
         desc = descriptors(probe, self.params)
         if desc.shape[0] == 0 or self._index.ntotal == 0:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
-        sims, ids = self._index.search(desc, min(k, int(self._index.ntotal)))
-        votes = vote(sims, ids, self._owner, len(self._slots))
+        k = min(k or self.policy.k, int(self._index.ntotal))
+        sims, ids = self._index.search(desc, k)
+        votes = vote(sims, ids, self._owner, len(self._slots), self.policy.vote_floor)
         live = np.flatnonzero(votes > 0)
         top = live[np.argsort(-votes[live], kind="stable")[:shortlist]]
         return votes[top], top.astype(np.int64)
+
+    def shortlist_size(self) -> int:
+        """How many fingers a search re-ranks per probe finger, by the policy."""
+        return max(self.policy.min_shortlist, math.ceil(self.policy.penetration * self.fingers))
 
     def search(
         self,
         probe: Mapping[int, FingerprintTemplate],
         *,
-        penetration: float = 0.05,
-        min_shortlist: int = 20,
-        k: int = 64,
+        shortlist: int | None = None,
         limit: int = 10,
     ) -> list[Candidate]:
         """Records most likely to hold the probe's fingers, by fused 1:1 score, best first."""
-        shortlist = max(min_shortlist, math.ceil(penetration * max(self.fingers, 1)))
+        size = shortlist or self.shortlist_size()
         scores: dict[str, dict[int, float]] = {}
         for position, template in probe.items():
             prepared = mcc.prepare(template, self.params)
-            _, slots = self.prefilter(prepared, shortlist=shortlist, k=k)
+            expanded = prepared.expand(self.params)
+            _, slots = self.prefilter(prepared, shortlist=size)
             for slot in slots:
                 entry = self._slots[int(slot)]
                 if entry is None:
@@ -188,7 +301,7 @@ class FingerprintGallery:
                 record_id, finger = entry
                 if position and finger and position != finger:
                     continue
-                score = mcc.similarity(prepared, self._prepared[int(slot)], self.params)
+                score = mcc.similarity(expanded, self._prepared[int(slot)], self.params)
                 best = scores.setdefault(record_id, {})
                 best[position] = max(best.get(position, 0.0), score)
         fused = [
@@ -214,7 +327,7 @@ class FingerprintGallery:
         meta: dict[str, Any] = {
             "format": GALLERY_FORMAT,
             "version": GALLERY_VERSION,
-            "factory": self.factory,
+            "policy": asdict(self.policy),
             "records": records,
         }
         (folder / "templates.bin").write_bytes(bytes(blob))
@@ -230,13 +343,22 @@ class FingerprintGallery:
             raise TemplateError(f"cannot read the gallery in {folder}: {exc}") from exc
         if meta.get("format") != GALLERY_FORMAT or meta.get("version") != GALLERY_VERSION:
             raise TemplateError("not a fingerprint gallery of a supported version")
-        gallery = cls(str(meta["factory"]), p)
-        for record_id, entry in meta["records"].items():
-            fingers = {
-                int(position): FingerprintTemplate.from_bytes(blob[start : start + size])
-                for position, (start, size) in entry.items()
+        try:
+            policy = IndexPolicy(**meta["policy"])
+        except (KeyError, TypeError) as exc:
+            raise TemplateError(
+                f"the gallery in {folder} has no valid index policy: {exc}"
+            ) from exc
+        gallery = cls(policy, p)
+        gallery.add_many(
+            {
+                record_id: {
+                    int(position): FingerprintTemplate.from_bytes(blob[start : start + size])
+                    for position, (start, size) in entry.items()
+                }
+                for record_id, entry in meta["records"].items()
             }
-            gallery.add(record_id, fingers)
+        )
         return gallery
 
     def records(self) -> Sequence[str]:

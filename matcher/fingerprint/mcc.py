@@ -30,6 +30,13 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()
 
 
+@cache
+def _blas_on_one_thread() -> None:
+    """Keep OpenBLAS on one thread for the life of the process (see :func:`single_threaded_blas`);
+    the matcher's products are small, and the station parallelises over comparisons instead."""
+    _blas().limit(limits=1, user_api="blas")
+
+
 def single_threaded_blas() -> Any:
     """Context keeping OpenBLAS on one thread: its threads make these small products 100x slower
     on a busy machine (measured: 0.9 ms against 60-300 ms per comparison)."""
@@ -38,18 +45,45 @@ def single_threaded_blas() -> Any:
 
 @dataclass(frozen=True)
 class PreparedTemplate:
-    """The search form of a template: rebuilt from the features, never stored."""
+    """The search form of a template, rebuilt from the features and never stored.
+
+    Cylinders are bit-based (MCC's step-function variant, measured as accurate as the sigmoid one
+    on FVC2002 DB1-3_B and UPEK) and kept packed: about 0.2 KB per minutia, so 100k fingers fit in
+    about 1 GB. ``bits`` holds each cylinder's sections x cells values, section-major, already zero
+    where the cell is invalid; ``cells`` holds the cell validity.
+    """
 
     xy: NDArray[np.float64]  # (n, 2) valid-cylinder minutiae, pixel coordinates
     theta: NDArray[np.float64]  # (n,) directions in pixel coordinates (radians, y down)
-    values: NDArray[np.float32]  # (n, C) cylinder values masked by validity
-    mask: NDArray[np.float32]  # (n, C) 1 where a cell is valid
-    squares: NDArray[np.float32]  # (n, C) values ** 2
+    bits: NDArray[np.uint8]  # (n, sections * cells / 8) packed values
+    cells: NDArray[np.uint8]  # (n, cells / 8) packed validity
     template: FingerprintTemplate
 
     @property
     def count(self) -> int:
         return int(self.xy.shape[0])
+
+    def expand(self, p: Params = PARAMS) -> ExpandedTemplate:
+        """The float form the similarity's matrix products work on."""
+        ncells = p.mcc_ns * p.mcc_ns
+        values = np.unpackbits(self.bits, axis=1, count=ncells * p.mcc_nd).astype(F32)
+        valid = np.unpackbits(self.cells, axis=1, count=ncells).astype(F32)
+        per_cell = values.reshape(self.count, p.mcc_nd, ncells).sum(axis=1)
+        return ExpandedTemplate(self, values, valid, per_cell)
+
+
+@dataclass(frozen=True)
+class ExpandedTemplate:
+    """A prepared template unpacked to 0/1 floats; compute it once per probe in a search."""
+
+    prepared: PreparedTemplate
+    values: NDArray[np.float32]  # (n, sections * cells)
+    valid: NDArray[np.float32]  # (n, cells)
+    per_cell: NDArray[np.float32]  # (n, cells): set sections per cell
+
+    @property
+    def count(self) -> int:
+        return self.prepared.count
 
 
 def angle_diff(a: NDArray[Any], b: NDArray[Any]) -> NDArray[np.float64]:
@@ -68,19 +102,32 @@ def _cell_offsets(p: Params) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     return offsets, inside
 
 
-def _hull_mask(xy: NDArray[np.float64], width: int, height: int, omega: float) -> NDArray[np.bool_]:
-    """Convex hull of the minutiae dilated by omega, as an image-size boolean mask."""
-    pad = int(omega) + 1
-    canvas = np.zeros((height + 2 * pad, width + 2 * pad), dtype=np.uint8)
+HULL_STEP = 2  # pixels per cell of the grid the dilated hull is drawn on
+
+
+def near_hull(
+    points: NDArray[np.float64], xy: NDArray[np.float64], omega: float
+) -> NDArray[np.bool_]:
+    """Which points lie inside the convex hull of the minutiae ``xy`` dilated by ``omega``.
+
+    Drawn on a grid of :data:`HULL_STEP` pixels (4x fewer cells than the image; a step of 4 cost
+    DB3_B's EER 0.17% -> 0.49%), with a distance transform instead of a dilation.
+    """
+    pad = int(omega) + 2 * HULL_STEP
+    origin = xy.min(axis=0) - pad
+    grid = np.round((xy - origin) / HULL_STEP).astype(np.int32)
+    shape = grid.max(axis=0) + int(pad / HULL_STEP) + 2
+    canvas = np.ones((int(shape[1]), int(shape[0])), dtype=np.uint8)
     if xy.shape[0] >= 3:
-        hull = cv2.convexHull(np.round(xy + pad).astype(np.int32).reshape(-1, 1, 2))
-        cv2.fillConvexPoly(canvas, hull, 1)
+        cv2.fillConvexPoly(canvas, cv2.convexHull(grid.reshape(-1, 1, 2)), 0)
     else:
-        for px, py in np.round(xy + pad).astype(np.int32):
-            canvas[py, px] = 1
-    # distance to the hull instead of a dilation with a 101-pixel disc: 100x faster
-    outside = cv2.distanceTransform((1 - canvas).astype(np.uint8), cv2.DIST_L2, 3)
-    return np.asarray(outside <= omega)
+        canvas[grid[:, 1], grid[:, 0]] = 0
+    outside = cv2.distanceTransform(canvas, cv2.DIST_L2, 3) * HULL_STEP
+    cells = np.round((points - origin) / HULL_STEP).astype(np.int64)
+    ix, iy = cells[..., 0], cells[..., 1]
+    within = (ix >= 0) & (iy >= 0) & (ix < canvas.shape[1]) & (iy < canvas.shape[0])
+    dist = outside[np.clip(iy, 0, canvas.shape[0] - 1), np.clip(ix, 0, canvas.shape[1] - 1)]
+    return np.asarray(within & (dist <= omega))
 
 
 def prepare(template: FingerprintTemplate, p: Params = PARAMS) -> PreparedTemplate:
@@ -92,18 +139,25 @@ def prepare(template: FingerprintTemplate, p: Params = PARAMS) -> PreparedTempla
     offsets, inside = _cell_offsets(p)
     ncells = offsets.shape[0]
     if n == 0:
-        empty = np.zeros((0, ncells * p.mcc_nd), dtype=F32)
-        return PreparedTemplate(np.zeros((0, 2)), np.zeros(0), empty, empty, empty, template)
-    cos, sin = np.cos(theta), np.sin(theta)
-    # cell centres (n, cells, 2): rotate the offsets by each minutia's direction
-    cx = xy[:, None, 0] + cos[:, None] * offsets[None, :, 0] - sin[:, None] * offsets[None, :, 1]
-    cy = xy[:, None, 1] + sin[:, None] * offsets[None, :, 0] + cos[:, None] * offsets[None, :, 1]
+        return PreparedTemplate(
+            np.zeros((0, 2)),
+            np.zeros(0),
+            np.zeros((0, (ncells * p.mcc_nd + 7) // 8), dtype=np.uint8),
+            np.zeros((0, (ncells + 7) // 8), dtype=np.uint8),
+            template,
+        )
+    cos, sin = np.cos(theta).astype(F32), np.sin(theta).astype(F32)
+    # centres (n, cells within R, 2) of the cells that can be valid, rotated by each direction
+    ox, oy = offsets[inside, 0].astype(F32), offsets[inside, 1].astype(F32)
+    x32, y32 = xy[:, 0].astype(F32), xy[:, 1].astype(F32)
+    cx = x32[:, None] + cos[:, None] * ox[None, :] - sin[:, None] * oy[None, :]
+    cy = y32[:, None] + sin[:, None] * ox[None, :] + cos[:, None] * oy[None, :]
     # spatial contribution of every minutia t to every cell of cylinder i: (n, cells, n)
-    dx = cx[:, :, None] - xy[None, None, :, 0]
-    dy = cy[:, :, None] - xy[None, None, :, 1]
+    dx = cx[:, :, None] - x32[None, None, :]
+    dy = cy[:, :, None] - y32[None, None, :]
     d2 = dx * dx + dy * dy
     sig_s = p.mcc_sigma_s
-    spatial = np.exp(-d2 / (2 * sig_s * sig_s)) / (sig_s * math.sqrt(TWO_PI))
+    spatial = np.exp(d2 * F32(-1.0 / (2 * sig_s * sig_s))) * F32(1.0 / (sig_s * math.sqrt(TWO_PI)))
     spatial[d2 > (3 * sig_s) ** 2] = 0.0
     spatial[np.arange(n), :, np.arange(n)] = 0.0
     # directional contribution (n, n, nd): integral of a Gaussian over each angular section
@@ -113,27 +167,25 @@ def prepare(template: FingerprintTemplate, p: Params = PARAMS) -> PreparedTempla
     diff = angle_diff(centres[None, None, :], dtheta[:, :, None])
     scale = 1.0 / (p.mcc_sigma_d * math.sqrt(2.0))
     directional = 0.5 * (erf((diff + delta_d / 2) * scale) - erf((diff - delta_d / 2) * scale))
-    raw = np.einsum("ict,itk->ick", spatial, directional)  # (n, cells, nd)
-    values = expit(p.mcc_tau_psi * (raw - p.mcc_mu_psi))
-    values[values < 1e-4] = 0.0  # no float32 denormals: they make the products 1000x slower
+    raw = np.matmul(spatial, directional.astype(F32))  # (n, cells within R, nd)
     # validity: cell within R of the centre and inside the dilated hull of the minutiae
-    hull = _hull_mask(xy, template.width, template.height, p.mcc_omega)
-    pad = int(p.mcc_omega) + 1
-    ix = np.clip(np.round(cx).astype(np.int64) + pad, 0, hull.shape[1] - 1)
-    iy = np.clip(np.round(cy).astype(np.int64) + pad, 0, hull.shape[0] - 1)
-    valid = hull[iy, ix] & inside[None, :]
+    valid = np.zeros((n, ncells), dtype=bool)
+    valid[:, inside] = near_hull(np.stack([cx, cy], axis=2).astype(np.float64), xy, p.mcc_omega)
+    # bit-based MCC: a cell section is set when its contribution reaches mu_psi (the sigmoid's
+    # mid-point), i.e. the step function the sigmoid approximates
+    values = np.zeros((n, ncells, p.mcc_nd), dtype=bool)
+    values[:, inside] = raw >= p.mcc_mu_psi
     neighbours = (d2.min(axis=1) <= (p.mcc_radius + 3 * sig_s) ** 2).sum(axis=1) - 1
     keep = (valid.sum(axis=1) >= p.mcc_min_valid_cells * inside.sum()) & (
         neighbours >= p.mcc_min_neighbours
     )
-    mask = np.repeat(valid[:, :, None], p.mcc_nd, axis=2).reshape(n, -1)[keep].astype(F32)
-    vals = (values.reshape(n, -1)[keep] * mask).astype(F32)
+    values &= valid[:, :, None]
+    sections = values[keep].transpose(0, 2, 1)  # section-major: per-cell sums add 6 slices
     return PreparedTemplate(
         np.ascontiguousarray(xy[keep]),
         np.ascontiguousarray(theta[keep]),
-        np.ascontiguousarray(vals),
-        np.ascontiguousarray(mask),
-        np.ascontiguousarray(vals * vals),
+        np.packbits(sections.reshape(int(keep.sum()), ncells * p.mcc_nd), axis=1),
+        np.packbits(valid[keep], axis=1),
         template,
     )
 
@@ -143,29 +195,47 @@ def _sigmoid(v: NDArray[np.float64] | float, mu: float, tau: float) -> NDArray[n
 
 
 def local_similarities(
-    a: PreparedTemplate, b: PreparedTemplate, p: Params = PARAMS
+    a: ExpandedTemplate, b: ExpandedTemplate, p: Params = PARAMS
 ) -> NDArray[np.float64]:
-    """The (na, nb) matrix of cylinder similarities (0 where a pair is not matchable)."""
-    na_b = a.squares @ b.mask.T  # ||ca restricted to common cells||^2
-    nb_a = a.mask @ b.squares.T
+    """The (na, nb) matrix of cylinder similarities (0 where a pair is not matchable).
+
+    With 0/1 values restricted to the cells valid in both cylinders, the squared distance is the
+    number of differing bits: |a| + |b| - 2 a.b, each count over the common cells.
+    """
+    na_b = a.per_cell @ b.valid.T  # set bits of a in cells valid in b
+    nb_a = a.valid @ b.per_cell.T
     cross = a.values @ b.values.T
-    common = a.mask @ b.mask.T
+    common = a.valid @ b.valid.T
     dist = np.sqrt(np.maximum(na_b + nb_a - 2.0 * cross, 0.0))
     norm = np.sqrt(na_b) + np.sqrt(nb_a)
     with np.errstate(invalid="ignore", divide="ignore"):
         sim = np.where(norm > 0, 1.0 - dist / norm, 0.0)
     _, inside = _cell_offsets(p)
-    min_common = p.mcc_min_common_cells * inside.sum() * p.mcc_nd
-    directions_ok = np.abs(angle_diff(a.theta[:, None], b.theta[None, :])) <= math.pi / 2
+    min_common = p.mcc_min_common_cells * inside.sum()
+    pa, pb = a.prepared, b.prepared
+    directions_ok = np.abs(angle_diff(pa.theta[:, None], pb.theta[None, :])) <= math.pi / 2
     return np.asarray(np.where((common >= min_common) & directions_ok, sim, 0.0), dtype=np.float64)
 
 
-def similarity(a: PreparedTemplate, b: PreparedTemplate, p: Params = PARAMS) -> float:
-    """MCC with LSS-R: a score in [0, 1], higher meaning the same finger."""
+def similarity(
+    a: PreparedTemplate | ExpandedTemplate,
+    b: PreparedTemplate | ExpandedTemplate,
+    p: Params = PARAMS,
+) -> float:
+    """MCC with LSS-R: a score in [0, 1], higher meaning the same finger. Pass a probe compared
+    many times as an :class:`ExpandedTemplate` to unpack it once.
+
+    As a false-match rate (FVC2002 DB1-3_B and UPEK, 16,320 impostor pairs): 0.0274 -> 0.05%,
+    0.035 -> 0.012%, 0.042 and above -> none seen (below 1 in 16,320). The station's threshold is
+    :data:`calibration.defaults.DEFAULT_FINGERPRINT_VERIFY_THRESHOLD` or a calibration file's.
+    """
     if a.count < 2 or b.count < 2:
         return 0.0
-    with single_threaded_blas():
-        gamma = local_similarities(a, b, p)
+    _blas_on_one_thread()
+    ea = a if isinstance(a, ExpandedTemplate) else a.expand(p)
+    eb = b if isinstance(b, ExpandedTemplate) else b.expand(p)
+    gamma = local_similarities(ea, eb, p)
+    a, b = ea.prepared, eb.prepared
     n_min = min(a.count, b.count)
     n_p = p.np_min + round(float(_sigmoid(n_min, p.np_mu, p.np_tau)) * (p.np_max - p.np_min))
     n_r = max(n_p, min(int(p.lssr_candidates_factor * n_min), gamma.size))

@@ -31,10 +31,22 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["station"] = station
 
-    from station.api import health, identify, records
+    from station.api import (
+        audit,
+        auth,
+        health,
+        identify,
+        openapi,
+        operators,
+        privacy,
+        records,
+        workflows,
+    )
+    from station.api.security import require_session
 
-    for blueprint in (health.blueprint, records.blueprint, identify.blueprint):
-        app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    for module in (health, auth, records, identify, operators, audit, privacy, workflows, openapi):
+        app.register_blueprint(module.blueprint, url_prefix=API_PREFIX)
+    app.before_request(require_session)
     register_error_handlers(app)
     return app
 

@@ -24,11 +24,16 @@ def request_fields() -> dict[str, Any]:
     return request.form.to_dict()
 
 
-def wants_capture(fields: dict[str, Any]) -> bool:
-    raw = fields.get("capture", False)
+def wants_flag(fields: dict[str, Any], name: str) -> bool:
+    """A yes/no field: JSON true/false, or 1/true/yes/on in a form."""
+    raw = fields.get(name, False)
     if isinstance(raw, bool):
         return raw
     return str(raw).strip().lower() in TRUE_WORDS
+
+
+def wants_capture(fields: dict[str, Any]) -> bool:
+    return wants_flag(fields, "capture")
 
 
 def probe_pixels(station: Station, fields: dict[str, Any]) -> NDArray[np.uint8]:
@@ -53,3 +58,13 @@ def int_field(fields: dict[str, Any], name: str, default: int | None) -> int | N
         return int(raw)
     except (TypeError, ValueError):
         raise InvalidInputError(f"{name} must be a whole number", field=name) from None
+
+
+def text_field(fields: dict[str, Any], name: str, max_length: int = 1000) -> str:
+    """A required text field."""
+    raw = fields.get(name)
+    if not isinstance(raw, str) or not raw:
+        raise InvalidInputError(f"{name} is required", field=name)
+    if len(raw) > max_length:
+        raise InvalidInputError(f"{name} is longer than {max_length} characters", field=name)
+    return raw

@@ -1,0 +1,57 @@
+"""Signing in and out, and changing one's own password."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify
+
+from station.api.app import get_station
+from station.api.requests import request_fields, text_field
+from station.api.security import current_session
+from station.security.sessions import Session
+
+blueprint = Blueprint("auth", __name__)
+
+
+def session_json(session: Session) -> dict[str, Any]:
+    return {
+        "login": session.actor.login,
+        "role": session.actor.role.value,
+        "must_change_password": session.must_change_password,
+        "expires_at": session.expires_at,
+    }
+
+
+@blueprint.post("/auth/login")
+def login() -> Response:
+    fields = request_fields()
+    token, session, _ = get_station().sign_in(
+        text_field(fields, "login"), text_field(fields, "password")
+    )
+    return jsonify({"token": token, **session_json(session)})
+
+
+@blueprint.post("/auth/logout")
+def logout() -> tuple[str, int]:
+    get_station().sign_out(g.token)
+    return "", 204
+
+
+@blueprint.get("/auth/me")
+def me() -> Response:
+    return jsonify(session_json(current_session()))
+
+
+@blueprint.post("/auth/password")
+def change_password() -> Response:
+    station = get_station()
+    fields = request_fields()
+    session = current_session()
+    station.operators.change_password(
+        session.actor.login,
+        text_field(fields, "current_password"),
+        text_field(fields, "new_password"),
+    )
+    station.sessions.password_changed(g.token)
+    return jsonify(session_json(station.sessions.get(g.token)))

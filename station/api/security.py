@@ -1,0 +1,75 @@
+"""Who is calling: every request but the public ones carries a live session (bearer token).
+
+The check runs before any endpoint (``before_request``), so a new endpoint is protected unless it
+is added to :data:`PUBLIC_ENDPOINTS`; each workflow then checks the role's permission itself.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import g, request
+
+from station.api.app import get_station
+from station.security.roles import Actor, Permission
+from station.security.sessions import (
+    PasswordChangeRequiredError,
+    Session,
+    SessionRequiredError,
+)
+
+View = TypeVar("View", bound=Callable[..., Any])
+PUBLIC_ENDPOINTS = frozenset({"health.health", "auth.login"})
+# Allowed with a one-time password still unchanged.
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.logout", "auth.me"})
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def require_session() -> None:
+    """``before_request``: refuse a request without a live session (401) or, while the
+    one-time password is unchanged, anything but changing it (403)."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    token = bearer_token()
+    if token is None:
+        raise SessionRequiredError()
+    session = get_station().sessions.get(token)
+    if session.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        raise PasswordChangeRequiredError()
+    g.session = session
+    g.token = token
+
+
+def current_session() -> Session:
+    session = g.get("session")
+    if not isinstance(session, Session):
+        raise SessionRequiredError()
+    return session
+
+
+def actor() -> Actor:
+    """The signed-in operator of this request."""
+    return current_session().actor
+
+
+def requires(permission: Permission) -> Callable[[View], View]:
+    """Check the caller's role before the endpoint reads anything (a refusal is audited)."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            get_station().allow(actor(), permission, kwargs.get("record_id", kwargs.get("login")))
+            return view(*args, **kwargs)
+
+        return cast(View, checked)
+
+    return decorate

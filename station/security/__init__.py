@@ -1,0 +1,1 @@
+"""Security: encryption at rest, operator passwords, roles and sessions."""

@@ -1,0 +1,100 @@
+"""Roles and what each may do. Every workflow checks its permission against the acting operator.
+
+Duties are separated: operators enroll and check people; supervisors also correct, block and
+delete records, decide on held enrolments, answer subject access requests and see
+special-category fields; auditors read the audit trail and its alerts, nothing personal; admins
+manage accounts and the station (including the retention purge, which reads nothing), not
+people's records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from station.errors import StationError
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+    SYSTEM = "system"  # in-process callers: tests, benchmarks; never a login
+
+
+class Permission(StrEnum):
+    ENROLL = "enroll"
+    VIEW = "view"
+    IDENTIFY = "identify"
+    VERIFY = "verify"
+    VIEW_SPECIAL = "view_special"
+    CORRECT = "correct"
+    BLOCK = "block"
+    DELETE = "delete"
+    DEVICES = "devices"
+    AUDIT_READ = "audit_read"
+    MANAGE_OPERATORS = "manage_operators"
+    UNLOCK_OPERATORS = "unlock_operators"
+    MAINTAIN = "maintain"  # rotate the key, make backups
+    EXPORT = "export"  # subject access: everything held about one person
+    PURGE = "purge"  # delete what has outlived its retention period
+    DECIDE = "decide"  # decide on an enrolment held as a likely duplicate
+
+
+_P = Permission
+_DESK = {_P.ENROLL, _P.VIEW, _P.IDENTIFY, _P.VERIFY, _P.DEVICES}
+GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.OPERATOR: frozenset(_DESK),
+    Role.SUPERVISOR: frozenset(
+        _DESK
+        | {
+            _P.VIEW_SPECIAL,
+            _P.CORRECT,
+            _P.BLOCK,
+            _P.DELETE,
+            _P.UNLOCK_OPERATORS,
+            _P.EXPORT,
+            _P.PURGE,
+            _P.DECIDE,
+        }
+    ),
+    Role.AUDITOR: frozenset({_P.AUDIT_READ}),
+    Role.ADMIN: frozenset(
+        {_P.MANAGE_OPERATORS, _P.UNLOCK_OPERATORS, _P.DEVICES, _P.MAINTAIN, _P.PURGE}
+    ),
+    Role.SYSTEM: frozenset(Permission),
+}
+LOGIN_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
+
+
+class PermissionDeniedError(StationError):
+    code = "permission_denied"
+    http_status = 403
+
+    def __init__(self, role: Role, permission: Permission) -> None:
+        self.role = role
+        self.permission = permission
+        allowed = ", ".join(r.value for r in LOGIN_ROLES if permission in GRANTS[r])
+        super().__init__(
+            f"the {role.value} role may not {permission.value.replace('_', ' ')}: "
+            f"ask someone with the {allowed} role"
+        )
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: the signed-in operator (or the local system), named in every audit row."""
+
+    login: str
+    role: Role
+
+    def may(self, permission: Permission) -> bool:
+        return permission in GRANTS[self.role]
+
+    def require(self, permission: Permission) -> None:
+        if not self.may(permission):
+            raise PermissionDeniedError(self.role, permission)
+
+
+SYSTEM = Actor(login="system", role=Role.SYSTEM)

@@ -1,0 +1,107 @@
+"""Score-level fusion (matcher/fusion.py): each modality's score becomes a log-likelihood ratio
+on one scale, the LLRs add up, and one threshold decides."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from matcher.fingerprint import mcc
+from matcher.fusion import (
+    FACE,
+    FINGER,
+    FusionParams,
+    ModalityModel,
+    decide,
+    fuse,
+    identify_threshold,
+    llr,
+)
+
+PARAMS = FusionParams()
+
+
+def test_a_closer_face_and_a_higher_finger_similarity_are_always_more_evidence() -> None:
+    faces = [llr(FACE, d) for d in np.linspace(0, 2, 401)]
+    fingers = [llr(FINGER, s) for s in np.linspace(0, 1, 401)]
+    assert all(b <= a for a, b in itertools.pairwise(faces))
+    assert all(b >= a for a, b in itertools.pairwise(fingers))
+
+
+def test_a_finger_that_matches_nothing_counts_against_a_match() -> None:
+    assert llr(FINGER, 0.0) < 0
+    assert llr(FINGER, 0.013) < 0  # the median impostor similarity
+    assert llr(FINGER, 0.28) > 0  # the median genuine similarity
+
+
+def test_no_modality_claims_more_odds_than_its_measurements_can_show() -> None:
+    assert llr(FINGER, 1.0) == pytest.approx(math.log(FINGER.impostor_pairs))
+    assert llr(FACE, 0.0) == pytest.approx(math.log(FACE.impostor_pairs))
+    assert llr(FACE, 3.0) == pytest.approx(-math.log(FACE.genuine_pairs))
+
+
+def test_the_fused_score_is_the_sum_of_what_was_compared() -> None:
+    both = fuse(0.5, {2: 0.3, 7: 0.25})
+    assert both.llr == pytest.approx(llr(FACE, 0.5) + llr(FINGER, 0.3) + llr(FINGER, 0.25))
+    assert both.modalities == 3
+    face_only = fuse(0.5, {})
+    assert face_only.llr == pytest.approx(llr(FACE, 0.5)) and face_only.fingers == {}
+    fingers_only = fuse(None, {2: 0.3})
+    assert fingers_only.face is None and fingers_only.llr == pytest.approx(llr(FINGER, 0.3))
+
+
+def test_a_second_matching_finger_adds_evidence_and_a_different_one_takes_it_away() -> None:
+    one = fuse(0.6, {2: 0.2}).llr
+    assert fuse(0.6, {2: 0.2, 3: 0.2}).llr > one
+    assert fuse(0.6, {2: 0.2, 3: 0.01}).llr < one
+
+
+def test_with_nothing_compared_there_is_no_decision() -> None:
+    nothing = fuse(None, {})
+    assert nothing.llr == 0 and not decide(nothing, -1.0)
+
+
+def test_identification_asks_for_more_evidence_the_larger_the_gallery() -> None:
+    assert identify_threshold(PARAMS, 1) == pytest.approx(PARAMS.identify_threshold)
+    assert identify_threshold(PARAMS, 1000) == pytest.approx(
+        PARAMS.identify_threshold + math.log(1000)
+    )
+    # one strong finger alone identifies in a small gallery, not among 100,000 people
+    alone = fuse(None, {2: 0.6})
+    assert decide(alone, identify_threshold(PARAMS, 10))
+    assert not decide(alone, identify_threshold(PARAMS, 100_000))
+
+
+@pytest.mark.parametrize(
+    ("face", "fingers", "error"),
+    [
+        (float("nan"), {}, "finite"),
+        (0.5, {11: 0.3}, "ISO position"),
+        (0.5, {2: float("inf")}, "finite"),
+    ],
+)
+def test_bad_scores_are_refused(face: float, fingers: dict[int, float], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        fuse(face, fingers)
+
+
+def test_a_model_needs_positive_spreads_and_measured_pairs() -> None:
+    with pytest.raises(ValueError, match="standard deviations"):
+        ModalityModel("x", "identity", 0, 0, 1, 1, 10, 10)
+    with pytest.raises(ValueError, match="transform"):
+        ModalityModel("x", "log", 0, 1, 1, 1, 10, 10)
+
+
+def test_a_real_matching_finger_rescues_a_borderline_face_and_a_wrong_finger_sinks_it(
+    fvc_template: Any,
+) -> None:
+    same = mcc.similarity(mcc.prepare(fvc_template("101_1")), mcc.prepare(fvc_template("101_2")))
+    other = mcc.similarity(mcc.prepare(fvc_template("101_1")), mcc.prepare(fvc_template("102_1")))
+    borderline_face = 0.6  # FMR 0.69%, FNMR 2.2% on LFW: not enough alone at odds of 100:1
+    assert not decide(fuse(borderline_face, {}), PARAMS.verify_threshold)
+    assert decide(fuse(borderline_face, {2: same}), PARAMS.verify_threshold)
+    assert not decide(fuse(borderline_face, {2: other}), PARAMS.verify_threshold)

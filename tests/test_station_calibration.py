@@ -1,0 +1,107 @@
+"""The station takes its thresholds from a calibration file and warns when it outgrows it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from calibration import DEFAULT_FINGERPRINT_VERIFY_THRESHOLD
+from calibration.calibration_file import update_calibration
+from matcher.face import FaceEncoder
+from matcher.imageio import read_rgb
+from station.config import ConfigError, load_settings
+from station.records import PersonFields
+from station.service import Station
+from tests.conftest import make_settings, photos_of
+
+
+def operating_point(threshold: float, metric: str, gallery: int | None = None) -> dict[str, Any]:
+    point: dict[str, Any] = {
+        "threshold": threshold,
+        "target": {"metric": metric, "value": 0.001},
+        "measured": {metric: {"value": 0.001, "ci": [0.0, 0.003]}},
+    }
+    if gallery is not None:
+        point["gallery_size"] = gallery
+        point["method"] = "measured"
+    return point
+
+
+def write_calibration(path: Path, face_gallery: int = 2) -> Path:
+    update_calibration(
+        path,
+        modality="face",
+        section={
+            "score": "distance",
+            "verify": operating_point(0.52, "fmr"),
+            "identify": operating_point(0.47, "fpir", face_gallery),
+        },
+    )
+    update_calibration(
+        path,
+        modality="fingerprint",
+        section={"score": "similarity", "verify": operating_point(0.031, "fmr"), "identify": None},
+    )
+    return path
+
+
+def test_without_a_calibration_file_the_measured_defaults_apply(tmp_path: Path) -> None:
+    settings = load_settings(overrides={"data_dir": tmp_path}, environ={})
+    assert settings.calibration_file is None
+    assert settings.fingerprint_verify_threshold == DEFAULT_FINGERPRINT_VERIFY_THRESHOLD
+
+
+def test_the_calibration_file_in_the_data_directory_sets_the_thresholds(tmp_path: Path) -> None:
+    write_calibration(tmp_path / "calibration.json")
+    settings = load_settings(overrides={"data_dir": tmp_path}, environ={})
+    assert settings.calibration_file == tmp_path / "calibration.json"
+    assert (settings.face_verify_threshold, settings.face_identify_threshold) == (0.52, 0.47)
+    assert settings.fingerprint_verify_threshold == 0.031
+
+
+def test_an_explicit_setting_still_beats_the_calibration_file(tmp_path: Path) -> None:
+    path = write_calibration(tmp_path / "elsewhere.json")
+    settings = load_settings(
+        overrides={"data_dir": tmp_path, "face_identify_threshold": 0.4},
+        environ={"STATION_CALIBRATION_FILE": str(path)},
+    )
+    assert settings.calibration_file == path
+    assert settings.face_verify_threshold == 0.52  # from the file
+    assert settings.face_identify_threshold == 0.4  # the override wins
+
+
+def test_a_damaged_calibration_file_stops_the_start_with_what_to_do(tmp_path: Path) -> None:
+    path = write_calibration(tmp_path / "calibration.json")
+    document = json.loads(path.read_text())
+    document["modalities"]["face"]["verify"]["threshold"] = "low"
+    path.write_text(json.dumps(document))
+    with pytest.raises(ConfigError, match="calibrate"):
+        load_settings(overrides={"data_dir": tmp_path}, environ={})
+    path.write_text("{not json")
+    with pytest.raises(ConfigError):
+        load_settings(overrides={"data_dir": tmp_path}, environ={})
+
+
+def test_a_gallery_past_twice_its_calibrated_size_is_reported(
+    tmp_path: Path,
+    lfw_people: list[Path],
+    shared_encoder: FaceEncoder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    write_calibration(data / "calibration.json", face_gallery=2)
+    settings = make_settings(data)
+    people = lfw_people[:5]
+    with Station(settings, encoder=shared_encoder) as station:
+        assert station.health()["calibration"]["warning"] is None
+        for i, person in enumerate(people):
+            station.enroll(read_rgb(photos_of(person)[0]), PersonFields(name=f"Person {i}"))
+        warning = station.health()["calibration"]["warning"]
+        assert warning is not None and "calibrated for 2" in warning
+    with Station(settings, encoder=shared_encoder):
+        pass
+    assert any("calibrated for 2" in r.getMessage() for r in caplog.records)
