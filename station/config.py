@@ -310,7 +310,8 @@ def _calibration_path(data_dir: Path, layers: list[tuple[str, Mapping[str, Any]]
 
 
 def calibrated_values(path: Path) -> dict[str, Any]:
-    """The settings a calibration file supplies: its thresholds and its own path."""
+    """The settings a calibration file supplies: its thresholds, the fingerprint quality a capture
+    needs, and its own path."""
     try:
         calibration = load_calibration(path)
     except CalibrationError as exc:
@@ -324,4 +325,6 @@ def calibrated_values(path: Path) -> dict[str, Any]:
         value = getattr(calibration, name)
         if value is not None:
             values[name] = value
+    if calibration.fingerprint_min_quality is not None:
+        values["fingerprint_min_quality"] = round(calibration.fingerprint_min_quality)
     return values

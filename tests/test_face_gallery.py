@@ -170,12 +170,13 @@ def face_like_model() -> TemplateModel:
 MODEL = face_like_model()
 IVF = FaceIndexPolicy(
     exact_below=1_000,
-    approximate=(ApproximateIndex("IVF32,PQ32x4fs", "nprobe=24"),),
-    rerank=128,
+    approximate=(ApproximateIndex("IVF32,PQ32x4fs", "nprobe=24", rerank=128),),
     threads=1,
 )
 HNSW = FaceIndexPolicy(
-    exact_below=1_000, approximate=(ApproximateIndex("HNSW16", "efSearch=64"),), rerank=64
+    exact_below=1_000,
+    approximate=(ApproximateIndex("HNSW16", "efSearch=64", rerank=64),),
+    threads=1,
 )
 
 
@@ -306,7 +307,7 @@ def test_an_approximate_gallery_saves_and_loads(tmp_path: Path) -> None:
         "IVF32,PQ32x4fs",
         "nprobe=24",
     )
-    assert meta["policy"]["rerank"] == 128 and meta["trained_size"] == 3_000
+    assert meta["rerank"] == 128 and meta["trained_size"] == 3_000
     loaded = FaceGallery.load(tmp_path)
     assert loaded.policy == IVF and loaded.mode == "approximate" and len(loaded) == 2_400
     queries = queries_for(vectors, 30)
@@ -340,15 +341,35 @@ def test_neighbours_leave_out_the_record_itself() -> None:
         gallery.neighbours([2], 4)
 
 
+def test_the_index_type_follows_the_gallery_size() -> None:
+    policy = FaceIndexPolicy(
+        exact_below=1_000,
+        approximate=(
+            ApproximateIndex("IVF8,Flat", "nprobe=8", rerank=20, up_to=1_500),
+            ApproximateIndex("IVF16,PQ16x4fs", "nprobe=16", rerank=50),
+        ),
+        threads=1,
+    )
+    gallery = FaceGallery(policy)
+    gallery.add(np.arange(1_000), MODEL.gallery(1_000, seed=1))
+    assert (gallery.describe()["factory"], gallery.describe()["rerank"]) == ("IVF8,Flat", 20)
+    gallery.add(np.arange(1_000, 2_000), MODEL.gallery(1_000, seed=2))  # retrained at 2 x 1000
+    assert (gallery.describe()["factory"], gallery.describe()["rerank"]) == ("IVF16,PQ16x4fs", 50)
+
+
 def test_the_memory_budget_chooses_a_smaller_index() -> None:
     types = (ApproximateIndex("HNSW32,Flat", "efSearch=64"), ApproximateIndex("IVF32,PQ16x4fs"))
     n = 3_000
     big = (index_bytes(types[0].factory, n) + n * 536) / 2**20
-    small_policy = FaceIndexPolicy(exact_below=1_000, approximate=types, memory_budget_mb=big * 0.9)
+    small_policy = FaceIndexPolicy(
+        exact_below=1_000, approximate=types, memory_budget_mb=big * 0.9, threads=1
+    )
     gallery = FaceGallery(small_policy)
     gallery.add(np.arange(n), MODEL.gallery(n, seed=1))
     assert gallery.describe()["factory"] == "IVF32,PQ16x4fs"
-    roomy = FaceIndexPolicy(exact_below=1_000, approximate=types, memory_budget_mb=big * 1.1)
+    roomy = FaceIndexPolicy(
+        exact_below=1_000, approximate=types, memory_budget_mb=big * 1.1, threads=1
+    )
     gallery = FaceGallery(roomy)
     gallery.add(np.arange(n), MODEL.gallery(n, seed=1))
     assert gallery.describe()["factory"] == "HNSW32,Flat"
@@ -362,6 +383,8 @@ def test_policies_refuse_nonsense_and_round_trip_through_json() -> None:
         FaceIndexPolicy(retrain_factor=1.0)
     with pytest.raises(ValueError, match="at least one"):
         FaceIndexPolicy(approximate=())
+    with pytest.raises(ValueError, match="must serve any size"):
+        FaceIndexPolicy(approximate=(ApproximateIndex("HNSW32", up_to=10),))
     assert FaceIndexPolicy.from_json(json.loads(json.dumps(IVF.to_json()))) == IVF
 
 
@@ -379,7 +402,9 @@ def test_any_sequence_of_adds_and_removes_keeps_ids_and_distances_right(
     record at its true distance, and the gallery holds exactly the live records."""
     rng = np.random.default_rng(seed)
     policy = FaceIndexPolicy(
-        exact_below=60, approximate=(ApproximateIndex("IVF4,Flat", "nprobe=2"),), rerank=16
+        exact_below=60,
+        approximate=(ApproximateIndex("IVF4,Flat", "nprobe=2", rerank=16),),
+        threads=1,
     )
     gallery = FaceGallery(policy)
     live: dict[int, np.ndarray] = {}

@@ -43,7 +43,12 @@ def write_calibration(path: Path, face_gallery: int = 2) -> Path:
     update_calibration(
         path,
         modality="fingerprint",
-        section={"score": "similarity", "verify": operating_point(0.031, "fmr"), "identify": None},
+        section={
+            "score": "similarity",
+            "verify": operating_point(0.031, "fmr"),
+            "identify": None,
+            "quality": {"min_quality": 43},
+        },
     )
     return path
 
@@ -60,6 +65,7 @@ def test_the_calibration_file_in_the_data_directory_sets_the_thresholds(tmp_path
     assert settings.calibration_file == tmp_path / "calibration.json"
     assert (settings.face_verify_threshold, settings.face_identify_threshold) == (0.52, 0.47)
     assert settings.fingerprint_verify_threshold == 0.031
+    assert settings.fingerprint_min_quality == 43
 
 
 def test_an_explicit_setting_still_beats_the_calibration_file(tmp_path: Path) -> None:

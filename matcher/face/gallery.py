@@ -3,8 +3,8 @@
 The float templates are always kept, one per *slot*. A gallery smaller than
 ``policy.exact_below`` is searched exactly (a flat scan of those templates: precinct scale).
 From that size on, an approximate FAISS index over the same slots (a factory string from the
-policy, chosen by a memory budget, trained on the gallery itself) proposes ``policy.rerank``
-candidates per query, and their exact distances, recomputed from the float templates, give the
+policy, chosen by gallery size and a memory budget, trained on the gallery itself) proposes its
+``rerank`` candidates per query, and their exact distances, recomputed from the float templates, give the
 answer: the distances returned are always exact, only a true neighbour the index failed to
 propose can be missed. The index is rebuilt when the gallery grows past ``retrain_factor`` times
 the size it was trained on, or when a quarter of its entries are removed ones.
@@ -246,6 +246,7 @@ class FaceGallery:
                 "mode": self.mode,
                 "factory": self._choice.factory if self._choice else "Flat",
                 "search_params": self._choice.search_params if self._choice else "",
+                "rerank": self._choice.rerank if self._choice else 0,
                 "trained_size": self._trained_size,
                 "builds": self._builds,
                 "policy": self.policy.to_json(),
@@ -279,6 +280,8 @@ class FaceGallery:
                 return
             start = self._append(ids, vectors)
             if self._index is not None:
+                if self._index.ntotal != start:  # FAISS numbers entries in order of addition
+                    raise GalleryError("the face index is out of step with its slots: rebuild it")
                 with _faiss_threads(self.policy.threads):
                     self._index.add(self._vectors[start : self._used])
             self._maybe_rebuild()
@@ -365,26 +368,25 @@ class FaceGallery:
         self._map = _IdMap.of(self._slot_ids.copy(), np.arange(live.size, dtype=np.int64))
 
     def _choose(self, size: int) -> ApproximateIndex:
-        """The first approximate index type that fits the memory budget, else the smallest."""
-        sizes = [
-            float_store_bytes(size) + index_bytes(a.factory, size) for a in self.policy.approximate
-        ]
+        """The first type meant for this size that fits the memory budget, else the smallest."""
+        candidates = self.policy.candidates(size)
         budget = self.policy.memory_budget_mb
         if budget is None:
-            return self.policy.approximate[0]
-        for choice, need in zip(self.policy.approximate, sizes, strict=True):
+            return candidates[0]
+        needs = [float_store_bytes(size) + index_bytes(a.factory, size) for a in candidates]
+        for choice, need in zip(candidates, needs, strict=True):
             if need <= budget * 2**20:
                 return choice
-        smallest = int(np.argmin(sizes))
+        smallest = candidates[int(np.argmin(needs))]
         log.warning(
             "no face index type fits %.0f MB at %d templates: using %s (about %.0f MB); "
             "raise memory_budget_mb or add a smaller type to the policy",
             budget,
             size,
-            self.policy.approximate[smallest].factory,
-            sizes[smallest] / 2**20,
+            smallest.factory,
+            min(needs) / 2**20,
         )
-        return self.policy.approximate[smallest]
+        return smallest
 
     def _rebuild(self) -> None:
         faiss = faiss_module()
@@ -453,7 +455,8 @@ class FaceGallery:
             wanted = min(self._used, k + 8)
             _, slots = faiss.knn(probes, self._vectors[: self._used], wanted)
         else:
-            wanted = min(self._used, max(k, self.policy.rerank))
+            assert self._choice is not None
+            wanted = min(self._used, max(k, self._choice.rerank))
             selector = params = None
             if self._used > len(self._map):
                 selector = faiss.IDSelectorBitmap(self._alive)
@@ -470,13 +473,17 @@ class FaceGallery:
             probes.shape[0],
             slots.shape[1],
         )
-        ids = np.where(slots >= 0, self._slot_ids[np.maximum(slots, 0)], -1)
-        squared[ids < 0] = np.inf
-        ids[ids < 0] = np.iinfo(np.int64).max  # sorts missing neighbours last
+        ids = self._slot_ids[slots]
+        ids[slots < 0] = -1
+        missing = ids < 0
+        if missing.any():
+            squared[missing] = np.inf
+            ids[missing] = np.iinfo(np.int64).max  # sorts missing neighbours last
+        rows = np.arange(slots.shape[0])[:, None]
         order = np.lexsort((ids, squared), axis=1)[:, :k]
-        squared = np.take_along_axis(squared, order, axis=1)
-        ids = np.take_along_axis(ids, order, axis=1)
-        ids[~np.isfinite(squared)] = -1
+        squared, ids = squared[rows, order], ids[rows, order]
+        if missing.any():
+            ids[~np.isfinite(squared)] = -1
         return np.sqrt(squared), ids
 
     def search_one(self, query: ArrayLike, k: int) -> list[SearchResult]:
@@ -578,7 +585,9 @@ class FaceGallery:
         gallery._map = _IdMap.of(slot_ids[live], np.flatnonzero(live).astype(np.int64))
         if meta.get("mode") == "approximate":
             gallery._index = cls._read_index(folder / INDEX_FILE, slots)
-            gallery._choice = ApproximateIndex(str(meta["factory"]), str(meta["search_params"]))
+            gallery._choice = ApproximateIndex(
+                str(meta["factory"]), str(meta["search_params"]), int(meta["rerank"])
+            )
             gallery._trained_size = int(meta["trained_size"])
             if gallery._choice.search_params:
                 faiss = faiss_module()

@@ -8,6 +8,7 @@ The numbers behind the defaults are in README ("Face search at scale").
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +24,13 @@ def faiss_module() -> Any:
 
 @dataclass(frozen=True)
 class ApproximateIndex:
-    """One approximate index type: a factory string and its search-time parameters."""
+    """One approximate index type: a FAISS factory string, its search-time parameters, how many
+    candidates it proposes for the exact re-rank, and the largest gallery it is meant for."""
 
     factory: str
     search_params: str = ""
+    rerank: int = 256
+    up_to: int | None = None
 
     def __post_init__(self) -> None:
         if not self.factory or "IDMap" in self.factory:
@@ -34,35 +38,39 @@ class ApproximateIndex:
                 f"approximate factory {self.factory!r}: give the index itself (e.g. 'HNSW32'); "
                 "the gallery maps record ids on its own"
             )
+        if self.rerank < 1:
+            raise ValueError("rerank must be at least 1")
+        if self.up_to is not None and self.up_to < 1:
+            raise ValueError("up_to must be a gallery size, or None for any size")
 
 
 @dataclass(frozen=True)
 class FaceIndexPolicy:
     """The gallery's index choice (defaults measured on 2 cores, see README).
 
-    - ``exact_below``: galleries smaller than this are searched exactly (flat scan); from this
-      size on the first of ``approximate`` whose estimated memory fits ``memory_budget_mb``
-      (all of them over budget: the smallest) is built, trained on the gallery itself.
-    - ``rerank``: the approximate index proposes this many candidates per query; their exact
-      distances, from the stored float templates, decide the order.
+    - ``exact_below``: galleries smaller than this are searched exactly (a flat scan).
+    - ``approximate``: index types for larger galleries, in order of preference. At a build the
+      gallery takes, among the types whose ``up_to`` admits its size, the first whose estimated
+      memory (with the float templates) fits ``memory_budget_mb``, else the smallest; the last
+      type must admit any size. The index is trained on the gallery itself (at most
+      ``max_train`` templates, drawn at random); its shortlist of ``rerank`` candidates per query
+      is ordered by exact distances from the stored float templates.
     - ``retrain_factor``: an approximate index is rebuilt (and retrained) once the gallery holds
-      this many times the templates it was trained on, or once a quarter of its entries are
+      this many times the templates it was built on, or once a quarter of its entries are
       removed ones; a gallery that shrank below ``exact_below / 2`` goes back to exact search.
-    - ``max_train``: training sees at most this many templates, drawn at random (seeded).
-    - ``threads``: FAISS threads for batch searches and builds (0: FAISS's default, one per
-      core); single queries run on ``single_query_threads`` (1 is fastest for small work).
+    - ``threads``: FAISS threads for batch searches and builds (0: one per core); single queries
+      run on ``single_query_threads`` (1: a single query is too little work to share).
     """
 
     exact_below: int = 20_000
     approximate: tuple[ApproximateIndex, ...] = field(
         default_factory=lambda: (
-            ApproximateIndex("HNSW32,Flat", "efSearch=256"),
-            ApproximateIndex("IVF16384_HNSW32,PQ32x4fs", "nprobe=256,quantizer_efSearch=512"),
+            ApproximateIndex("IVF1024,PQ32x4fs", "nprobe=192", rerank=256, up_to=500_000),
+            ApproximateIndex("OPQ32,IVF4096,PQ32x4fs", "nprobe=640", rerank=1000),
         )
     )
-    rerank: int = 256
     retrain_factor: float = 2.0
-    max_train: int = 300_000
+    max_train: int = 200_000
     memory_budget_mb: float | None = None
     threads: int = 0
     single_query_threads: int = 1
@@ -72,8 +80,8 @@ class FaceIndexPolicy:
             raise ValueError("exact_below must be 0 or more (0: always approximate)")
         if not self.approximate:
             raise ValueError("give at least one approximate index type")
-        if self.rerank < 1:
-            raise ValueError("rerank must be at least 1")
+        if self.approximate[-1].up_to is not None:
+            raise ValueError("the last approximate index type must serve any size (up_to=None)")
         if self.retrain_factor <= 1.0:
             raise ValueError("retrain_factor must be above 1 (e.g. 2: retrain on doubling)")
         if self.max_train < 1_000:
@@ -81,7 +89,11 @@ class FaceIndexPolicy:
         if self.memory_budget_mb is not None and self.memory_budget_mb <= 0:
             raise ValueError("memory_budget_mb must be positive, or None for no budget")
         if self.threads < 0 or self.single_query_threads < 0:
-            raise ValueError("thread counts must be 0 (FAISS default) or more")
+            raise ValueError("thread counts must be 0 (one per core) or more")
+
+    def candidates(self, size: int) -> tuple[ApproximateIndex, ...]:
+        """The approximate index types meant for a gallery of ``size``, in order of preference."""
+        return tuple(a for a in self.approximate if a.up_to is None or size <= a.up_to)
 
     @classmethod
     def exact(cls) -> FaceIndexPolicy:
@@ -91,10 +103,7 @@ class FaceIndexPolicy:
     def to_json(self) -> dict[str, object]:
         return {
             "exact_below": self.exact_below,
-            "approximate": [
-                {"factory": a.factory, "search_params": a.search_params} for a in self.approximate
-            ],
-            "rerank": self.rerank,
+            "approximate": [dataclasses.asdict(a) for a in self.approximate],
             "retrain_factor": self.retrain_factor,
             "max_train": self.max_train,
             "memory_budget_mb": self.memory_budget_mb,
@@ -106,13 +115,10 @@ class FaceIndexPolicy:
     def from_json(cls, data: dict[str, object]) -> FaceIndexPolicy:
         approximate = data.get("approximate")
         if not isinstance(approximate, list):
-            raise ValueError("policy 'approximate' must be a list of {factory, search_params}")
+            raise ValueError("policy 'approximate' must be a list of index types")
         kwargs = {k: v for k, v in data.items() if k != "approximate"}
         return cls(
-            approximate=tuple(
-                ApproximateIndex(str(a["factory"]), str(a.get("search_params", "")))
-                for a in approximate
-            ),
+            approximate=tuple(ApproximateIndex(**a) for a in approximate),
             **kwargs,  # type: ignore[arg-type]
         )
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -37,7 +38,7 @@ def _sqrt_psd(cov: NDArray[np.float64]) -> NDArray[np.float64]:
     return root
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TemplateModel:
     """The fitted two-level Gaussian (see the module docstring)."""
 
@@ -67,11 +68,17 @@ class TemplateModel:
         root = _sqrt_psd(between)
         return cls(mean=vectors.mean(axis=0), between=root @ root.T, within=within)
 
-    def gallery(self, n: int, seed: int = 0) -> NDArray[np.float32]:
-        """``n`` templates, each of a different new identity: ``N(mean, B + W)``, float32."""
-        root = _sqrt_psd(self.between + self.within).astype(np.float32)
+    def gallery(
+        self, n: int, seed: int = 0, out: NDArray[np.float32] | None = None
+    ) -> NDArray[np.float32]:
+        """``n`` templates, each of a different new identity: ``N(mean, B + W)``, float32;
+        written into ``out`` (n, 128) when given, so millions need no second copy."""
+        root = self._gallery_root
         mean = self.mean.astype(np.float32)
-        out = np.empty((n, TEMPLATE_DIM), dtype=np.float32)
+        if out is None:
+            out = np.empty((n, TEMPLATE_DIM), dtype=np.float32)
+        elif out.shape != (n, TEMPLATE_DIM) or out.dtype != np.float32:
+            raise ValueError(f"out must be a float32 ({n}, {TEMPLATE_DIM}) array")
         rng = np.random.default_rng(seed)
         for start in range(0, n, CHUNK):
             stop = min(n, start + CHUNK)
@@ -87,10 +94,19 @@ class TemplateModel:
         right with ``x`` but not with each other, so ask for one mated probe per template.
         """
         x = as_template_batch(gallery).astype(np.float64)
-        total = self.between + self.within
-        gain = self.between @ np.linalg.pinv(total)  # E[c | x] = mean + gain (x - mean)
-        spread = self.between - gain @ self.between + self.within
+        gain, root = self._mated_terms
         rng = np.random.default_rng(seed)
         z = rng.standard_normal(x.shape)
-        out = self.mean + (x - self.mean) @ gain.T + z @ _sqrt_psd(spread).T
+        out = self.mean + (x - self.mean) @ gain.T + z @ root.T
         return np.ascontiguousarray(out, dtype=np.float32)
+
+    @cached_property
+    def _gallery_root(self) -> NDArray[np.float32]:
+        return _sqrt_psd(self.between + self.within).astype(np.float32)
+
+    @cached_property
+    def _mated_terms(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """``E[c | x] = mean + gain (x - mean)``, and the root of the probe's spread about it."""
+        gain = self.between @ np.linalg.pinv(self.between + self.within)
+        spread = self.between - gain @ self.between + self.within
+        return gain, _sqrt_psd(spread)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,9 @@ def bench() -> None:
     help="LFW-layout folder of real faces. Default: <datasets>/faces/lfw_dev/images.",
 )
 @click.option("--exact-below", type=int, help="Policy: exact search below this gallery size.")
-@click.option("--factory", help="Policy: the approximate index, a FAISS factory string.")
+@click.option(
+    "--factory", help="Policy: one approximate index for every size, a FAISS factory string."
+)
 @click.option("--search-params", help="Policy: FAISS search parameters, e.g. nprobe=512.")
 @click.option("--rerank", type=int, help="Policy: candidates re-ranked exactly per query.")
 @click.option("--threads", type=int, help="Policy: FAISS threads for batches and builds.")
@@ -75,6 +78,9 @@ def face(
     Galleries are LFW dev faces plus synthetic distractors drawn from a Gaussian fitted to LFW;
     LFW templates are encoded once and cached in ~/.cache/biometric-station/face_templates.
     """
+    # OpenMP threads that spin while waiting starve each other on a shared machine; yield instead
+    # (read when FAISS loads, so before the first import of it).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from matcher.errors import MatcherError
     from matcher.face.bench import format_table, run_face_bench
     from matcher.face.index_policy import ApproximateIndex, FaceIndexPolicy
@@ -85,13 +91,17 @@ def face(
     try:
         policy = FaceIndexPolicy()
         if factory is not None or search_params is not None:
-            first = policy.approximate[0]
+            first = policy.approximate[-1]
             chosen = ApproximateIndex(
                 factory if factory is not None else first.factory,
                 search_params if search_params is not None else first.search_params,
+                first.rerank,
             )
             policy = dataclasses.replace(policy, approximate=(chosen,))
-        changes: dict[str, Any] = {"exact_below": exact_below, "rerank": rerank, "threads": threads}
+        if rerank is not None:
+            types = tuple(dataclasses.replace(a, rerank=rerank) for a in policy.approximate)
+            policy = dataclasses.replace(policy, approximate=types)
+        changes: dict[str, Any] = {"exact_below": exact_below, "threads": threads}
         policy = dataclasses.replace(
             policy, **{name: value for name, value in changes.items() if value is not None}
         )
