@@ -66,7 +66,7 @@ class FaceIndexPolicy:
     approximate: tuple[ApproximateIndex, ...] = field(
         default_factory=lambda: (
             ApproximateIndex("IVF1024,PQ32x4fs", "nprobe=192", rerank=256, up_to=500_000),
-            ApproximateIndex("OPQ32,IVF4096,PQ32x4fs", "nprobe=640", rerank=1000),
+            ApproximateIndex("OPQ32,IVF4096,PQ32x4fs", "nprobe=768", rerank=1500),
         )
     )
     retrain_factor: float = 2.0
