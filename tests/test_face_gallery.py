@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 from matcher.errors import TemplateError
 from matcher.face import FaceGallery, brute_force_search
 from matcher.face.gallery import GalleryError, _IdMap
-from matcher.face.index_policy import ApproximateIndex, FaceIndexPolicy, index_bytes
+from matcher.face.index_policy import (
+    ApproximateIndex,
+    FaceIndexPolicy,
+    float_store_bytes,
+    index_bytes,
+)
 from matcher.face.synthetic import TemplateModel
 
 
@@ -455,3 +460,17 @@ def test_the_id_map_agrees_with_a_dict(monkeypatch: pytest.MonkeyPatch) -> None:
         assert len(mapping) == len(want)
     keys, slots = mapping.items()
     assert dict(zip(keys.tolist(), slots.tolist(), strict=True)) == want
+
+
+def test_the_default_index_types_build_and_take_their_search_parameters() -> None:
+    """The shipped policy's factory strings and parameters are valid FAISS, so a gallery that
+    grows past ``exact_below`` can build its index (training is too slow for a unit test)."""
+    import faiss
+
+    policy = FaceIndexPolicy()
+    assert policy.exact_below == 20_000
+    for choice in policy.approximate:
+        index = faiss.index_factory(128, choice.factory)
+        faiss.ParameterSpace().set_index_parameters(index, choice.search_params)
+        assert choice.rerank >= 256
+        assert index_bytes(choice.factory, 1_000_000) < float_store_bytes(1_000_000)

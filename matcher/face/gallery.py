@@ -451,7 +451,6 @@ class FaceGallery:
         """Candidate slots (exact scan or index), then their exact distances, ordered."""
         faiss = faiss_module()
         if self._index is None:
-            # a few more than k, so exact ties at the k-th place still go to the smaller id
             wanted = min(self._used, k + 8)
             _, slots = faiss.knn(probes, self._vectors[: self._used], wanted)
         else:
@@ -473,13 +472,17 @@ class FaceGallery:
             probes.shape[0],
             slots.shape[1],
         )
+        rows = np.arange(slots.shape[0])[:, None]
+        keep = k + 8  # ties at the k-th place still go to the smaller id
+        if slots.shape[1] > keep:  # look up ids (random reads) for the nearest few only
+            nearest = np.argpartition(squared, keep - 1, axis=1)[:, :keep]
+            slots, squared = slots[rows, nearest], squared[rows, nearest]
         ids = self._slot_ids[slots]
         ids[slots < 0] = -1
         missing = ids < 0
         if missing.any():
             squared[missing] = np.inf
             ids[missing] = np.iinfo(np.int64).max  # sorts missing neighbours last
-        rows = np.arange(slots.shape[0])[:, None]
         order = np.lexsort((ids, squared), axis=1)[:, :k]
         squared, ids = squared[rows, order], ids[rows, order]
         if missing.any():

@@ -65,7 +65,7 @@ class FaceIndexPolicy:
     exact_below: int = 20_000
     approximate: tuple[ApproximateIndex, ...] = field(
         default_factory=lambda: (
-            ApproximateIndex("IVF1024,PQ32x4fs", "nprobe=192", rerank=256, up_to=500_000),
+            ApproximateIndex("OPQ32,IVF512,PQ32x4fs", "nprobe=112", rerank=320, up_to=500_000),
             ApproximateIndex("OPQ32,IVF4096,PQ32x4fs", "nprobe=768", rerank=1500),
         )
     )

@@ -125,7 +125,12 @@ def _rss_mb() -> float:
 
 
 def run_fold(
-    data: dict[str, list[Row]], fold: str, sizes: list[int], queries: int, seed: int
+    data: dict[str, list[Row]],
+    fold: str,
+    sizes: list[int],
+    queries: int,
+    seed: int,
+    policy: IndexPolicy | None = None,
 ) -> list[dict[str, Any]]:
     mate_sets, source_sets = FOLDS[fold]
     mates = [(f"{name}:{finger}", imp, t) for name in mate_sets for finger, imp, t in data[name]]
@@ -134,7 +139,7 @@ def run_fold(
     rng = np.random.default_rng(seed)
     probes = [probes[i] for i in rng.permutation(len(probes))[:queries]]
     sources = [(f"{name}:{finger}", t) for name in source_sets for finger, _, t in data[name]]
-    gallery = FingerprintGallery(IndexPolicy())
+    gallery = FingerprintGallery(policy or IndexPolicy())
     gallery.add_many({key: {0: t} for key, t in enrolled.items()})
     results = []
     made = 0
@@ -161,6 +166,7 @@ def run_fold(
                 "fingers": fingers,
                 "cylinders": gallery.cylinders,
                 "index": "exact" if gallery.exact else "approximate",
+                "prefilter": gallery.kind,
                 "build_seconds": build,
                 "max_rss_mb": _rss_mb(),
                 "probes": len(probes),
@@ -182,7 +188,7 @@ def run_fold(
 def _gallery_line(g: dict[str, Any]) -> str:
     hits = ", ".join(f"{float(p):.2%}: {h:.3f}" for p, h in g["prefilter_hit_rate"].items())
     return (
-        f"fold {g['fold']} {g['fingers']:>7} fingers ({g['index']}, built in "
+        f"fold {g['fold']} {g['fingers']:>7} fingers ({g['prefilter']}, built in "
         f"{g['build_seconds']:.0f} s, max RSS {g['max_rss_mb']:.0f} MB): search p50 "
         f"{g['search_seconds_p50']:.3f} s, p95 {g['search_seconds_p95']:.3f} s, shortlist "
         f"{g['shortlist']}, rank-1 {g['search_rank1']:.3f}; prefilter hit rate by penetration "
@@ -191,7 +197,13 @@ def _gallery_line(g: dict[str, Any]) -> str:
 
 
 def run(
-    root: Path, sizes: list[int], queries: int, folds: list[str], timed: int, seed: int = 0
+    root: Path,
+    sizes: list[int],
+    queries: int,
+    folds: list[str],
+    timed: int,
+    seed: int = 0,
+    policy: IndexPolicy | None = None,
 ) -> dict[str, Any]:
     data = load_templates(root)
     times = extraction_seconds(root, timed)
@@ -208,7 +220,9 @@ def run(
         f"core: {result['comparisons_per_second_per_core']:.0f}",
         flush=True,
     )
-    result["galleries"] = [g for fold in folds for g in run_fold(data, fold, sizes, queries, seed)]
+    result["galleries"] = [
+        g for fold in folds for g in run_fold(data, fold, sizes, queries, seed, policy)
+    ]
     return result
 
 
@@ -224,6 +238,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--folds", default="A,B", help="Which folds to run (A, B or A,B).")
     parser.add_argument("--timed-images", type=int, default=40)
     parser.add_argument(
+        "--prefilter",
+        choices=("ivf", "hamming"),
+        default="ivf",
+        help="ivf: the default policy (flat, then IVF-PQ); hamming: IndexPolicy.hamming().",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="Also print one JSON object at the end."
     )
     args = parser.parse_args(argv)
@@ -233,7 +253,8 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown folds {sorted(unknown)}: use A, B or A,B")
     with mcc.single_threaded_blas():
-        result = run(args.datasets, sizes, args.queries, folds, args.timed_images)
+        policy = IndexPolicy.hamming() if args.prefilter == "hamming" else IndexPolicy()
+        result = run(args.datasets, sizes, args.queries, folds, args.timed_images, policy=policy)
     if args.json:
         print(json.dumps(result, indent=2))
 

@@ -56,6 +56,16 @@ class IndexPolicy:
     vote_floor: float = 0.0  # a fetched cylinder votes its similarity above this
     penetration: float = 0.002  # share of the fingers re-ranked by the 1:1 matcher...
     min_shortlist: int = 100  # ...but never fewer than this
+    relative_vote: bool = False  # vote the similarity less the k-th neighbour's
+    hamming_bits: int = 0  # > 0: exhaustive search on LSH bit codes instead of the float index
+    hamming_candidates: int = 1024  # per probe cylinder, re-scored on 8-bit descriptors
+
+    @classmethod
+    def hamming(cls) -> IndexPolicy:
+        """Exhaustive 256-bit Hamming search, 1,024 candidates per probe cylinder re-scored on
+        8-bit descriptors, 256 kept, relative vote: slower than IVF-PQ as the gallery grows, but
+        it keeps the weak cylinder matches of small prints that an inverted file loses."""
+        return cls(hamming_bits=256, k=256, relative_vote=True)
 
     def nlist(self, cylinders: int) -> int:
         wanted = max(1, cylinders // self.cylinders_per_list)
@@ -131,6 +141,7 @@ class FingerprintGallery:
         self._prepared: dict[int, mcc.PreparedTemplate] = {}
         self._cylinders: dict[int, NDArray[np.int64]] = {}
         self._records: dict[str, dict[int, int]] = {}  # record -> finger position -> slot
+        self._desc8 = np.zeros((0, self.dim), dtype=np.uint8)  # cylinder id -> 8-bit descriptor
 
     def __len__(self) -> int:
         return len(self._records)
@@ -147,6 +158,13 @@ class FingerprintGallery:
     def exact(self) -> bool:
         """True while the index is a flat (exhaustive) one."""
         return self._trained_on == 0
+
+    @property
+    def kind(self) -> str:
+        """``flat``, ``ivf-pq`` or ``hamming``: what answers the prefilter's neighbour queries."""
+        if self.exact:
+            return "flat"
+        return "hamming" if self.policy.hamming_bits else "ivf-pq"
 
     def add(self, record_id: str, fingers: Mapping[int, FingerprintTemplate]) -> None:
         """Enroll (or replace) a record: finger position (ISO code, 0 unknown) -> template."""
@@ -184,6 +202,8 @@ class FingerprintGallery:
 
     def _needs_rebuild(self, cylinders: int) -> bool:
         policy = self.policy
+        if policy.hamming_bits and self.exact:
+            return cylinders > 0
         if self.exact:
             return cylinders >= policy.exact_below
         return cylinders > policy.retrain_factor * self._trained_on
@@ -199,9 +219,15 @@ class FingerprintGallery:
                 grown = np.full(max(start + total, 2 * self._owner.shape[0]), -1, dtype=np.int64)
                 grown[:start] = self._owner[:start]
                 self._owner = grown
+            if self.policy.hamming_bits and start + total > self._desc8.shape[0]:
+                wider = np.zeros((self._owner.shape[0], self.dim), dtype=np.uint8)
+                wider[:start] = self._desc8[:start]
+                self._desc8 = wider
             for slot, desc in zip(chunk, descs, strict=True):
                 ids = np.arange(self._next_id, self._next_id + desc.shape[0], dtype=np.int64)
                 self._owner[ids] = slot
+                if self.policy.hamming_bits:
+                    self._desc8[ids] = np.rint(desc * 255.0).astype(np.uint8)
                 self._next_id += desc.shape[0]
                 self._cylinders[slot] = ids
             if total:
@@ -229,7 +255,12 @@ class FingerprintGallery:
         self._cylinders.clear()
         self._owner[:] = -1
         self._next_id = 0
-        if total < self.policy.exact_below:
+        if self.policy.hamming_bits and total:
+            lsh = faiss.IndexLSH(self.dim, self.policy.hamming_bits, True, True)
+            lsh.train(self._training_sample(slots, total))
+            self._index, self._trained_on = faiss.IndexIDMap2(lsh), total
+            log.info("fingerprint index: %d-bit codes for %d cylinders", lsh.nbits, total)
+        elif self.policy.hamming_bits or total < self.policy.exact_below:
             self._index, self._trained_on = self._empty_exact_index(), 0
         else:
             factory = self.policy.approximate_factory.format(nlist=self.policy.nlist(total))
@@ -270,11 +301,35 @@ class FingerprintGallery:
         if desc.shape[0] == 0 or self._index.ntotal == 0:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
         k = min(k or self.policy.k, int(self._index.ntotal))
-        sims, ids = self._index.search(desc, k)
+        if self.kind == "hamming":
+            sims, ids = self._rescored_neighbours(desc, k)
+        else:
+            sims, ids = self._index.search(desc, k)
+        if self.policy.relative_vote:
+            kth = np.where(ids >= 0, sims, np.inf).min(axis=1, keepdims=True)
+            sims = np.where(ids >= 0, np.maximum(sims - kth, 0.0), 0.0).astype(np.float32)
         votes = vote(sims, ids, self._owner, len(self._slots), self.policy.vote_floor)
         live = np.flatnonzero(votes > 0)
         top = live[np.argsort(-votes[live], kind="stable")[:shortlist]]
         return votes[top], top.astype(np.int64)
+
+    def _rescored_neighbours(
+        self, desc: NDArray[np.float32], k: int
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        """The ``hamming_candidates`` nearest codes of each probe cylinder, re-scored by inner
+        product with their 8-bit descriptors; the best ``k`` of them, best first."""
+        fetch = min(max(k, self.policy.hamming_candidates), int(self._index.ntotal))
+        _, ids = self._index.search(desc, fetch)
+        sims = np.full(ids.shape, -np.inf, dtype=np.float32)
+        for row in range(ids.shape[0]):
+            found = ids[row] >= 0
+            codes = self._desc8[ids[row, found]].astype(np.float32)
+            sims[row, found] = codes @ desc[row] / 255.0
+        order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        best_sims = np.take_along_axis(sims, order, axis=1)
+        best_ids = np.take_along_axis(ids, order, axis=1)
+        best_ids[~np.isfinite(best_sims)] = -1
+        return np.where(np.isfinite(best_sims), best_sims, 0.0).astype(np.float32), best_ids
 
     def shortlist_size(self) -> int:
         """How many fingers a search re-ranks per probe finger, by the policy."""
