@@ -1,4 +1,4 @@
-"""The opt-in prefilter: exhaustive Hamming search on bit codes, re-scored on 8-bit descriptors."""
+"""The default prefilter: exhaustive Hamming search on bit codes, re-scored on 8-bit descriptors."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ import numpy as np
 import pytest
 
 from matcher.fingerprint import mcc
-from matcher.fingerprint.index import FingerprintGallery, IndexPolicy, descriptors
+from matcher.fingerprint.index import (
+    FingerprintGallery,
+    IndexPolicy,
+    brute_force_neighbours,
+    descriptors,
+    vote,
+)
 from matcher.fingerprint.template import FingerprintTemplate
 from tests.test_fingerprint_index import perturbed, random_finger
 
-HAMMING = IndexPolicy.hamming()
+HAMMING = IndexPolicy()
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +90,34 @@ def test_the_codes_are_retrained_when_the_gallery_doubles(
         g.add(f"r{i}", {1: records[i]})
         assert g.cylinders <= HAMMING.retrain_factor * g._trained_on
     assert g._trained_on > first
+
+
+def test_the_neighbours_kept_grow_with_the_gallery() -> None:
+    policy = IndexPolicy()
+    assert policy.neighbours(0) == policy.neighbours(700_000) == 256
+    assert 900 <= policy.neighbours(3_500_000) <= 1100
+    assert policy.neighbours(10**9) == policy.k_max
+    assert IndexPolicy.ivf_pq().neighbours(10**9) == 32
+
+
+def test_with_every_code_a_candidate_the_votes_are_the_brute_force_relative_votes(
+    records: list[FingerprintTemplate],
+) -> None:
+    """The codes only choose candidates: when they choose all, what remains is exact (up to the
+    8-bit rounding of the stored descriptors)."""
+    policy = IndexPolicy(candidates_factor=10**6)
+    g = FingerprintGallery(policy)
+    g.add_many({f"r{i}": {1: t} for i, t in enumerate(records[:30])})
+    slots = sorted(g._prepared)
+    base = np.concatenate([descriptors(g._prepared[s]) for s in slots])
+    owner = np.concatenate([np.full(g._prepared[s].count, s) for s in slots]).astype(np.int64)
+    rng = np.random.default_rng(24)
+    for record in records[:5]:
+        probe = mcc.prepare(perturbed(record, rng))
+        votes, top = g.prefilter(probe, shortlist=5, k=64)
+        sims, rows = brute_force_neighbours(descriptors(probe), base, 64)
+        relative = np.maximum(sims - sims[:, -1:], 0).astype(np.float32)
+        oracle = vote(relative, rows, owner, len(g._slots))
+        expected = np.argsort(-oracle, kind="stable")[:5]
+        assert top[0] == expected[0]
+        np.testing.assert_allclose(votes, oracle[expected], atol=0.05 * probe.count)

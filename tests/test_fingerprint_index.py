@@ -12,6 +12,7 @@ from matcher.errors import TemplateError
 from matcher.fingerprint import mcc
 from matcher.fingerprint.index import (
     FingerprintGallery,
+    IndexPolicy,
     brute_force_neighbours,
     descriptors,
     vote,
@@ -61,8 +62,12 @@ def gallery() -> tuple[FingerprintGallery, list[dict[int, FingerprintTemplate]]]
     return g, records
 
 
-def test_the_faiss_prefilter_agrees_with_brute_force(gallery: tuple) -> None:
-    g, records = gallery
+def test_the_exact_float_prefilter_agrees_with_brute_force(gallery: tuple) -> None:
+    _, records = gallery
+    g = FingerprintGallery(IndexPolicy.ivf_pq())
+    for i, fingers in enumerate(records):
+        g.add(f"r{i}", fingers)
+    assert g.kind == "flat"
     rng = np.random.default_rng(1)
     slots = sorted(g._prepared)
     base = np.concatenate([descriptors(g._prepared[s]) for s in slots])

@@ -13,7 +13,7 @@ from matcher.fingerprint.index import FingerprintGallery, IndexPolicy
 from matcher.fingerprint.template import FingerprintTemplate
 from tests.test_fingerprint_index import perturbed, random_finger
 
-SMALL = IndexPolicy(exact_below=3000, training_sample=20_000, cylinders_per_list=40)
+SMALL = IndexPolicy.ivf_pq(exact_below=3000, training_sample=20_000, cylinders_per_list=40)
 
 
 @pytest.fixture(scope="module")

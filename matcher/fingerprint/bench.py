@@ -239,9 +239,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timed-images", type=int, default=40)
     parser.add_argument(
         "--prefilter",
-        choices=("ivf", "hamming"),
-        default="ivf",
-        help="ivf: the default policy (flat, then IVF-PQ); hamming: IndexPolicy.hamming().",
+        choices=("hamming", "ivf"),
+        default="hamming",
+        help="hamming: the default policy; ivf: IndexPolicy.ivf_pq() (flat, then IVF-PQ).",
     )
     parser.add_argument(
         "--json", action="store_true", help="Also print one JSON object at the end."
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown folds {sorted(unknown)}: use A, B or A,B")
     with mcc.single_threaded_blas():
-        policy = IndexPolicy.hamming() if args.prefilter == "hamming" else IndexPolicy()
+        policy = IndexPolicy.ivf_pq() if args.prefilter == "ivf" else IndexPolicy()
         result = run(args.datasets, sizes, args.queries, folds, args.timed_images, policy=policy)
     if args.json:
         print(json.dumps(result, indent=2))
