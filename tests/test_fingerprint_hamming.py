@@ -16,7 +16,7 @@ from matcher.fingerprint.index import (
     vote,
 )
 from matcher.fingerprint.template import FingerprintTemplate
-from tests.test_fingerprint_index import perturbed, random_finger
+from tests.test_fingerprint_index import one_finger_gallery, perturbed, random_finger
 
 HAMMING = IndexPolicy()
 
@@ -29,8 +29,7 @@ def records() -> list[FingerprintTemplate]:
 
 @pytest.fixture(scope="module")
 def gallery(records: list[FingerprintTemplate]) -> FingerprintGallery:
-    g = FingerprintGallery(HAMMING)
-    g.add_many({f"r{i}": {1: t} for i, t in enumerate(records)})
+    g = one_finger_gallery(HAMMING, records)
     return g
 
 
@@ -68,8 +67,7 @@ def test_rescored_similarities_are_the_descriptors_inner_products(
 def test_removed_records_never_return_and_the_policy_survives_save_and_load(
     records: list[FingerprintTemplate], tmp_path: Path
 ) -> None:
-    g = FingerprintGallery(HAMMING)
-    g.add_many({f"r{i}": {1: t} for i, t in enumerate(records[:40])})
+    g = one_finger_gallery(HAMMING, records[:40])
     rng = np.random.default_rng(23)
     probe = {1: perturbed(records[7], rng)}
     assert g.remove("r7")
@@ -83,8 +81,7 @@ def test_removed_records_never_return_and_the_policy_survives_save_and_load(
 def test_the_codes_are_retrained_when_the_gallery_doubles(
     records: list[FingerprintTemplate],
 ) -> None:
-    g = FingerprintGallery(HAMMING)
-    g.add_many({f"r{i}": {1: t} for i, t in enumerate(records[:10])})
+    g = one_finger_gallery(HAMMING, records[:10])
     first = g._trained_on
     for i in range(10, 60):
         g.add(f"r{i}", {1: records[i]})
@@ -106,8 +103,7 @@ def test_with_every_code_a_candidate_the_votes_are_the_brute_force_relative_vote
     """The codes only choose candidates: when they choose all, what remains is exact (up to the
     8-bit rounding of the stored descriptors)."""
     policy = IndexPolicy(candidates_factor=10**6)
-    g = FingerprintGallery(policy)
-    g.add_many({f"r{i}": {1: t} for i, t in enumerate(records[:30])})
+    g = one_finger_gallery(policy, records[:30])
     slots = sorted(g._prepared)
     base = np.concatenate([descriptors(g._prepared[s]) for s in slots])
     owner = np.concatenate([np.full(g._prepared[s].count, s) for s in slots]).astype(np.int64)

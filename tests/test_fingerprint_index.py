@@ -52,6 +52,15 @@ def perturbed(t: FingerprintTemplate, rng: np.random.Generator) -> FingerprintTe
     )
 
 
+def one_finger_gallery(
+    policy: IndexPolicy, templates: list[FingerprintTemplate]
+) -> FingerprintGallery:
+    """Records r0, r1, ... with one finger (position 1) each."""
+    g = FingerprintGallery(policy)
+    g.add_many({f"r{i}": {1: t} for i, t in enumerate(templates)})
+    return g
+
+
 @pytest.fixture(scope="module")
 def gallery() -> tuple[FingerprintGallery, list[dict[int, FingerprintTemplate]]]:
     rng = np.random.default_rng(7)

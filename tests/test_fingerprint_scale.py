@@ -11,7 +11,7 @@ import pytest
 from matcher.fingerprint.distractors import chimera, make_distractors, perturb
 from matcher.fingerprint.index import FingerprintGallery, IndexPolicy
 from matcher.fingerprint.template import FingerprintTemplate
-from tests.test_fingerprint_index import perturbed, random_finger
+from tests.test_fingerprint_index import one_finger_gallery, perturbed, random_finger
 
 SMALL = IndexPolicy.ivf_pq(exact_below=3000, training_sample=20_000, cylinders_per_list=40)
 
@@ -24,16 +24,14 @@ def records() -> list[FingerprintTemplate]:
 
 @pytest.fixture(scope="module")
 def approximate(records: list[FingerprintTemplate]) -> FingerprintGallery:
-    g = FingerprintGallery(SMALL)
-    g.add_many({f"r{i}": {1: t} for i, t in enumerate(records)})
+    g = one_finger_gallery(SMALL, records)
     return g
 
 
 def test_a_small_gallery_is_searched_exactly_and_a_large_one_approximately(
     records: list[FingerprintTemplate], approximate: FingerprintGallery
 ) -> None:
-    small = FingerprintGallery(SMALL)
-    small.add_many({f"r{i}": {1: t} for i, t in enumerate(records[:20])})
+    small = one_finger_gallery(SMALL, records[:20])
     assert small.exact and small.cylinders < SMALL.exact_below
     assert not approximate.exact and approximate.cylinders >= SMALL.exact_below
 
@@ -50,8 +48,7 @@ def test_the_approximate_index_still_finds_every_mate_first(
 def test_the_index_is_retrained_when_it_outgrows_its_training_set(
     records: list[FingerprintTemplate],
 ) -> None:
-    g = FingerprintGallery(SMALL)
-    g.add_many({f"r{i}": {1: t} for i, t in enumerate(records[:80])})
+    g = one_finger_gallery(SMALL, records[:80])
     trained = g._trained_on
     assert not g.exact and trained >= SMALL.exact_below
     rng = np.random.default_rng(13)
@@ -65,8 +62,7 @@ def test_the_index_is_retrained_when_it_outgrows_its_training_set(
 def test_records_removed_from_the_approximate_index_never_return(
     records: list[FingerprintTemplate], tmp_path: Path
 ) -> None:
-    g = FingerprintGallery(SMALL)
-    g.add_many({f"r{i}": {1: t} for i, t in enumerate(records)})
+    g = one_finger_gallery(SMALL, records)
     rng = np.random.default_rng(14)
     probe = {1: perturbed(records[33], rng)}
     assert g.remove("r33")
