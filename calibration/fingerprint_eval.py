@@ -94,6 +94,19 @@ def list_impressions(folder: Path) -> list[tuple[str, int, Path]]:
     return sorted(found, key=lambda item: (item[0], item[1]))
 
 
+def selected_impressions(
+    folder: Path, limit_fingers: int | None, dpi: float | None
+) -> tuple[list[tuple[str, int, Path]], float]:
+    """The folder's impressions (of its first ``limit_fingers`` fingers if given) and their
+    resolution: ``dpi``, else the folder's own (:func:`folder_dpi`)."""
+    items = list_impressions(folder)
+    if limit_fingers is not None:
+        keep = sorted({finger for finger, _, _ in items})[:limit_fingers]
+        items = [item for item in items if item[0] in keep]
+    resolution = float(dpi) if dpi is not None else folder_dpi([path for _, _, path in items])
+    return items, resolution
+
+
 def genuine_pairs(items: Sequence[tuple[str, int, Path]]) -> list[Pair]:
     return [(i, j) for i, j in combinations(range(len(items)), 2) if items[i][0] == items[j][0]]
 
@@ -201,12 +214,8 @@ def evaluate_fingerprint(
     """Our extractor + MCC matcher on every pair of a folder; NBIS beside it if asked."""
     if baseline not in (None, "nbis"):
         raise CalibrationError(f"unknown baseline {baseline!r}; valid: nbis")
-    items = list_impressions(folder)
-    if limit_fingers is not None:
-        keep = sorted({finger for finger, _, _ in items})[:limit_fingers]
-        items = [item for item in items if item[0] in keep]
+    items, resolution = selected_impressions(folder, limit_fingers, dpi)
     paths = [path for _, _, path in items]
-    resolution = float(dpi) if dpi is not None else folder_dpi(paths)
     gen, imp, fvc = genuine_pairs(items), impostor_pairs(items), fvc_impostor_pairs(items)
     started = time.monotonic()
     templates = extract_all(paths, resolution, workers)

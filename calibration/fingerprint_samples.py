@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import matcher.fingerprint
-from calibration.fingerprint_eval import folder_dpi, list_impressions, read_gray
+from calibration.fingerprint_eval import read_gray, selected_impressions
 from calibration.sample_cache import SampleCache, cached_map, package_version, source_digest
 from matcher.fingerprint import extract, mcc
 from matcher.fingerprint.template import FingerprintTemplate
@@ -84,12 +84,8 @@ def collect_fingerprint_samples(
     samples: list[FingerprintSample] = []
     groups: set[str] = set()
     for folder in folders:
-        items = list_impressions(folder)
-        if limit_fingers is not None:
-            keep = sorted({finger for finger, _, _ in items})[:limit_fingers]
-            items = [item for item in items if item[0] in keep]
+        items, resolution = selected_impressions(folder, limit_fingers, dpi)
         paths = [path for _, _, path in items]
-        resolution = float(dpi) if dpi is not None else folder_dpi(paths)
         cache = (
             None
             if cache_root is None

@@ -138,17 +138,6 @@ class Settings:
             "session_max_seconds",
             "password_kdf_r",
             "password_kdf_p",
-        ):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be positive")
-        if self.camera_timeout <= 0:
-            raise ConfigError("camera_timeout must be positive")
-        n = self.password_kdf_n
-        if n < 2**10 or n & (n - 1):
-            raise ConfigError(f"password_kdf_n={n} must be a power of two, at least 1024")
-        if not self.station_id.strip():
-            raise ConfigError("station_id must not be empty")
-        for name in (
             "receipt_retention_days",
             "alert_window_seconds",
             "alert_record_changes",
@@ -160,6 +149,13 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be positive")
+        if self.camera_timeout <= 0:
+            raise ConfigError("camera_timeout must be positive")
+        n = self.password_kdf_n
+        if n < 2**10 or n & (n - 1):
+            raise ConfigError(f"password_kdf_n={n} must be a power of two, at least 1024")
+        if not self.station_id.strip():
+            raise ConfigError("station_id must not be empty")
         for name in ("scanner_timeout", "card_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")

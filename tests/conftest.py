@@ -98,6 +98,18 @@ def make_settings(data_dir: Path, lfw: Path | None = None, **overrides: Any) -> 
     return load_settings(overrides=values, environ={})
 
 
+def cli_env(settings: Settings, operator: str) -> dict[str, str]:
+    """Environment for the CLI on the station of ``settings``, signed in as ``operator``."""
+    return {
+        "STATION_DATA": str(settings.data_dir),
+        "STATION_KEY_FILE": str(settings.key_file),
+        "STATION_PASSWORD_KDF_N": "1024",
+        "STATION_LOG_LEVEL": "WARNING",
+        "STATION_OPERATOR": operator,
+        "STATION_PASSWORD": TEST_PASSWORD,
+    }
+
+
 @pytest.fixture
 def station(tmp_path: Path, lfw: Path, shared_encoder: FaceEncoder) -> Iterator[Station]:
     settings = make_settings(tmp_path / "data", lfw, camera_timeout=1.0)

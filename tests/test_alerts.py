@@ -20,7 +20,7 @@ from station.cli import main
 from station.config import Settings
 from station.security.roles import SYSTEM
 from station.service import Station
-from tests.conftest import TEST_PASSWORD, client_as, make_settings
+from tests.conftest import TEST_PASSWORD, cli_env, client_as, make_settings
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 SETTINGS = Settings(
@@ -138,14 +138,7 @@ def test_the_alerts_command_exits_3_and_names_a_broken_chain(
     settings = make_settings(tmp_path / "data")
     with Station(settings, encoder=shared_encoder) as station:
         station.operators.create(SYSTEM, "eve", "auditor", TEST_PASSWORD)
-    env = {
-        "STATION_DATA": str(settings.data_dir),
-        "STATION_KEY_FILE": str(settings.key_file),
-        "STATION_PASSWORD_KDF_N": "1024",
-        "STATION_LOG_LEVEL": "WARNING",
-        "STATION_OPERATOR": "eve",
-        "STATION_PASSWORD": TEST_PASSWORD,
-    }
+    env = cli_env(settings, "eve")
     clean = CliRunner().invoke(main, ["audit", "alerts"], env=env)
     assert clean.exit_code == 0, clean.output
     assert "no alerts" in clean.output

@@ -28,7 +28,7 @@ from station.records import PersonFields
 from station.security.roles import SYSTEM
 from station.service import Station
 from station.storage import Biometric
-from tests.conftest import TEST_PASSWORD, client_as, make_settings, photos_of
+from tests.conftest import TEST_PASSWORD, cli_env, client_as, make_settings, photos_of
 from tests.test_api import upload
 
 PERIODS = "voter_registration=3650,census=30"
@@ -186,14 +186,7 @@ def test_the_purge_command_deletes_what_has_expired(
         old = enroll(station, lfw_people[0])
         age(station, old, 4000)
         station.operators.create(SYSTEM, "chief", "supervisor", TEST_PASSWORD)
-    env = {
-        "STATION_DATA": str(settings.data_dir),
-        "STATION_KEY_FILE": str(settings.key_file),
-        "STATION_PASSWORD_KDF_N": "1024",
-        "STATION_LOG_LEVEL": "WARNING",
-        "STATION_OPERATOR": "chief",
-        "STATION_PASSWORD": TEST_PASSWORD,
-    }
+    env = cli_env(settings, "chief")
     dry = CliRunner().invoke(main, ["purge", "--dry-run"], env=env)
     assert dry.exit_code == 0, dry.output
     assert "would delete 1 record(s)" in dry.output
@@ -269,14 +262,7 @@ def test_the_export_command_writes_a_private_file(
     with Station(settings, encoder=shared_encoder) as station:
         rid = enroll(station, lfw_people[0])
         station.operators.create(SYSTEM, "chief", "supervisor", TEST_PASSWORD)
-    env = {
-        "STATION_DATA": str(settings.data_dir),
-        "STATION_KEY_FILE": str(settings.key_file),
-        "STATION_PASSWORD_KDF_N": "1024",
-        "STATION_LOG_LEVEL": "WARNING",
-        "STATION_OPERATOR": "chief",
-        "STATION_PASSWORD": TEST_PASSWORD,
-    }
+    env = cli_env(settings, "chief")
     out = tmp_path / "subject.txt"
     result = CliRunner().invoke(
         main, ["export", str(rid), "--format", "text", "--out", str(out)], env=env

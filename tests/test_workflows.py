@@ -28,7 +28,7 @@ from station.records import PersonFields
 from station.security.roles import SYSTEM
 from station.service import Station
 from station.workflows import decide_hold, enroll_person, identify_person
-from tests.conftest import client_as, encode_png, make_settings, photos_of
+from tests.conftest import cli_env, client_as, encode_png, make_settings, photos_of
 from tests.test_api import upload
 
 RIGHT_INDEX, LEFT_INDEX = 2, 7
@@ -538,14 +538,7 @@ def test_a_supervisor_lists_and_decides_holds_and_identifies_from_the_command_li
         first = enrol(station, photos_of(person)[0], fvc_template, "101_1", "102_1").record.id
         held = enrol(station, photos_of(person)[1], fvc_template, "101_2", "102_2").record.id
         station.operators.create(SYSTEM, "chief", "supervisor", TEST_PASSWORD)
-    env = {
-        "STATION_DATA": str(settings.data_dir),
-        "STATION_KEY_FILE": str(settings.key_file),
-        "STATION_PASSWORD_KDF_N": "1024",
-        "STATION_LOG_LEVEL": "WARNING",
-        "STATION_OPERATOR": "chief",
-        "STATION_PASSWORD": TEST_PASSWORD,
-    }
+    env = cli_env(settings, "chief")
     listed = CliRunner().invoke(main, ["holds", "--json"], env=env)
     assert listed.exit_code == 0, listed.output
     assert [h["record_id"] for h in json.loads(listed.output)] == [held]

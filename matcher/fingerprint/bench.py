@@ -165,8 +165,7 @@ def run_fold(
                 "fold": fold,
                 "fingers": fingers,
                 "cylinders": gallery.cylinders,
-                "index": "exact" if gallery.exact else "approximate",
-                "prefilter": gallery.kind,
+                "prefilter": gallery.kind,  # flat, ivf-pq or hamming
                 "build_seconds": build,
                 "max_rss_mb": _rss_mb(),
                 "probes": len(probes),
