@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 Device = TypeVar("Device")
 
@@ -67,6 +67,23 @@ class DeviceURL:
         if minimum is not None and value < minimum:
             raise ValueError(f"option {name}={value} must be at least {minimum}")
         return value
+
+
+SECRET_OPTIONS = frozenset({"password", "device_password", "key", "token", "secret", "pin"})
+
+
+def redacted(url: str) -> str:
+    """The URL fit to show: no user name or password, no secret-looking option values."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    query = [
+        (key, "***" if key.lower() in SECRET_OPTIONS else value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    shown = f"{parts.scheme}://{host}{parts.path}"
+    return f"{shown}?{urlencode(query, safe='/:,*')}" if query else shown
 
 
 def unknown_scheme(url: str, schemes: Iterable[str]) -> ValueError:

@@ -174,7 +174,7 @@ class AuditLog:
         return self.rows(after=int(seq) - 1, limit=10_000_000)
 
     def verify(self) -> ChainReport:
-        with self.storage.reading() as db:
+        with self.storage.consistent_read() as db:
             return verify_chain(db, self.storage.audit_key)
 
 

@@ -12,6 +12,7 @@ directory when it exists. Every key can be set at every layer; unknown keys are 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 import socket
@@ -36,15 +37,30 @@ CONFIG_FILE_NAME = "station.toml"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "biometric-station"
 
 
-def default_key_file() -> Path:
-    """Outside the data directory, so a copy of the data carries no key."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "biometric-station" / "station.key"
+def _config_home(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config"))
+
+
+def default_key_file(data_dir: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """The key file of a data directory: outside it (a copy of the data carries no key), one
+    per data directory (two stations on one laptop never share or overwrite a key), named after
+    the directory and a digest of its absolute path."""
+    folder = data_dir.expanduser().resolve()
+    digest = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", folder.name)[:40] or "station"
+    return _config_home(environ) / "biometric-station" / "keys" / f"{name}-{digest}.key"
+
+
+def legacy_key_file(environ: Mapping[str, str] | None = None) -> Path:
+    """Where stations before 0.3 kept the key of every data directory on the machine."""
+    return _config_home(environ) / "biometric-station" / "station.key"
 
 
 def default_datasets_dir() -> Path:
@@ -80,14 +96,17 @@ class Settings:
     max_detection_side: int = 800
     log_level: str = "INFO"
     # Security and personal data (README: "Security and personal data").
-    key_file: Path = field(default_factory=default_key_file)
+    key_file: Path = Path()  # default: default_key_file(data_dir)
     station_id: str = field(default_factory=socket.gethostname)
     default_purpose: str = "voter_registration"
     password_kdf_n: int = 2**17  # scrypt cost: 128 MiB and about 0.5 s per login
     password_kdf_r: int = 8
     password_kdf_p: int = 1
-    lockout_failures: int = 5
+    lockout_failures: int = 5  # wrong passwords in a row that lock an account for that client
     lockout_seconds: int = 900
+    login_answer_seconds: float = 0.5  # every sign-in answer takes at least this long
+    login_parallel_per_client: int = 2  # sign-ins one client may have under way at once
+    login_failures_per_client: int = 30  # failed sign-ins of one client per lockout_seconds
     session_idle_seconds: int = 900
     session_max_seconds: int = 12 * 3600
     # Retention (README: "Personal-data duties"): "purpose=days,..."; a purpose without a period
@@ -112,6 +131,14 @@ class Settings:
     fusion_identify_threshold: float = 4.6  # ...for 1:N, plus ln(gallery size)
     duplicate_threshold: float = 4.6  # fused LLR above which an enrolment is held as a duplicate
 
+    def __post_init__(self) -> None:
+        if self.key_file == Path():
+            object.__setattr__(self, "key_file", default_key_file(self.data_dir))
+
+    @property
+    def key_file_is_default(self) -> bool:
+        return self.key_file == default_key_file(self.data_dir)
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / "station.sqlite3"
@@ -134,6 +161,8 @@ class Settings:
             "max_detection_side",
             "lockout_failures",
             "lockout_seconds",
+            "login_parallel_per_client",
+            "login_failures_per_client",
             "session_idle_seconds",
             "session_max_seconds",
             "password_kdf_r",
@@ -149,6 +178,8 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be positive")
+        if not 0 <= self.login_answer_seconds <= 10:
+            raise ConfigError("login_answer_seconds must lie between 0 and 10")
         if self.camera_timeout <= 0:
             raise ConfigError("camera_timeout must be positive")
         n = self.password_kdf_n
@@ -273,7 +304,9 @@ def load_settings(
     _check_keys("overrides", given)
     env_values = environment_values(env)
 
-    data_dir = Path(str(given.get("data_dir") or env_values.get("data_dir") or default_data_dir()))
+    data_dir = Path(
+        str(given.get("data_dir") or env_values.get("data_dir") or default_data_dir(env))
+    )
     if config_file is None and env.get(ENV_PREFIX + "CONFIG"):
         config_file = Path(env[ENV_PREFIX + "CONFIG"])
     if config_file is None and (data_dir.expanduser() / CONFIG_FILE_NAME).is_file():
@@ -286,10 +319,11 @@ def load_settings(
     calibration_path = _calibration_path(data_dir, layers)
     if calibration_path is not None:
         layers.insert(0, (str(calibration_path), calibrated_values(calibration_path)))
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {"data_dir": data_dir}
     for _source, layer in layers:
         for name, value in layer.items():
             values[name] = _coerce(name, value)
+    values.setdefault("key_file", default_key_file(values["data_dir"], env))
     return Settings(**values).validate()
 
 

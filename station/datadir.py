@@ -3,13 +3,45 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import stat
 from pathlib import Path
 from typing import IO
 
 from station.errors import DataDirectoryInUseError, StationError
 
+log = logging.getLogger(__name__)
+
 LOCK_FILE = "station.lock"
+
+
+PRIVATE_UMASK = 0o077
+
+
+def keep_private() -> None:
+    """From now on every file and folder this process makes is its owner's alone (umask 077):
+    the database's WAL and shared-memory files, logs, snapshots, exports exist private from
+    their first byte, whatever umask the process was started with."""
+    os.umask(PRIVATE_UMASK)
+
+
+def make_private(folder: Path) -> int:
+    """Take group and other permissions off ``folder`` and everything in it (what a crash, a
+    copy or an older version left readable); return how many paths were changed."""
+    changed = 0
+    for path in [folder, *folder.rglob("*")]:
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:  # removed meanwhile
+            continue
+        if stat.S_ISLNK(mode) or not mode & 0o077:
+            continue
+        path.chmod(stat.S_IMODE(mode) & 0o700)
+        changed += 1
+    if changed:
+        log.warning("made %d files and folders in %s private to their owner", changed, folder)
+    return changed
 
 
 class DataDirectoryLock:
@@ -20,6 +52,7 @@ class DataDirectoryLock:
         self._handle: IO[str] | None = None
 
     def acquire(self) -> None:
+        keep_private()
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
@@ -43,6 +76,7 @@ class DataDirectoryLock:
         handle.write(str(os.getpid()))
         handle.flush()
         self._handle = handle
+        make_private(self.data_dir)
 
     def release(self) -> None:
         if self._handle is not None:

@@ -6,6 +6,8 @@ import logging
 import logging.handlers
 from pathlib import Path
 
+from station.datadir import keep_private
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -18,6 +20,7 @@ def configure_logging(level: str, log_dir: Path | None, stderr_level: str | None
     stream.setFormatter(logging.Formatter(FORMAT))
     root.addHandler(stream)
     if log_dir is not None:
+        keep_private()  # the log names operators and records: it lives in the private data dir
         log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         handler = logging.handlers.RotatingFileHandler(
             log_dir / "station.log", maxBytes=10 * 1024 * 1024, backupCount=5

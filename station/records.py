@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from station.errors import InvalidInputError, StationError
+from station.text import printable
 
 _DOCUMENT_NUMBER = re.compile(r"^[A-Z0-9<]{1,20}$")
 _NATIONALITY = re.compile(r"^[A-Z<]{3}$")
@@ -47,7 +48,7 @@ class PersonFields:
                 return None
             if not isinstance(raw, str):
                 raise InvalidInputError(f"{key} must be text", field=key)
-            cleaned = " ".join(raw.split())
+            cleaned = " ".join(printable(raw, key).split())
             return cleaned or None
 
         name = text("name")

@@ -30,13 +30,14 @@ from drivers.camera import Camera, camera_for_url
 from drivers.errors import DriverError
 from drivers.fingerprint import FingerprintImage, FingerprintScanner, scanner_for_url
 from drivers.idcard import CardReader, card_reader_for_url
+from drivers.urls import redacted
 from matcher.face import FaceEncoder, FaceGallery, FaceTemplate
 from matcher.face.quality import FaceQualityChecker
 from matcher.fusion import FusionParams
 from station.audit import AuditLog, ChainReport
 from station.backup import BackupInfo, check_passphrase, write_backup
 from station.capture import capture_face
-from station.config import Settings
+from station.config import Settings, legacy_key_file
 from station.datadir import DataDirectoryLock
 from station.errors import (
     CaptureRefusedError,
@@ -56,6 +57,7 @@ from station.records import (
 )
 from station.security.crypto import (
     KeyProblemError,
+    LoadedKey,
     Sealer,
     generate_key,
     load_key,
@@ -66,6 +68,7 @@ from station.security.crypto import (
 from station.security.operators import Operator, Operators
 from station.security.roles import SYSTEM, Actor, Permission
 from station.security.sessions import PasswordChangeRequiredError, Session, Sessions
+from station.security.throttle import SignInThrottle
 from station.storage import Biometric, Storage
 
 log = logging.getLogger(__name__)
@@ -225,6 +228,12 @@ class Station:
                 self.settings.kdf,
                 self.settings.lockout_failures,
                 self.settings.lockout_seconds,
+                answer_seconds=self.settings.login_answer_seconds,
+                throttle=SignInThrottle(
+                    max_in_flight=self.settings.login_parallel_per_client,
+                    max_failures=self.settings.login_failures_per_client,
+                    window=self.settings.lockout_seconds,
+                ),
             )
             if self._storage.triggers_were_missing:
                 log.error("the audit table had lost its append-only triggers: restored")
@@ -279,6 +288,8 @@ class Station:
         undo a key rotation that a crash interrupted (``<key_file>.new`` left behind)."""
         key_file, database = self.settings.key_file, self.settings.database_path
         loaded = load_key(key_file)
+        if loaded is None and database.exists() and self.settings.key_file_is_default:
+            loaded = self._adopt_legacy_key(key_file, database)
         if loaded is None:
             if database.exists():
                 raise KeyProblemError(
@@ -305,6 +316,27 @@ class Station:
             return storage
         pending.unlink(missing_ok=True)  # a rotation that never committed
         return storage
+
+    @staticmethod
+    def _adopt_legacy_key(key_file: Path, database: Path) -> LoadedKey | None:
+        """The key a station made before the default followed its data directory, copied to the
+        new default when it opens this database (the old file may serve another station)."""
+        legacy = legacy_key_file()
+        if not legacy.is_file():
+            return None
+        key = read_key_file(legacy)
+        try:
+            Storage(database, Sealer(key)).close()
+        except KeyProblemError:
+            return None  # another station's key
+        write_key_file(key_file, key)
+        log.warning(
+            "this station's key was the shared %s: copied to %s, its own from now on; remove "
+            "the old file once no other station on this machine uses it",
+            legacy,
+            key_file,
+        )
+        return load_key(key_file)
 
     def close(self) -> None:
         try:
@@ -408,10 +440,22 @@ class Station:
         _, generated = self.operators.create(SYSTEM, "admin", "admin", password)
         return generated
 
-    def sign_in(self, login: str, password: str) -> tuple[str, Session, Operator]:
-        operator = self.operators.authenticate(login, password, channel="api")
+    def sign_in(
+        self, login: str, password: str, client: str = "local"
+    ) -> tuple[str, Session, Operator]:
+        """A new session for the operator (``client``: where the request came from)."""
+        operator = self.operators.authenticate(login, password, channel="api", client=client)
         token, session = self.sessions.start(operator.actor, operator.must_change_password)
         return token, session, operator
+
+    def change_password(self, token: str, current: str, new: str, client: str = "local") -> Session:
+        """Change the session holder's password; their other sessions end."""
+        session = self.sessions.get(token)
+        login = session.actor.login
+        self.operators.change_password(login, current, new, channel="api", client=client)
+        self.sessions.end_all(login, keep=token)
+        self.sessions.password_changed(token)
+        return self.sessions.get(token)
 
     def sign_out(self, token: str) -> None:
         session = self.sessions.end(token)
@@ -420,7 +464,7 @@ class Station:
 
     def authenticate(self, login: str, password: str) -> Actor:
         """Who a one-shot command acts as (the CLI): no session, the same rules and audit."""
-        operator = self.operators.authenticate(login, password, channel="cli")
+        operator = self.operators.authenticate(login, password, channel="cli", client="cli")
         if operator.must_change_password:
             raise PasswordChangeRequiredError()
         return operator.actor
@@ -732,9 +776,14 @@ class Station:
                 report[name] = {"configured": False}
                 return
             try:
-                report[name] = {"configured": True, "url": url, "ok": True, **check()}
+                report[name] = {"configured": True, "url": redacted(url), "ok": True, **check()}
             except (DriverError, OSError, ValueError) as exc:
-                report[name] = {"configured": True, "url": url, "ok": False, "error": str(exc)}
+                report[name] = {
+                    "configured": True,
+                    "url": redacted(url),
+                    "ok": False,
+                    "error": str(exc).replace(url, redacted(url)),
+                }
 
         def camera_info() -> dict[str, Any]:
             assert self.camera is not None
@@ -779,9 +828,9 @@ class Station:
             "face_verify_threshold": self.settings.face_verify_threshold,
             "face_identify_threshold": self.settings.face_identify_threshold,
             "devices": {
-                "camera": self.settings.camera_url or None,
-                "scanner": self.settings.scanner_url or None,
-                "card_reader": self.settings.card_reader_url or None,
+                "camera": redacted(self.settings.camera_url) or None,
+                "scanner": redacted(self.settings.scanner_url) or None,
+                "card_reader": redacted(self.settings.card_reader_url) or None,
             },
             "uptime_seconds": round(time.time() - self.started_at, 1),
         }

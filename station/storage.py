@@ -41,6 +41,8 @@ FACE_FORMAT = "face-dlib128/1"
 FINGER_FORMAT = "finger-leader-mcc/1"
 # Columns added to schema 2 after its first development builds: added in place when missing.
 ADDED_COLUMNS = (("records", "document_index", "TEXT"), ("operators", "document_index", "TEXT"))
+# Columns of schema 2's development builds that moved elsewhere: dropped in place when present.
+DROPPED_COLUMNS = (("operators", "failed_logins"), ("operators", "locked_until"))
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -111,12 +113,18 @@ CREATE TABLE IF NOT EXISTS operators (
     role TEXT NOT NULL,
     password_hash TEXT NOT NULL,
     must_change_password INTEGER NOT NULL DEFAULT 1,
-    failed_logins INTEGER NOT NULL DEFAULT 0,
-    locked_until REAL,
     disabled INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
     password_changed_at TEXT NOT NULL,
     document_index TEXT             -- keyed hash of the operator's own ID document number
+);
+CREATE TABLE IF NOT EXISTS login_failures (
+    login TEXT NOT NULL COLLATE NOCASE,
+    client TEXT NOT NULL,           -- where the attempts came from: a network address, or cli
+    failures INTEGER NOT NULL,      -- wrong passwords in a row from this client
+    locked_until REAL,              -- the account is locked for this client until then
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (login, client)
 );
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,         -- physical order
@@ -241,6 +249,10 @@ class Storage:
             names = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
             if column not in names:
                 self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        for table, column in DROPPED_COLUMNS:
+            names = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column in names:
+                self._db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
 
     def document_index(self, document_number: str | None) -> str | None:
         """A keyed hash of a document number: finds the records holding it without storing it
@@ -311,6 +323,20 @@ class Storage:
     def reading(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             yield self._db
+
+    @contextmanager
+    def consistent_read(self) -> Iterator[sqlite3.Connection]:
+        """Reads that all see one snapshot of the database (a read transaction): a process
+        writing beside this one (a running station) changes nothing they see."""
+        with self._lock:
+            if self._db.in_transaction:
+                yield self._db
+                return
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            finally:
+                self._db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:

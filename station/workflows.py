@@ -28,6 +28,7 @@ from PIL import Image
 from drivers.idcard import AccessKey, ChipDocument
 from matcher.face.templates import face_distance
 from matcher.fingerprint import FingerprintTemplate, mcc
+from matcher.fingerprint.image import MAX_DPI, MIN_DPI
 from matcher.fusion import FusedScore, decide, fuse, identify_threshold
 from station.errors import InvalidInputError, StationError
 from station.records import PersonFields, Record, RecordStatus
@@ -100,8 +101,8 @@ def finger_template(
             "index, ... 6 left thumb, 7 left index, ...)",
             field=f"finger_{position}",
         )
-    if not 250 <= dpi <= 1000:
-        raise InvalidInputError("dpi must lie between 250 and 1000", field="dpi")
+    if not MIN_DPI <= dpi <= MAX_DPI:
+        raise InvalidInputError(f"dpi is a number from {MIN_DPI} to {MAX_DPI}", field="dpi")
     template = extract.extract(pixels, dpi)
     settings = station.settings
     reasons = []

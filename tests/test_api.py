@@ -43,11 +43,11 @@ def assert_nothing_stored(station: Station, records_before: int) -> None:
     assert len(station.gallery) == records_before
 
 
-def test_health_says_ok_and_counts_records(client: FlaskClient) -> None:
+def test_health_says_ok_and_the_status_counts_records(client: FlaskClient) -> None:
     response = client.get("/api/v1/health")
     assert response.status_code == 200
     assert response.json["status"] == "ok"
-    assert response.json["records"] == 0
+    assert client.get("/api/v1/status").json["records"] == 0
 
 
 def test_enroll_then_read_the_record(client: FlaskClient, lfw_people: list[Path]) -> None:

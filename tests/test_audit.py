@@ -277,3 +277,41 @@ def test_auditors_read_and_verify_the_trail_over_the_api(app, station: Station) 
     rest = auditor.get(f"/api/v1/audit?after={first['next_after']}").json
     assert rest["rows"][0]["seq"] == 3
     assert auditor.get("/api/v1/audit/verify").json["intact"] is True
+
+
+def test_verify_beside_a_running_station_that_keeps_writing_sees_an_intact_chain(
+    station: Station,
+) -> None:
+    """The check reads one consistent snapshot: rows written while it reads are no false alarm."""
+    import threading
+    import time
+
+    from station.audit import verify_chain
+    from station.security.crypto import Sealer, load_key
+    from station.storage import Storage
+
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        while not stop.is_set():
+            station.audit.append("system", "view", target=1)
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        loaded = load_key(station.settings.key_file)
+        assert loaded is not None
+        reader = Storage(station.settings.database_path, Sealer(loaded.key), read_only=True)
+        try:
+            reports = []
+            while len(reports) < 15 or reports[-1].rows < reports[0].rows + 100:
+                time.sleep(0.002)  # let the writer in between the checks
+                with reader.consistent_read() as db:
+                    reports.append(verify_chain(db, reader.audit_key))
+        finally:
+            reader.close()
+    finally:
+        stop.set()
+        writer.join()
+    assert [r.breaks for r in reports] == [[]] * len(reports)
+    assert reports[-1].rows > reports[0].rows  # the station did write meanwhile

@@ -118,6 +118,25 @@ def test_consecutive_captures_follow_the_script_of_what_is_on_the_glass(db1: Pat
     assert between[:6] == [Command.GEN_IMG] * 5 + [Command.IMG_2TZ]
 
 
+def test_each_capture_in_its_own_session_takes_the_next_finger_of_the_script_even_when_closed_at_once(
+    db1: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The station opens the scanner for one capture and closes it straight after: the finger
+    just uploaded must be off the glass for the next session, however late the module's thread
+    runs. A long line tick makes the module still be pacing its last bytes when the port closes
+    (the race that made a loaded machine enrol one finger twice)."""
+    import drivers.fingerprint.sim as sim
+
+    monkeypatch.setattr(sim, "TICK", 0.25)
+    scanner = scanner_for_url(sim_url(db1, speedup=16, script="101_1,102_1,103_1", loop="false"))
+    taken = []
+    for _ in range(3):
+        with scanner as device:
+            taken.append(device.capture(timeout=3).pixels)
+    for pixels, name in zip(taken, ("101_1", "102_1", "103_1"), strict=True):
+        assert np.array_equal(pixels, r503_view(db1, name)), name
+
+
 def test_info_reports_model_image_size_resolution_and_baud_rate(scanner: SimulatedScanner) -> None:
     info = scanner.info()
     assert (info.model, info.width, info.height, info.dpi) == ("R503", 192, 192, 500)

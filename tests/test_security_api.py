@@ -23,7 +23,7 @@ def routes(app: Flask) -> list[tuple[str, str, str]]:
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        path = re.sub(r"<int:\w+>", "1", rule.rule)
+        path = re.sub(r"<(?:int|record_id):\w+>", "1", rule.rule)
         path = re.sub(r"<\w+>", "someone", path)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, path))

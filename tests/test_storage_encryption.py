@@ -5,6 +5,7 @@ key rotation and encrypted backups."""
 from __future__ import annotations
 
 import base64
+import os
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -280,3 +281,100 @@ def test_operators_cannot_rotate_keys_or_make_backups(station: Station, tmp_path
     with pytest.raises(PermissionDeniedError):
         station.create_backup(tmp_path / "b", PASSPHRASE, actor=clerk)
     assert not (tmp_path / "b").exists()
+
+
+def modes_under(folder: Path) -> dict[str, int]:
+    """Permission bits of the folder and everything in it, by path relative to it."""
+    found = {".": folder.stat().st_mode & 0o777}
+    for path in folder.rglob("*"):
+        found[str(path.relative_to(folder))] = path.stat().st_mode & 0o777
+    return found
+
+
+def test_every_file_and_folder_the_station_makes_is_private_from_the_start(
+    tmp_path: Path, shared_encoder: FaceEncoder, lfw_people: list[Path]
+) -> None:
+    """Even with a permissive umask: the WAL, the shared memory file, the logs, the lock."""
+    from station.logsetup import close_logging, configure_logging
+
+    before = os.umask(0o022)
+    try:
+        settings = make_settings(tmp_path / "data")
+        configure_logging("INFO", settings.log_dir)
+        with Station(settings, encoder=shared_encoder) as station:
+            station.enroll(read_rgb(photos_of(lfw_people[0])[0]), PersonFields(name="Ann Lee"))
+            opened = modes_under(settings.data_dir)
+        close_logging()
+    finally:
+        os.umask(before)
+    assert {"station.sqlite3-wal", "station.sqlite3-shm", "logs"} <= set(opened)
+    shared = {path: oct(mode) for path, mode in opened.items() if mode & 0o077}
+    assert shared == {}
+
+
+def test_files_left_readable_by_a_crash_or_an_old_version_are_made_private_at_start(
+    tmp_path: Path, shared_encoder: FaceEncoder
+) -> None:
+    settings = make_settings(tmp_path / "data")
+    with Station(settings, encoder=shared_encoder):
+        pass
+    settings.data_dir.chmod(0o755)
+    for name in ("station.sqlite3", "backup-snapshot.tmp"):
+        (settings.data_dir / name).touch()
+        (settings.data_dir / name).chmod(0o644)
+    with Station(settings, encoder=shared_encoder):
+        shared = {p: oct(m) for p, m in modes_under(settings.data_dir).items() if m & 0o077}
+    assert shared == {}
+
+
+def test_each_data_directory_has_its_own_default_key_file_outside_it(tmp_path: Path) -> None:
+    from station.config import load_settings
+
+    environ = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    first = load_settings(overrides={"data_dir": tmp_path / "a" / "data"}, environ=environ)
+    second = load_settings(overrides={"data_dir": tmp_path / "b" / "data"}, environ=environ)
+    assert first.key_file != second.key_file
+    for settings in (first, second):
+        assert settings.key_file.is_relative_to(tmp_path / "config" / "biometric-station")
+        assert settings.data_dir not in settings.key_file.parents
+    again = load_settings(overrides={"data_dir": tmp_path / "a" / "data"}, environ=environ)
+    assert again.key_file == first.key_file
+
+
+def test_two_stations_on_one_laptop_keep_their_own_keys(
+    tmp_path: Path, shared_encoder: FaceEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from station.config import load_settings
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    keys = []
+    for name in ("field", "precinct"):
+        settings = load_settings(
+            overrides={"data_dir": tmp_path / name, "password_kdf_n": 1024}, environ={}
+        )
+        with Station(settings, encoder=shared_encoder):
+            keys.append(settings.key_file.read_bytes())
+    assert keys[0] != keys[1]
+
+
+def test_a_station_whose_key_is_at_the_old_shared_default_keeps_working(
+    tmp_path: Path, shared_encoder: FaceEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stations made before the default followed the data directory: their key is copied to
+    the new place (the old file may serve another station, so it stays)."""
+    from station.config import legacy_key_file, load_settings
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    settings = load_settings(overrides={"data_dir": tmp_path / "data", "password_kdf_n": 1024})
+    old = legacy_key_file()
+    with Station(
+        load_settings(
+            overrides={"data_dir": settings.data_dir, "key_file": old, "password_kdf_n": 1024}
+        ),
+        encoder=shared_encoder,
+    ) as station:
+        station.operators.create(SYSTEM, "clerk", "operator", TEST_PASSWORD)
+    with Station(settings, encoder=shared_encoder) as station:
+        assert station.operators.get("clerk").login == "clerk"
+    assert settings.key_file.read_bytes() == old.read_bytes()
+    assert settings.key_file.stat().st_mode & 0o777 == 0o600

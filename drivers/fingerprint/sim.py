@@ -454,7 +454,11 @@ class SimulatedModule:
             raise _HungUp()
 
     def _write(self, connection: _Connection, data: bytes) -> None:
-        """Write at the line speed: a few milliseconds' worth of bytes at a time."""
+        """Write at the line speed: a few milliseconds' worth of bytes at a time.
+
+        It returns as soon as the last byte is handed over (no pause after it), so what the
+        module does once a reply is sent (an uploaded finger leaving the glass) is done before
+        the other side can close the port and stop this thread."""
         bytes_per_second = self._line_rate() / 10
         chunk = max(8, int(bytes_per_second * TICK))
         started = time.monotonic()
@@ -476,15 +480,18 @@ class SimulatedModule:
                 piece = piece[written:]
                 sent += written
             delay = started + sent / bytes_per_second - time.monotonic()
-            if delay > 0:
+            if delay > 0 and sent < len(data):
                 self._pause(connection, delay)
 
     def _send(self, connection: _Connection, packets: list[Packet], corrupt: int = -1) -> None:
+        """Send packets back to back at the line speed (packet ``corrupt`` with a bad checksum)."""
+        frames = bytearray()
         for index, packet in enumerate(packets):
             frame = bytearray(encode(packet))
             if index == corrupt:
                 frame[-1] ^= 0x5A
-            self._write(connection, bytes(frame))
+            frames += frame
+        self._write(connection, bytes(frames))
 
     def _garbage(self, length: int) -> bytes:
         # Noise without the start code's first byte, so it never fakes a packet start.

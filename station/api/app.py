@@ -6,8 +6,9 @@ import atexit
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app
 
+from station.api.converters import RecordIdConverter
 from station.api.errors import register_error_handlers
 from station.config import load_settings
 from station.service import Station
@@ -27,6 +28,7 @@ def create_app(
         station = Station(load_settings(overrides=overrides)).open()
         atexit.register(station.close)
     app = Flask(__name__)
+    app.url_map.converters["record_id"] = RecordIdConverter
     app.config["MAX_CONTENT_LENGTH"] = station.settings.max_upload_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["station"] = station
@@ -47,8 +49,16 @@ def create_app(
     for module in (health, auth, records, identify, operators, audit, privacy, workflows, openapi):
         app.register_blueprint(module.blueprint, url_prefix=API_PREFIX)
     app.before_request(require_session)
+    app.after_request(never_cache)
     register_error_handlers(app)
     return app
+
+
+def never_cache(response: Response) -> Response:
+    """Every answer holds a token, personal data or the station's state: no cache keeps it."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
 
 
 def get_station() -> Station:

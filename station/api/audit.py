@@ -21,7 +21,7 @@ blueprint = Blueprint("audit", __name__)
 def rows() -> Response:
     """Rows after sequence number ``after`` (default 0), at most ``limit`` (default 100)."""
     after = int_field({}, "after", 0) or 0
-    limit = int_field({}, "limit", 100) or 100
+    limit = int_field({}, "limit", 100, minimum=1, maximum=1000) or 100
     found = get_station().audit_rows(actor(), after, limit, request.args.get("target"))
     return jsonify({"rows": found, "next_after": found[-1]["seq"] if found else after})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify
+from flask import Blueprint, Response, g, jsonify, request
 
 from station.api.app import get_station
 from station.api.requests import request_fields, text_field
@@ -27,7 +27,9 @@ def session_json(session: Session) -> dict[str, Any]:
 def login() -> Response:
     fields = request_fields()
     token, session, _ = get_station().sign_in(
-        text_field(fields, "login"), text_field(fields, "password")
+        text_field(fields, "login", 256),
+        text_field(fields, "password", 256),
+        client=request.remote_addr or "unknown",
     )
     return jsonify({"token": token, **session_json(session)})
 
@@ -45,13 +47,11 @@ def me() -> Response:
 
 @blueprint.post("/auth/password")
 def change_password() -> Response:
-    station = get_station()
     fields = request_fields()
-    session = current_session()
-    station.operators.change_password(
-        session.actor.login,
-        text_field(fields, "current_password"),
-        text_field(fields, "new_password"),
+    session = get_station().change_password(
+        g.token,
+        text_field(fields, "current_password", 256),
+        text_field(fields, "new_password", 256),
+        client=request.remote_addr or "unknown",
     )
-    station.sessions.password_changed(g.token)
-    return jsonify(session_json(station.sessions.get(g.token)))
+    return jsonify(session_json(session))

@@ -38,7 +38,13 @@ def register_error_handlers(app: Flask) -> None:
     def station_error(exc: StationError) -> tuple[Response, int]:
         field = exc.field if isinstance(exc, InvalidInputError) else None
         reasons = exc.reason_codes if isinstance(exc, CaptureRefusedError) else None
-        return error_response(exc.http_status, exc.code, str(exc), field=field, reasons=reasons)
+        response, status = error_response(
+            exc.http_status, exc.code, str(exc), field=field, reasons=reasons
+        )
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response, status
 
     @app.errorhandler(MatcherError)
     def matcher_error(exc: MatcherError) -> tuple[Response, int]:
@@ -63,7 +69,11 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException) -> tuple[Response, int]:
         status = exc.code or 500
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(status, code, exc.description or exc.name or "error")
+        response, status = error_response(status, code, exc.description or exc.name or "error")
+        for name, value in exc.get_headers():  # Allow on a 405, WWW-Authenticate, ...
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response, int]:

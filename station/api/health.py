@@ -1,4 +1,5 @@
-"""GET /health (public): is the station up, and what does it hold; GET /devices."""
+"""GET /health (public): the station is up, nothing more; GET /status (signed in): what it
+holds and runs; GET /devices: whether each device answers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ blueprint = Blueprint("health", __name__)
 
 @blueprint.get("/health")
 def health() -> Response:
+    """For monitors and load balancers: answers as long as the station serves requests."""
+    return jsonify({"status": "ok"})
+
+
+@blueprint.get("/status")
+def status() -> Response:
+    """Record counts, thresholds, galleries and devices (URLs without credentials)."""
     return jsonify(get_station().health())
 
 

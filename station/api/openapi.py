@@ -113,7 +113,10 @@ QUERY = [
 DESK = "operator, supervisor"
 
 PATHS: dict[str, dict[str, Any]] = {
-    "/health": {"get": op("Status, record count, thresholds, devices", "anyone", public=True)},
+    "/health": {"get": op("Whether the station is up (nothing more)", "anyone", public=True)},
+    "/status": {
+        "get": op("Record count, thresholds, galleries, devices", "any signed-in operator")
+    },
     "/devices": {
         "get": op("Whether each configured device answers", "operator, supervisor, admin")
     },

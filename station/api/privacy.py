@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from station.api.app import get_station
-from station.api.requests import request_fields, wants_flag
+from station.api.requests import json_body
 from station.api.security import actor, requires
 from station.errors import InvalidInputError
 from station.privacy import EXPORT_FORMATS, export_subject, purge_expired, render_text
@@ -14,7 +14,7 @@ from station.security.roles import Permission
 blueprint = Blueprint("privacy", __name__)
 
 
-@blueprint.get("/records/<int:record_id>/export")
+@blueprint.get("/records/<record_id:record_id>/export")
 @requires(Permission.EXPORT)
 def export(record_id: int) -> Response:
     """Everything held about the person of a record: ``format=json`` (default) or ``text``."""
@@ -51,7 +51,13 @@ def retention() -> Response:
 @blueprint.post("/retention/purge")
 @requires(Permission.PURGE)
 def purge() -> Response:
-    """Delete what has outlived its retention period; ``{"dry_run": true}`` only reports."""
-    fields = request_fields() if request.content_length else {}
-    report = purge_expired(get_station(), actor(), dry_run=wants_flag(fields, "dry_run"))
+    """Delete what has outlived its retention period: ``{"dry_run": false}`` deletes,
+    ``{"dry_run": true}`` only reports; anything else is refused (a 400), never taken as a yes."""
+    explain = 'send JSON {"dry_run": true} to see what would go, or {"dry_run": false} to delete it'
+    body = json_body() if request.is_json else None
+    if not isinstance(body, dict):
+        raise InvalidInputError(explain, field="dry_run")
+    if not isinstance(body.get("dry_run"), bool):
+        raise InvalidInputError(f"dry_run is true or false: {explain}", field="dry_run")
+    report = purge_expired(get_station(), actor(), dry_run=body["dry_run"])
     return jsonify(report.to_json())

@@ -33,13 +33,13 @@ def enroll() -> tuple[Response, int]:
     return jsonify(record_json(record)), 201
 
 
-@blueprint.get("/records/<int:record_id>")
+@blueprint.get("/records/<record_id:record_id>")
 @requires(Permission.VIEW)
 def get_record(record_id: int) -> Response:
     return jsonify(record_json(get_station().get_record(record_id, actor=actor())))
 
 
-@blueprint.patch("/records/<int:record_id>")
+@blueprint.patch("/records/<record_id:record_id>")
 @requires(Permission.CORRECT)
 def correct(record_id: int) -> Response:
     """JSON ``{"fields": {...changed fields...}, "reason": "..."}``."""
@@ -53,7 +53,7 @@ def correct(record_id: int) -> Response:
     return jsonify(record_json(record))
 
 
-@blueprint.get("/records/<int:record_id>/history")
+@blueprint.get("/records/<record_id:record_id>/history")
 @requires(Permission.CORRECT)
 def history(record_id: int) -> Response:
     return jsonify(
@@ -61,26 +61,26 @@ def history(record_id: int) -> Response:
     )
 
 
-@blueprint.post("/records/<int:record_id>/block")
+@blueprint.post("/records/<record_id:record_id>/block")
 @requires(Permission.BLOCK)
 def block(record_id: int) -> Response:
     return jsonify(record_json(get_station().set_blocked(record_id, True, actor=actor())))
 
 
-@blueprint.post("/records/<int:record_id>/unblock")
+@blueprint.post("/records/<record_id:record_id>/unblock")
 @requires(Permission.BLOCK)
 def unblock(record_id: int) -> Response:
     return jsonify(record_json(get_station().set_blocked(record_id, False, actor=actor())))
 
 
-@blueprint.delete("/records/<int:record_id>")
+@blueprint.delete("/records/<record_id:record_id>")
 @requires(Permission.DELETE)
 def delete_record(record_id: int) -> tuple[str, int]:
     get_station().delete_record(record_id, actor=actor())
     return "", 204
 
 
-@blueprint.post("/records/<int:record_id>/verify")
+@blueprint.post("/records/<record_id:record_id>/verify")
 @requires(Permission.VERIFY)
 def verify(record_id: int) -> Response:
     station = get_station()

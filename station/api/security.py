@@ -37,8 +37,8 @@ def bearer_token() -> str | None:
 def require_session() -> None:
     """``before_request``: refuse a request without a live session (401) or, while the
     one-time password is unchanged, anything but changing it (403)."""
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return
+    if request.endpoint in PUBLIC_ENDPOINTS or request.routing_exception is not None:
+        return  # public, or no such route or method: its 404/405 says so, signed in or not
     token = bearer_token()
     if token is None:
         raise SessionRequiredError()

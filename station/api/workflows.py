@@ -9,18 +9,27 @@ printed on the card). The face is ``image`` or ``capture=true``, as everywhere.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from flask import Blueprint, Response, jsonify, request
-from numpy.typing import NDArray
+from werkzeug.datastructures import FileStorage
 
-from drivers.idcard import AccessKey, ChipDocument, MRZError
+from drivers.idcard import AccessKey, MRZError
 from matcher.fingerprint import FingerprintTemplate
+from matcher.fingerprint.image import MAX_DPI, MIN_DPI
 from station.api.app import get_station
-from station.api.requests import int_field, probe_pixels, request_fields, text_field, wants_flag
+from station.api.requests import (
+    flag_field,
+    int_field,
+    number_field,
+    probe_pixels,
+    request_fields,
+    text_field,
+)
 from station.api.security import actor, requires
-from station.errors import InvalidInputError
+from station.errors import ImageRequiredError, InvalidInputError
 from station.records import PersonFields
 from station.security.roles import Permission
 from station.service import Station
@@ -39,43 +48,68 @@ from station.workflows import (
 blueprint = Blueprint("workflows", __name__)
 
 
-def probe_fingers(station: Station, fields: dict[str, Any]) -> dict[int, FingerprintTemplate]:
-    """Finger templates from uploads ``finger_<position>`` and/or the scanner (``scan_fingers``)."""
-    raw_dpi = fields.get("dpi", 500)
-    try:
-        dpi = float(raw_dpi)
-    except (TypeError, ValueError):
-        raise InvalidInputError("dpi must be a number", field="dpi") from None
-    out: dict[int, FingerprintTemplate] = {}
+FINGER_FILE = re.compile(r"finger_(10|[1-9])")
+
+
+@dataclass(frozen=True)
+class FingerPlan:
+    """Which fingers a request brings: uploaded files by ISO position, positions to scan, dpi.
+
+    Made (and checked) before any device is driven or any image decoded."""
+
+    uploads: dict[int, FileStorage]
+    scans: list[int]
+    dpi: float
+
+    def __bool__(self) -> bool:
+        return bool(self.uploads or self.scans)
+
+
+def finger_plan(fields: dict[str, Any]) -> FingerPlan:
+    """Uploads ``finger_<ISO position 1-10>`` and scanner positions ``scan_fingers=2,7``."""
+    dpi = number_field(fields, "dpi", 500, MIN_DPI, MAX_DPI)
+    uploads: dict[int, FileStorage] = {}
     for name in sorted(request.files):
-        if not name.startswith("finger_"):
+        if not name.startswith("finger"):
             continue
-        suffix = name.removeprefix("finger_")
-        if not suffix.isdigit():
-            raise InvalidInputError(f"{name}: name finger files finger_1 ... finger_10", field=name)
-        upload = request.files[name]
+        match = FINGER_FILE.fullmatch(name)
+        if match is None:
+            raise InvalidInputError(
+                f"{name}: name finger files finger_1 ... finger_10 (ISO positions: 1 right "
+                "thumb, 2 right index, ... 6 left thumb, 7 left index, ...)",
+                field=name,
+            )
+        uploads[int(match.group(1))] = request.files[name]
+    wanted = str(fields.get("scan_fingers") or "").strip()
+    scans: list[int] = []
+    for part in wanted.split(",") if wanted else []:
+        part = part.strip()
+        if not (part.isascii() and part.isdigit() and 1 <= int(part) <= 10):
+            raise InvalidInputError(
+                "scan_fingers lists ISO finger positions 1-10 such as 2,7", field="scan_fingers"
+            )
+        if int(part) in uploads or int(part) in scans:
+            raise InvalidInputError(f"finger {part} given twice", field="scan_fingers")
+        scans.append(int(part))
+    return FingerPlan(uploads, scans, dpi)
+
+
+def acquire_fingers(station: Station, plan: FingerPlan) -> dict[int, FingerprintTemplate]:
+    """The templates of a checked plan: uploads decoded one at a time, then the scans."""
+    out: dict[int, FingerprintTemplate] = {}
+    for position, upload in sorted(plan.uploads.items()):
         try:
             data = upload.read()
         finally:
             upload.close()
-        out[int(suffix)] = finger_template(station, int(suffix), station.decode(data), dpi)
-    wanted = str(fields.get("scan_fingers") or "").strip()
-    if wanted:
-        try:
-            positions = [int(p) for p in wanted.split(",")]
-        except ValueError:
-            raise InvalidInputError(
-                "scan_fingers lists ISO positions such as 2,7", field="scan_fingers"
-            ) from None
-        for position in positions:
-            if position in out:
-                raise InvalidInputError(f"finger {position} given twice", field="scan_fingers")
-            out[position] = scan_finger(station, position)
+        out[position] = finger_template(station, position, station.decode(data), plan.dpi)
+    for position in plan.scans:
+        out[position] = scan_finger(station, position)
     return out
 
 
-def probe_card(station: Station, fields: dict[str, Any], required: bool) -> ChipDocument | None:
-    """The card on the reader, opened with the ``mrz`` the operator typed or scanned."""
+def access_key(fields: dict[str, Any], required: bool) -> AccessKey | None:
+    """The chip's access key from the ``mrz`` the operator typed or scanned."""
     mrz = fields.get("mrz")
     if not mrz:
         if required:
@@ -83,17 +117,17 @@ def probe_card(station: Station, fields: dict[str, Any], required: bool) -> Chip
                 "mrz is required: the card's machine-readable zone", field="mrz"
             )
         return None
+    if not isinstance(mrz, str):
+        raise InvalidInputError("mrz is the text of the machine-readable zone", field="mrz")
     try:
-        access = AccessKey.from_mrz(str(mrz).replace("\\n", "\n"))
+        return AccessKey.from_mrz(mrz.replace("\\n", "\n"))
     except (MRZError, ValueError) as exc:
         raise InvalidInputError(f"mrz: {exc}", field="mrz") from None
-    return read_card(station, access)
 
 
-def optional_face(station: Station, fields: dict[str, Any]) -> NDArray[np.uint8] | None:
-    if "image" in request.files or wants_flag(fields, "capture"):
-        return probe_pixels(station, fields)
-    return None
+def face_wanted(fields: dict[str, Any]) -> bool:
+    """Whether the request brings a face (an ``image`` upload or ``capture=true``)."""
+    return "image" in request.files or flag_field(fields, "capture")
 
 
 @blueprint.post("/enrollments")
@@ -102,22 +136,27 @@ def enroll() -> tuple[Response, int]:
     """Card (``mrz``, optional), face, fingers, ``consent=true``; typed fields without a card."""
     station = get_station()
     fields = request_fields()
-    require_consent(wants_flag(fields, "consent"))  # before any capture
+    consent = flag_field(fields, "consent")
+    require_consent(consent)  # before any capture
     station.purpose(fields.get("purpose"))
     if "mrz" in fields:  # the card's fields win; typed ones only add the special category
         person = PersonFields.from_mapping({**fields, "name": fields.get("name") or "-"})
     else:
         person = PersonFields.from_mapping(fields)
-    card = probe_card(station, fields, required=False)
+    key = access_key(fields, required=False)
+    plan = finger_plan(fields)
+    if not face_wanted(fields):
+        raise ImageRequiredError()
+    card = read_card(station, key) if key is not None else None
     face = probe_pixels(station, fields)
-    fingers = probe_fingers(station, fields)
+    fingers = acquire_fingers(station, plan)
     result = enroll_person(
         station,
         face,
         fingers,
         fields=person,
         card=card,
-        consent=wants_flag(fields, "consent"),
+        consent=consent,
         purpose=fields.get("purpose"),
         actor=actor(),
     )
@@ -141,7 +180,7 @@ def holds() -> Response:
     )
 
 
-@blueprint.post("/records/<int:record_id>/decision")
+@blueprint.post("/records/<record_id:record_id>/decision")
 @requires(Permission.DECIDE)
 def decision(record_id: int) -> Response:
     """``{"decision": "accept"|"reject"|"dispute", "reason": "..."}`` on a held enrolment."""
@@ -165,10 +204,16 @@ def application() -> tuple[Response, int]:
     the receipt (application number and status code, shown this once)."""
     station = get_station()
     fields = request_fields()
-    card = probe_card(station, fields, required=True)
-    assert card is not None
+    key = access_key(fields, required=True)
+    assert key is not None
+    plan = finger_plan(fields)
+    if not plan:
+        raise InvalidInputError("verify at least one finger", field="fingers")
+    if not face_wanted(fields):
+        raise ImageRequiredError()
+    card = read_card(station, key)
     face = probe_pixels(station, fields)
-    fingers = probe_fingers(station, fields)
+    fingers = acquire_fingers(station, plan)
     result = verify_application(
         station, face, fingers, card, purpose=fields.get("purpose"), actor=actor()
     )
@@ -193,12 +238,17 @@ def identify() -> Response:
     """1:N without a card: face and/or fingers, fused; names of candidates for supervisors."""
     station = get_station()
     fields = request_fields()
+    top_k = int_field(fields, "top_k", None, minimum=1, maximum=100)
+    plan = finger_plan(fields)
+    wants_face = face_wanted(fields)
+    if not (wants_face or plan):
+        raise InvalidInputError("send a face, fingers, or both", field="image")
     result = identify_person(
         station,
-        optional_face(station, fields),
-        probe_fingers(station, fields),
+        probe_pixels(station, fields) if wants_face else None,
+        acquire_fingers(station, plan),
         purpose=fields.get("purpose"),
-        top_k=int_field(fields, "top_k", None),
+        top_k=top_k,
         actor=actor(),
     )
     return jsonify(result.to_json(names=actor().may(Permission.VIEW_SPECIAL)))

@@ -44,7 +44,7 @@ def verify(data_dir: Path | None, config_file: Path | None, as_json: bool) -> No
             raise KeyProblemError(f"no key at {settings.key_file}: set key_file or STATION_KEY")
         storage = Storage(settings.database_path, Sealer(loaded.key), read_only=True)
         try:
-            with storage.reading() as db:
+            with storage.consistent_read() as db:  # a station may be writing beside us
                 report = verify_chain(db, storage.audit_key)
         finally:
             storage.close()

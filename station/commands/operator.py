@@ -91,7 +91,7 @@ def passwd(data_dir: Path | None, config_file: Path | None, operator: str) -> No
     with reported_errors(), open_station(data_dir, config_file) as station:
         current = secret("STATION_PASSWORD", f"current password for {operator}")
         new = secret("STATION_NEW_PASSWORD", "new password", confirm=True)
-        station.operators.change_password(operator, current, new, channel="cli")
+        station.operators.change_password(operator, current, new, channel="cli", client="cli")
     click.echo("password changed")
 
 

@@ -1,17 +1,23 @@
 """Operator accounts: unique logins, scrypt passwords, a forced change at first login, lockout.
 
 Every sign-in, failure and account change is written to the audit trail in the same transaction
-as the change. A wrong login and a wrong password get the same answer in the same time.
+as the change. An unknown login, a wrong password and a locked account get the same answer
+(``login_failed``) in the same time: every answer waits until at least ``answer_seconds`` (and
+1.5 times the time a password check takes) have passed, and an unknown or locked login computes
+no hash at all. Wrong passwords lock the account *for the client that sent them*
+(``lockout_failures`` in a row, for ``lockout_seconds``): someone on another computer cannot lock
+the real operator out. A flood from one client is refused by :mod:`station.security.throttle`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from station.audit import AuditLog
@@ -25,35 +31,29 @@ from station.security.passwords import (
     verify_password,
 )
 from station.security.roles import LOGIN_ROLES, Actor, Permission, Role
+from station.security.throttle import SignInThrottle
 from station.storage import Storage, utc_now
 
 log = logging.getLogger(__name__)
 
 _LOGIN = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 _COLUMNS = (
-    "id, login, role, password_hash, must_change_password, failed_logins, locked_until, "
-    "disabled, created_at, password_changed_at"
+    "id, login, role, password_hash, must_change_password, disabled, created_at, "
+    "password_changed_at"
 )
+UNKNOWN_LOGIN = "unknown"  # the audit row's operator for a login that names no account
 
 
 class LoginFailedError(StationError):
+    """An unknown login, a wrong password or an account locked for this client: one answer."""
+
     code = "login_failed"
     http_status = 401
 
     def __init__(self) -> None:
-        super().__init__("wrong login or password")
-
-
-class AccountLockedError(StationError):
-    code = "account_locked"
-    http_status = 403
-
-    def __init__(self, until: float) -> None:
-        self.until = until
-        moment = datetime.fromtimestamp(until, UTC).strftime("%H:%M UTC")
         super().__init__(
-            f"this account is locked after repeated wrong passwords until {moment}: wait, or ask "
-            "a supervisor or admin to unlock it"
+            "wrong login or password (after several wrong passwords the account is locked for "
+            "a while on this computer: wait, or ask a supervisor or admin to unlock it)"
         )
 
 
@@ -80,11 +80,11 @@ class Operator:
     role: Role
     password_hash: str
     must_change_password: bool
-    failed_logins: int
-    locked_until: float | None
     disabled: bool
     created_at: str
     password_changed_at: str
+    failed_logins: int = 0  # wrong passwords in a row, summed over the clients that sent them
+    locked_until: float | None = None  # the latest lock still running, on any client
 
     @property
     def actor(self) -> Actor:
@@ -136,14 +136,20 @@ class Operators:
         kdf: KdfParams,
         lockout_failures: int,
         lockout_seconds: float,
+        answer_seconds: float = 0.0,
+        throttle: SignInThrottle | None = None,
     ) -> None:
         self.storage = storage
         self.audit = audit
         self.kdf = kdf
         self.lockout_failures = lockout_failures
         self.lockout_seconds = lockout_seconds
+        self.answer_seconds = answer_seconds
+        self.throttle = throttle or SignInThrottle()
         self.clock: Callable[[], float] = time.time
+        self.sleep: Callable[[float], None] = time.sleep
         self._dummy_hash: str | None = None
+        self._check_seconds = 0.0  # a running estimate of one password check
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -152,20 +158,25 @@ class Operators:
             row = db.execute(
                 f"SELECT {_COLUMNS} FROM operators WHERE login = ?", (login,)
             ).fetchone()
-        if row is None:
-            return None
-        (oid, name, role, phash, must, failed, locked, disabled, created, changed) = row
+            if row is None:
+                return None
+            failures, locked = db.execute(
+                "SELECT COALESCE(SUM(failures), 0), MAX(locked_until) FROM login_failures "
+                "WHERE login = ? AND (locked_until IS NULL OR locked_until > ?)",
+                (row[1], self.clock()),
+            ).fetchone()
+        (oid, name, role, phash, must, disabled, created, changed) = row
         return Operator(
             oid,
             name,
             Role(role),
             phash,
             bool(must),
-            failed,
-            locked,
             bool(disabled),
             created,
             changed,
+            failed_logins=int(failures),
+            locked_until=locked,
         )
 
     def get(self, login: str) -> Operator:
@@ -234,10 +245,9 @@ class Operators:
                 target.login,
                 password_hash=hash_password(password, self.kdf),
                 must_change_password=1,
-                failed_logins=0,
-                locked_until=None,
                 password_changed_at=utc_now(),
             )
+            self._clear_failures(target.login)
             self.audit.append(actor.login, "operator_reset", target=target.login)
         return password
 
@@ -245,7 +255,7 @@ class Operators:
         actor.require(Permission.UNLOCK_OPERATORS)
         target = self.get(login)
         with self.storage.transaction():
-            self._update(target.login, failed_logins=0, locked_until=None)
+            self._clear_failures(target.login)
             self.audit.append(actor.login, "operator_unlock", target=target.login)
 
     def set_disabled(self, actor: Actor, login: str, disabled: bool) -> None:
@@ -288,73 +298,144 @@ class Operators:
 
     # -- signing in ---------------------------------------------------------------------------
 
-    def authenticate(self, login: str, password: str, channel: str = "api") -> Operator:
-        """The operator if the password is right; counts failures and locks the account after
-        ``lockout_failures`` in a row. Every outcome is audited."""
-        found = self._check_password(login, password, channel)
+    def authenticate(
+        self, login: str, password: str, channel: str = "api", client: str = "local"
+    ) -> Operator:
+        """The operator if the password is right; every outcome is audited, every failure is the
+        same :class:`LoginFailedError` at the same time (a disabled account, once the password
+        is proved right, says so)."""
+        found = self._check_password(login, password, channel, client)
         with self.storage.transaction():
-            self._update(found.login, failed_logins=0, locked_until=None)
             if needs_rehash(found.password_hash, self.kdf):
                 self._update(found.login, password_hash=hash_password(password, self.kdf))
             self.audit.append(found.login, "login", detail={"via": channel})
         return self.get(found.login)
 
-    def change_password(self, login: str, current: str, new: str, channel: str = "api") -> Operator:
+    def change_password(
+        self, login: str, current: str, new: str, channel: str = "api", client: str = "local"
+    ) -> Operator:
         """Change one's own password; the current one is checked like a sign-in (lockout)."""
-        found = self._check_password(login, current, channel)
-        check_policy(new, found.login)
+        found = self._check_password(login, current, channel, client)
+        check_policy(new, found.login, field="new_password")
         if verify_password(new, found.password_hash):
             raise InvalidInputError(
-                "the new password must differ from the current one", field="password"
+                "the new password must differ from the current one", field="new_password"
             )
         with self.storage.transaction():
             self._update(
                 found.login,
                 password_hash=hash_password(new, self.kdf),
                 must_change_password=0,
-                failed_logins=0,
                 password_changed_at=utc_now(),
             )
             self.audit.append(found.login, "password_change", target=found.login)
         return self.get(found.login)
 
-    def _check_password(self, login: str, password: str, channel: str) -> Operator:
-        """The account if it exists, is not locked or disabled, and the password is right; each
-        refusal is audited, and wrong passwords count towards a lockout."""
+    def _check_password(self, login: str, password: str, channel: str, client: str) -> Operator:
+        """The account if it exists, is not locked for this client, the password is right and
+        the account is enabled. Each refusal is audited; the answer comes no sooner than the
+        floor, whichever way it went."""
+        with self.throttle.attempt(client):
+            started = time.monotonic()
+            try:
+                return self._judge(login, password, channel, client)
+            except LoginFailedError:
+                self.throttle.failed(client)
+                raise
+            finally:
+                self.sleep(max(0.0, started + self._floor() - time.monotonic()))
+
+    def _judge(self, login: str, password: str, channel: str, client: str) -> Operator:
         name = login.strip().lower()
-        valid = _LOGIN.match(name) is not None
-        shown = name if valid else "invalid-login"
-        found = self._find(name) if valid else None
-        now = self.clock()
+        found = self._find(name) if _LOGIN.match(name) else None
+        via = {"via": channel}
         if found is None:
-            verify_password(password, self._dummy())  # the same time as a real check
             self.audit.append(
-                shown, "login_failed", outcome="unknown_login", detail={"via": channel}
+                UNKNOWN_LOGIN,
+                "login_failed",
+                outcome="unknown_login",
+                detail={**via, "login_hash": self._login_hash(login)},
             )
             raise LoginFailedError()
-        if found.locked_until is not None and found.locked_until > now:
-            self.audit.append(shown, "login_failed", outcome="locked", detail={"via": channel})
-            raise AccountLockedError(found.locked_until)
-        if not verify_password(password, found.password_hash):
-            failures = found.failed_logins + 1
+        now = self.clock()
+        failures, locked_until = self._failures(found.login, client)
+        if locked_until is not None and locked_until > now:
+            self.audit.append(found.login, "login_failed", outcome="locked", detail=via)
+            raise LoginFailedError()
+        if not self._timed_verify(password, found.password_hash):
+            failures += 1
             locked = now + self.lockout_seconds if failures >= self.lockout_failures else None
             with self.storage.transaction():
-                self._update(
-                    found.login, failed_logins=0 if locked else failures, locked_until=locked
-                )
+                self._set_failures(found.login, client, 0 if locked else failures, locked)
                 self.audit.append(
-                    shown,
+                    found.login,
                     "login_failed",
                     outcome="locked" if locked else "wrong_password",
-                    detail={"via": channel, "failures": failures},
+                    detail={**via, "failures": failures},
                 )
-            if locked:
-                raise AccountLockedError(locked)
             raise LoginFailedError()
         if found.disabled:
-            self.audit.append(shown, "login_failed", outcome="disabled", detail={"via": channel})
+            self.audit.append(found.login, "login_failed", outcome="disabled", detail=via)
             raise AccountDisabledError()
+        with self.storage.transaction():
+            self._set_failures(found.login, client, 0, None)
         return found
+
+    def _timed_verify(self, password: str, stored: str) -> bool:
+        started = time.monotonic()
+        try:
+            return verify_password(password, stored)
+        finally:
+            took = time.monotonic() - started
+            self._check_seconds = (
+                took if not self._check_seconds else (0.8 * self._check_seconds + 0.2 * took)
+            )
+
+    def _floor(self) -> float:
+        """How long every answer takes at least: the setting, or 1.5 checks if longer."""
+        if not self._check_seconds:
+            self._timed_verify("", self._dummy())
+        return max(self.answer_seconds, 1.5 * self._check_seconds)
+
+    def _login_hash(self, login: str) -> str:
+        """8 hex digits of a keyed hash of what was typed: repeated tries of one name can be told
+        apart in the audit trail, and a password typed into the login field is not kept."""
+        digest = hmac.new(self.storage.index_key, b"login:" + login.encode(), hashlib.sha256)
+        return digest.hexdigest()[:8]
+
+    # -- failures by client -------------------------------------------------------------------
+
+    def _failures(self, login: str, client: str) -> tuple[int, float | None]:
+        with self.storage.reading() as db:
+            row = db.execute(
+                "SELECT failures, locked_until FROM login_failures WHERE login = ? AND client = ?",
+                (login, client),
+            ).fetchone()
+        return (0, None) if row is None else (int(row[0]), row[1])
+
+    def _set_failures(
+        self, login: str, client: str, failures: int, locked_until: float | None
+    ) -> None:
+        with self.storage.transaction() as db:
+            if not failures and locked_until is None:
+                db.execute(
+                    "DELETE FROM login_failures WHERE login = ? AND client = ?", (login, client)
+                )
+                return
+            db.execute(
+                "INSERT OR REPLACE INTO login_failures (login, client, failures, locked_until, "
+                "updated_at) VALUES (?, ?, ?, ?, ?)",
+                (login, client, failures, locked_until, self.clock()),
+            )
+            db.execute(  # forget what is long over
+                "DELETE FROM login_failures WHERE updated_at < ? AND "
+                "(locked_until IS NULL OR locked_until < ?)",
+                (self.clock() - 7 * 86400, self.clock()),
+            )
+
+    def _clear_failures(self, login: str) -> None:
+        with self.storage.transaction() as db:
+            db.execute("DELETE FROM login_failures WHERE login = ?", (login,))
 
     def _dummy(self) -> str:
         if self._dummy_hash is None:

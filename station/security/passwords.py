@@ -43,7 +43,7 @@ class KdfParams:
         return 128 * self.n * self.r * self.p
 
 
-def check_policy(password: str, login: str = "") -> None:
+def check_policy(password: str, login: str = "", field: str = "password") -> None:
     """Refuse a password that breaks the policy, saying what is missing."""
     missing = []
     if not any(c.isupper() for c in password):
@@ -57,13 +57,11 @@ def check_policy(password: str, login: str = "") -> None:
     if len(password) < MIN_LENGTH:
         missing.insert(0, f"at least {MIN_LENGTH} characters")
     if missing:
-        raise InvalidInputError("the password needs " + ", ".join(missing), field="password")
+        raise InvalidInputError("the password needs " + ", ".join(missing), field=field)
     if len(password) > MAX_LENGTH:
-        raise InvalidInputError(
-            f"the password is longer than {MAX_LENGTH} characters", field="password"
-        )
+        raise InvalidInputError(f"the password is longer than {MAX_LENGTH} characters", field=field)
     if login and login.lower() in password.lower():
-        raise InvalidInputError("the password must not contain the login", field="password")
+        raise InvalidInputError("the password must not contain the login", field=field)
 
 
 def _scrypt(password: str, salt: bytes, params: KdfParams) -> bytes:

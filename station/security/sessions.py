@@ -105,10 +105,12 @@ class Sessions:
         with self._lock:
             return self._open.pop(_digest(token), None)
 
-    def end_all(self, login: str) -> int:
-        """Sign an operator out everywhere (account disabled or password reset)."""
+    def end_all(self, login: str, keep: str | None = None) -> int:
+        """Sign an operator out everywhere (account disabled, password reset or changed), but
+        for the session of token ``keep``."""
+        kept = None if keep is None else _digest(keep)
         with self._lock:
-            keys = [k for k, s in self._open.items() if s.actor.login == login]
+            keys = [k for k, s in self._open.items() if s.actor.login == login and k != kept]
             for key in keys:
                 del self._open[key]
         return len(keys)
