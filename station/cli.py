@@ -29,7 +29,7 @@ from station.commands.common import (
 from station.commands.eval_fingerprint import fingerprint
 from station.commands.key import key
 from station.commands.operator import operator as operator_group
-from station.commands.output import echo_json
+from station.commands.output import echo_json, fail
 from station.commands.privacy import export, purge
 from station.commands.scanner import scanner
 from station.commands.workflows import decide, holds, identify_person_command
@@ -64,29 +64,36 @@ def main() -> None:
 )
 @click.option("--card-reader", "card_reader_url", help="ID-card reader URL, e.g. pcsc://.")
 @click.option("--sim", is_flag=True, help="Simulate every device not otherwise configured.")
-@click.option("--threads", type=int, default=4, show_default=True, help="Request worker threads.")
+@click.option("--threads", "server_threads", type=int, help="Request worker threads (default 8).")
 def serve(
     data_dir: Path | None,
     config_file: Path | None,
     host: str | None,
     port: int | None,
     sim: bool,
-    threads: int,
+    server_threads: int | None,
     **device_urls: str | None,
 ) -> None:
     """Run the station's HTTP API until stopped (Ctrl-C or SIGTERM)."""
-    import waitress
-
     from station.api import create_app
+    from station.api.security import front_door
+    from station.api.server import ServerLimits, make_server
     from station.simulation import simulated_device_urls
 
-    settings = settings_from(data_dir, config_file, host=host, port=port, **device_urls)
+    settings = settings_from(
+        data_dir, config_file, host=host, port=port, server_threads=server_threads, **device_urls
+    )
     if sim:
         with reported_errors():
             simulated = simulated_device_urls(settings.datasets_dir, settings.data_dir / "sim-csca")
         unset = {name: url for name, url in simulated.items() if not getattr(settings, name)}
         settings = settings_from(
-            data_dir, config_file, host=host, port=port, **{**device_urls, **unset}
+            data_dir,
+            config_file,
+            host=host,
+            port=port,
+            server_threads=server_threads,
+            **{**device_urls, **unset},
         )
     configure_logging(settings.log_level, settings.log_dir)
     with reported_errors():
@@ -104,20 +111,24 @@ def serve(
                 err=True,
             )
         app = create_app(station=station)
+        limits = ServerLimits(
+            max_body_bytes=settings.max_upload_bytes + 1024 * 1024,  # the app's 413 says more
+            header_seconds=settings.request_header_seconds,
+            body_seconds=settings.request_body_seconds,
+            connection_limit=settings.connection_limit,
+            threads=settings.server_threads,
+        )
+        try:
+            server = make_server(app, settings.host, settings.port, limits, front_door(station))
+        except OSError as exc:
+            fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
         click.echo(
             f"station listening on http://{settings.host}:{settings.port}/api/v1 "
             f"(data {settings.data_dir}; camera {settings.camera_url or 'none'}; "
             f"scanner {settings.scanner_url or 'none'}; card reader {settings.card_reader_url or 'none'})",
             err=True,
         )
-        waitress.serve(
-            app,
-            host=settings.host,
-            port=settings.port,
-            threads=threads,
-            ident="station",
-            _quiet=True,
-        )
+        server.run()
     finally:
         station.close()
 

@@ -82,6 +82,10 @@ class Settings:
     datasets_dir: Path = field(default_factory=default_datasets_dir)
     host: str = "127.0.0.1"
     port: int = 8470
+    server_threads: int = 8  # requests handled at once (heavy work is bounded separately)
+    connection_limit: int = 500  # open connections; unfinished ones are dropped first near it
+    request_header_seconds: float = 10.0  # a request's line and headers must arrive within this
+    request_body_seconds: float = 300.0  # ...and its whole body within this
     camera_url: str = ""
     scanner_url: str = ""
     card_reader_url: str = ""
@@ -93,6 +97,10 @@ class Settings:
     top_k: int = 5
     max_upload_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = 40_000_000
+    max_photo_side: int = 3000  # larger photos are scaled down on decoding
+    max_finger_pixels: int = 640_000  # a finger image at 500 dpi: 1.6 x 1.6 inches
+    max_parallel_work: int = 2  # face encodings and minutiae extractions at once (about 1 GB each)
+    busy_seconds: float = 60.0  # how long a request waits for one, then station_busy (503)
     max_detection_side: int = 800
     log_level: str = "INFO"
     # Security and personal data (README: "Security and personal data").
@@ -156,8 +164,13 @@ class Settings:
         if not 1 <= self.port <= 65535:
             raise ConfigError(f"port={self.port} must lie between 1 and 65535")
         for name in (
+            "server_threads",
+            "connection_limit",
             "max_upload_bytes",
             "max_image_pixels",
+            "max_photo_side",
+            "max_finger_pixels",
+            "max_parallel_work",
             "max_detection_side",
             "lockout_failures",
             "lockout_seconds",
@@ -180,6 +193,9 @@ class Settings:
                 raise ConfigError(f"{name} must be positive")
         if not 0 <= self.login_answer_seconds <= 10:
             raise ConfigError("login_answer_seconds must lie between 0 and 10")
+        for name in ("busy_seconds", "request_header_seconds", "request_body_seconds"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
         if self.camera_timeout <= 0:
             raise ConfigError("camera_timeout must be positive")
         n = self.password_kdf_n

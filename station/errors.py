@@ -91,3 +91,17 @@ class NoScannerError(StationError):
             "this station has no fingerprint scanner configured: set scanner_url (for example "
             "serial:///dev/ttyUSB0?model=r307) or upload the finger images"
         )
+
+
+class StationBusyError(StationError):
+    """Every computing slot stayed taken for ``busy_seconds``: others are being served."""
+
+    code = "station_busy"
+    http_status = 503
+
+    def __init__(self, waited: float) -> None:
+        self.retry_after = 5
+        super().__init__(
+            f"the station is busy with other people's biometrics (waited {waited:.0f} s): try "
+            "again in a few seconds"
+        )

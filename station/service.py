@@ -16,7 +16,8 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -44,10 +45,11 @@ from station.errors import (
     InvalidInputError,
     NoCameraError,
     NoScannerError,
+    StationBusyError,
     StationError,
 )
 from station.galleries import Galleries
-from station.images import decode_image
+from station.images import decode_image, finger_limit_words
 from station.records import (
     PersonFields,
     Record,
@@ -212,6 +214,7 @@ class Station:
         self._scanner_lock = threading.Lock()
         self._card_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._work = threading.BoundedSemaphore(settings.max_parallel_work)
         self.started_at = time.time()
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -483,8 +486,36 @@ class Station:
 
     # -- inputs ---------------------------------------------------------------------------------
 
+    @contextmanager
+    def working(self) -> Iterator[None]:
+        """Hold one of the ``max_parallel_work`` slots for a heavy computation (decoding an
+        image, encoding a face, extracting minutiae: up to about 1 GB and seconds each), waiting
+        at most ``busy_seconds`` for it (then :class:`StationBusyError`)."""
+        if not self._work.acquire(timeout=self.settings.busy_seconds):
+            raise StationBusyError(self.settings.busy_seconds)
+        try:
+            yield
+        finally:
+            self._work.release()
+
     def decode(self, data: bytes) -> NDArray[np.uint8]:
-        return decode_image(data, self.settings.max_image_pixels)
+        """The pixels of an uploaded photo (scaled down to ``max_photo_side``)."""
+        with self.working():
+            return decode_image(
+                data, self.settings.max_image_pixels, max_side=self.settings.max_photo_side
+            )
+
+    def decode_finger(self, data: bytes, dpi: float) -> NDArray[np.uint8]:
+        """The pixels of an uploaded finger image, refused from its header when it holds more
+        than ``max_finger_pixels`` once brought to 500 dpi."""
+        limit = self.settings.max_finger_pixels
+        with self.working():
+            return decode_image(
+                data,
+                int(limit * (dpi / 500) ** 2),
+                what="finger image",
+                limit_words=finger_limit_words(limit, dpi),
+            )
 
     def capture(self) -> NDArray[np.uint8]:
         """A face photo from the configured camera, opened for this capture only.
@@ -510,7 +541,8 @@ class Station:
             return scanner.capture(timeout=self.settings.scanner_timeout)
 
     def encode(self, pixels: NDArray[np.uint8]) -> FaceTemplate:
-        return self.encoder.encode(pixels)
+        with self.working():
+            return self.encoder.encode(pixels)
 
     # -- workflows ------------------------------------------------------------------------------
 

@@ -30,7 +30,8 @@ from matcher.face.templates import face_distance
 from matcher.fingerprint import FingerprintTemplate, mcc
 from matcher.fingerprint.image import MAX_DPI, MIN_DPI
 from matcher.fusion import FusedScore, decide, fuse, identify_threshold
-from station.errors import InvalidInputError, StationError
+from station.errors import ImageTooLargeError, InvalidInputError, StationError
+from station.images import finger_limit_words
 from station.records import PersonFields, Record, RecordStatus
 from station.security.roles import SYSTEM, Actor, Permission
 from station.storage import Biometric, utc_now
@@ -103,8 +104,16 @@ def finger_template(
         )
     if not MIN_DPI <= dpi <= MAX_DPI:
         raise InvalidInputError(f"dpi is a number from {MIN_DPI} to {MAX_DPI}", field="dpi")
-    template = extract.extract(pixels, dpi)
     settings = station.settings
+    height, width = pixels.shape[:2]
+    if height * width * (500 / dpi) ** 2 > settings.max_finger_pixels:
+        raise ImageTooLargeError(
+            f"the finger image is {width}x{height} pixels at {dpi:g} dpi; the station accepts "
+            f"at most {finger_limit_words(settings.max_finger_pixels, dpi)}: send the finger "
+            "alone, cropped to the print"
+        )
+    with station.working():
+        template = extract.extract(pixels, dpi)
     reasons = []
     if template.quality < settings.fingerprint_min_quality:
         reasons.append("low_quality")

@@ -169,6 +169,27 @@ def anonymous(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+def post_multipart(client: FlaskClient, path: str, fields: dict[str, Any]) -> Any:
+    """POST a multipart body built in memory (values: text, or ``(bytes, filename)`` for a
+    file); the test client would spool a large body to a temporary file it never closes."""
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
+    parts = {
+        name: FileStorage(io.BytesIO(value[0]), filename=value[1])
+        if isinstance(value, tuple)
+        else value
+        for name, value in fields.items()
+    }
+    boundary, body = encode_multipart(parts)
+    return client.post(
+        path,
+        input_stream=io.BytesIO(body),
+        content_length=len(body),
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+
+
 def encode_png(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")

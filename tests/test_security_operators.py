@@ -4,11 +4,17 @@ login, lockout after repeated failures, sessions that expire."""
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from matcher.face import FaceEncoder
+from station.api import create_app
 from station.errors import InvalidInputError
 from station.security.operators import LoginFailedError
 from station.security.passwords import (
@@ -20,7 +26,7 @@ from station.security.passwords import (
 )
 from station.security.roles import SYSTEM, Actor, Role
 from station.service import Station
-from tests.conftest import TEST_PASSWORD, client_as, sign_in
+from tests.conftest import TEST_PASSWORD, client_as, make_settings, sign_in
 
 ADMIN = Actor("boss", Role.ADMIN)
 
@@ -223,3 +229,91 @@ def test_a_password_is_rehashed_at_login_when_the_cost_was_raised(station: Stati
     with sqlite3.connect(station.settings.database_path) as db:
         (stored,) = db.execute("SELECT password_hash FROM operators").fetchone()
     assert stored.startswith("scrypt$2048$")
+
+
+@pytest.fixture
+def slow_answers(tmp_path: Path, shared_encoder: FaceEncoder) -> Iterator[Station]:
+    """A station whose sign-in answers take at least 0.3 s (the default is 0.5 s)."""
+    settings = make_settings(tmp_path / "data", login_answer_seconds=0.3)
+    with Station(settings, encoder=shared_encoder) as opened:
+        opened.operators.create(SYSTEM, "clerk", "operator", TEST_PASSWORD)
+        yield opened
+
+
+def test_unknown_locked_and_wrong_answers_take_the_same_time_and_hash_only_real_checks(
+    slow_answers: Station, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import station.security.operators as operators_module
+
+    ops = slow_answers.operators
+    for _ in range(slow_answers.settings.lockout_failures):
+        with pytest.raises(LoginFailedError):
+            ops.authenticate("clerk", "Wrong-pass-1", client="10.0.0.66")
+    checks = []
+    real_verify = operators_module.verify_password
+    monkeypatch.setattr(
+        operators_module,
+        "verify_password",
+        lambda password, stored: checks.append(1) or real_verify(password, stored),
+    )
+
+    def answer_time(login: str, password: str) -> float:
+        started = time.monotonic()
+        with pytest.raises(LoginFailedError):
+            ops.authenticate(login, password, client="10.0.0.66")
+        return time.monotonic() - started
+
+    unknown = answer_time("nobody", TEST_PASSWORD)
+    locked = answer_time("clerk", TEST_PASSWORD)
+    assert checks == []  # neither computed a hash: a flood of them costs no CPU
+    assert 0.3 <= unknown < 0.6 and 0.3 <= locked < 0.6
+    started = time.monotonic()
+    ops.authenticate("clerk", TEST_PASSWORD, client="10.0.0.7")
+    assert 0.3 <= time.monotonic() - started < 0.6
+
+
+def test_a_flood_of_bogus_sign_ins_from_one_computer_leaves_the_real_operator_a_quick_way_in(
+    slow_answers: Station,
+) -> None:
+    app = create_app(station=slow_answers)
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "10.0.0.66"
+    answers: list[int] = []
+
+    def bogus(n: int) -> None:
+        response = attacker.post("/api/v1/auth/login", json={"login": f"x{n}", "password": "x"})
+        answers.append(response.status_code)
+
+    flood = [threading.Thread(target=bogus, args=(n,)) for n in range(48)]
+    for thread in flood:
+        thread.start()
+    time.sleep(0.05)
+    started = time.monotonic()
+    real = app.test_client().post(
+        "/api/v1/auth/login", json={"login": "clerk", "password": TEST_PASSWORD}
+    )
+    took = time.monotonic() - started
+    for thread in flood:
+        thread.join()
+    assert real.status_code == 200 and took < 1.5
+    assert answers.count(401) <= slow_answers.settings.login_parallel_per_client * 2
+    assert answers.count(429) >= 40
+    refused = attacker.post("/api/v1/auth/login", json={"login": "x", "password": "x"})
+    assert refused.status_code in {401, 429}
+
+
+def test_a_client_that_keeps_failing_is_told_to_wait_without_a_word_about_the_account(
+    tmp_path: Path, shared_encoder: FaceEncoder
+) -> None:
+    settings = make_settings(tmp_path / "data", login_failures_per_client=3)
+    with Station(settings, encoder=shared_encoder) as station:
+        station.operators.create(SYSTEM, "clerk", "operator", TEST_PASSWORD)
+        client = create_app(station=station).test_client()
+        client.environ_base["REMOTE_ADDR"] = "10.0.0.66"
+        codes = [
+            client.post("/api/v1/auth/login", json={"login": name, "password": "x"})
+            for name in ("a1", "b2", "clerk", "clerk", "nobody")
+        ]
+    assert [c.status_code for c in codes] == [401, 401, 401, 429, 429]
+    assert codes[3].json == codes[4].json
+    assert int(codes[3].headers["Retry-After"]) > 0

@@ -12,13 +12,14 @@ from typing import Any, TypeVar, cast
 
 from flask import g, request
 
-from station.api.app import get_station
+from station.api.app import API_PREFIX, get_station
 from station.security.roles import Actor, Permission
 from station.security.sessions import (
     PasswordChangeRequiredError,
     Session,
     SessionRequiredError,
 )
+from station.service import Station
 
 View = TypeVar("View", bound=Callable[..., Any])
 PUBLIC_ENDPOINTS = frozenset({"health.health", "auth.login"})
@@ -26,12 +27,30 @@ PUBLIC_ENDPOINTS = frozenset({"health.health", "auth.login"})
 PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.logout", "auth.me"})
 
 
-def bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
+def token_of(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def bearer_token() -> str | None:
+    return token_of(request.headers.get("Authorization", ""))
+
+
+def front_door(station: Station) -> Callable[[str, str, dict[str, str]], bool]:
+    """For the server: whether a request's body may be read before the application sees it.
+    A request under the API that needs a session and has no live token is refused at once."""
+    public = {f"{API_PREFIX}/health", f"{API_PREFIX}/auth/login"}
+
+    def may_send_body(method: str, path: str, headers: dict[str, str]) -> bool:
+        if not path.startswith(API_PREFIX + "/") or path in public:
+            return True
+        token = token_of(headers.get("AUTHORIZATION", ""))
+        return token is not None and station.sessions.is_live(token)
+
+    return may_send_body
 
 
 def require_session() -> None:

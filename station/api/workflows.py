@@ -102,7 +102,8 @@ def acquire_fingers(station: Station, plan: FingerPlan) -> dict[int, Fingerprint
             data = upload.read()
         finally:
             upload.close()
-        out[position] = finger_template(station, position, station.decode(data), plan.dpi)
+        pixels = station.decode_finger(data, plan.dpi)
+        out[position] = finger_template(station, position, pixels, plan.dpi)
     for position in plan.scans:
         out[position] = scan_finger(station, position)
     return out

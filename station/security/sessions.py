@@ -95,6 +95,12 @@ class Sessions:
             self._open[key] = session
         return session
 
+    def is_live(self, token: str) -> bool:
+        """Whether ``token`` opens a session now (its idle timer is not restarted)."""
+        with self._lock:
+            session = self._open.get(_digest(token))
+            return session is not None and self.clock() < session.expires_at
+
     def password_changed(self, token: str) -> None:
         with self._lock:
             key = _digest(token)
