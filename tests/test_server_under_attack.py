@@ -10,6 +10,7 @@ Defects behind these: about 100 half-open connections sending a header line ever
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -166,10 +167,8 @@ class Slowloris:
     def _run(self) -> None:
         while not self.stop.wait(self.interval):
             for sock in self.sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.sendall(b"X-Slow: yes\r\n")
-                except OSError:
-                    pass
 
     def __exit__(self, *_: object) -> None:
         self.stop.set()

@@ -80,6 +80,8 @@ def guarded_channel(front_door: FrontDoor) -> type[HTTPChannel]:
     """A channel class whose requests remember when they started and meet ``front_door``."""
 
     class TimedParser(HTTPRequestParser):  # type: ignore[misc]
+        error: Error | None
+
         def __init__(self, adj: Any) -> None:
             super().__init__(adj)
             self.started = time.monotonic()
