@@ -763,7 +763,8 @@ PROJECTIONS = {kind: _projection(kind) for kind in ALLOWED}
 
 
 def _fix_name_fillers(fmt: str, options: list[list[list[str]]], sure: list[list[bool]]) -> None:
-    """After the names end (a second ``<<``), only fillers follow: a lone K or C there is a ``<``."""
+    """After the names end (a second ``<<``) only fillers follow: a filler read there is sure,
+    and so is a lone K or C, which is how a filler is misread."""
     row, first = NAME_LINES[fmt]
     columns = options[row]
     text = "".join(column[0] for column in columns[first:])
@@ -776,6 +777,7 @@ def _fix_name_fillers(fmt: str, options: list[list[list[str]]], sure: list[list[
     if end < 0:
         return
     for i in range(end, len(text)):
-        if text[i] in "KC" and text[i - 1] == FILLER and text[i + 1 : i + 2] in (FILLER, ""):
+        lone = text[i - 1] == FILLER and text[i + 1 : i + 2] in (FILLER, "")
+        if text[i] == FILLER or (text[i] in "KC" and lone):
             columns[first + i] = [FILLER]
             sure[row][first + i] = True
