@@ -248,9 +248,9 @@ def photograph(document: NDArray[np.uint8], distortion: Distortion) -> NDArray[n
         light = 1 - distortion.uneven_light * (ramp + 0.5) + 0.35 * distortion.uneven_light * spot
         image *= light[:, :, None]
     if distortion.blur:
-        image = cv2.GaussianBlur(image, (0, 0), distortion.blur)
+        image = np.asarray(cv2.GaussianBlur(image, (0, 0), distortion.blur), np.float32)
     if distortion.noise:
-        image += rng.normal(0, distortion.noise, image.shape)
+        image = image + np.asarray(rng.normal(0, distortion.noise, image.shape), np.float32)
     result = image.clip(0, 255).astype(np.uint8)
     if distortion.jpeg_quality is not None:
         buffer = io.BytesIO()
