@@ -29,6 +29,7 @@ import json
 import logging
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,9 @@ FILLER = "<"
 # Characters the recognizer may emit for an MRZ character (its dictionary holds 18,708).
 # (The chevrons are how it reads some fillers in a long run of them.)
 LOOKALIKES = {"«": "<", "‹": "<", "〈": "<", "く": "<", "＜": "<", "(": "<", "ヘ": "<", "Λ": "<"}
+HOMOGLYPHS = dict(
+    zip("АВЕКМНОРСТХУІЅЈΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEKMHOPCTXYISJABEZHIKMNOPTYX", strict=True)
+)
 # The only corrections made without the model's own second opinion: a character outside its
 # field's type becomes its look-alike of the right type.
 TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "Z": "2", "S": "5"}
@@ -65,6 +69,7 @@ MIN_LINE_CHARS = 20
 CROP_HEIGHTS = (1.25, 1.0, 1.5)
 CROP_END = 0.3  # box heights added at each end of a line
 MIN_RELATIVE_LENGTH = 0.4  # MRZ lines are among the longest: shorter boxes are not read
+SURE_LINE = 0.9  # an MRZ-like read this confident is not read the other way round
 TEXT_CONFIDENCE = 0.8  # a box read this confidently as ordinary text is not read upside down
 MAX_BANDS = 4  # bands of lines tried, best first
 ALTERNATIVE_RATIO = 0.2  # another character this probable (relative) is a real alternative
@@ -199,6 +204,7 @@ class _Read:
     chars: list[_Char]
     confidence: float  # mean probability of the characters read
     foreign: int  # spaces and lower-case letters read
+    spaces: int = 0
 
     @property
     def likeness(self) -> float:
@@ -308,7 +314,7 @@ class MRZEngine:
         index = {c: i for i, c in enumerate(ALPHABET)}
         self._class_to_mrz = np.full(len(classes), -1, np.int64)
         for i, symbol in enumerate(classes):
-            mrz_char = LOOKALIKES.get(symbol, symbol.upper() if len(symbol) == 1 else "")
+            mrz_char = _as_mrz_char(symbol)
             if mrz_char in index:
                 self._class_to_mrz[i] = index[mrz_char]
         self._mrz_classes = np.flatnonzero(self._class_to_mrz >= 0)
@@ -344,7 +350,7 @@ class MRZEngine:
         best = probs.argmax(axis=1)
         chars: list[_Char] = []
         confidences: list[float] = []
-        foreign = 0
+        foreign = spaces = 0
         t = 0
         while t < len(best):
             cls = int(best[t])
@@ -353,6 +359,7 @@ class MRZEngine:
                 end += 1
             if self._foreign[cls]:
                 foreign += 1
+                spaces += cls == self._space
             if cls not in (self._blank, self._space):
                 peak = t + int(np.argmax(probs[t : end + 1, cls]))
                 mrz = np.zeros(len(ALPHABET), np.float32)
@@ -363,7 +370,17 @@ class MRZEngine:
                     chars.append(_Char(mrz[np.newaxis]))
                     confidences.append(float(mrz.max()))
             t = end + 1
-        return _Read(chars, float(np.mean(confidences)) if confidences else 0.0, foreign)
+        return _Read(chars, float(np.mean(confidences)) if confidences else 0.0, foreign, spaces)
+
+
+def _as_mrz_char(symbol: str) -> str:
+    """The MRZ character a recognizer symbol stands for, or "": case and width folded, and
+    Cyrillic or Greek capitals that are drawn like Latin ones (Р is P) taken for them."""
+    if symbol in LOOKALIKES:
+        return LOOKALIKES[symbol]
+    folded = unicodedata.normalize("NFKC", symbol).upper()
+    folded = HOMOGLYPHS.get(folded, folded)
+    return folded if len(folded) == 1 and folded in ALPHABET else ""
 
 
 def _route_rapidocr_logging() -> None:
@@ -489,11 +506,17 @@ def _find_lines(engine: MRZEngine, bgr: NDArray[np.uint8]) -> list[_Line]:
     crops = [_crop(bgr, centre, d, length, height, first) for centre, d, length, height in boxes]
     reads = engine.recognize(crops)
     # Upside down, or a quarter turn the other way: read again what read neither as MRZ nor as
-    # confident ordinary text.
-    again = [i for i, r in enumerate(reads) if r.likeness <= 0 and r.confidence < TEXT_CONFIDENCE]
+    # ordinary text (words and spaces, read with confidence: an MRZ upside down reads as a run
+    # of letters, lower case too, but hardly ever with spaces).
+    again = [
+        i
+        for i, r in enumerate(reads)
+        if not (r.likeness > 0 and r.confidence >= SURE_LINE)
+        and not (r.spaces > 0 and r.confidence >= TEXT_CONFIDENCE)
+    ]
     flipped = engine.recognize([np.ascontiguousarray(crops[i][::-1, ::-1]) for i in again])
     for i, read in zip(again, flipped, strict=True):
-        if read.likeness > 0:
+        if read.likeness > reads[i].likeness:
             reads[i] = read
             centre, direction, length, height = boxes[i]
             boxes[i] = (centre, -direction, length, height)
