@@ -294,6 +294,13 @@ def test_fillers_lost_or_misread_at_the_end_of_the_names_are_restored() -> None:
         assert attempt.valid and attempt.text == ICAO_TD3
 
 
+def test_a_lone_k_among_the_fillers_of_a_number_field_is_a_filler() -> None:
+    # K and < pass the same check digits, so only the context can say: fields end in fillers.
+    line2 = TD3_LINE2.replace("B<<<<<10", "B<<K<<10")
+    attempt = _decode_band([_line(TD3_LINE1), _line(line2)])
+    assert attempt.valid and attempt.text == ICAO_TD3
+
+
 def test_a_filler_lost_inside_line_two_is_put_back_where_the_check_digits_say() -> None:
     line2 = TD3_LINE2.replace("B<<<<<10", "B<<<<10")
     attempt = _decode_band([_line(TD3_LINE1), _line(line2)])

@@ -79,6 +79,10 @@ LENGTH_TOLERANCE = 2  # fillers a line may miss or gain (the check digits then d
 NAME_TOLERANCE = 8  # fillers the names line may miss or gain at its end
 
 ADVICE = "hold the document flat and still, add light without glare, and fill the frame with it"
+VISA_REASON = "a visa"
+VISA_MESSAGE = (
+    "this is a visa (document code V), not an identity document: read the passport or card"
+)
 NO_MRZ_MESSAGE = (
     "no machine readable zone found: show the side with the two or three lines of <<< "
     f"characters, and {ADVICE}"
@@ -103,7 +107,7 @@ class MRZReading:
     valid: bool
     text: str  # the zone's lines joined by newlines, as corrected ("" when none was found)
     format: str | None  # "TD1", "TD2" or "TD3"
-    fields: dict[str, str]
+    fields: dict[str, str]  # by name, only when valid: an unchecked reading is no data
     failed_checks: list[str]
     message: str  # what to do when not valid; "" when valid
     seconds: float
@@ -450,20 +454,16 @@ def read_mrz(pixels: NDArray[np.uint8], engine: MRZEngine | None = None) -> MRZR
         log.info("no MRZ found (%d line(s) looked like one) in %.2f s", len(lines), seconds)
         return MRZReading(False, "", None, {}, [], NO_MRZ_MESSAGE, seconds)
     best = min(attempts, key=lambda a: (a.format is None, len(a.failed_checks)))
-    fields: dict[str, str] = {}
-    if best.format is not None:
-        try:
-            fields = mrz_fields(MRZ.parse(best.text))
-        except MRZError:
-            fields = {}
     what = best.reason or "check digits failed: " + ", ".join(best.failed_checks)
     message = f"the machine readable zone did not read reliably ({what}): {ADVICE}"
+    if best.reason == VISA_REASON:
+        message = VISA_MESSAGE
     log.info("MRZ not valid (%s) in %.2f s", what, seconds)
     return MRZReading(
         valid=False,
         text=best.text,
         format=best.format,
-        fields=fields,
+        fields={},
         failed_checks=best.failed_checks,
         message=message,
         seconds=seconds,
@@ -637,7 +637,7 @@ def _decode_band(band: list[_Line]) -> _Attempt:
     if len(accepted) == 1:
         text, mrz = next(iter(accepted.items()))
         if mrz.document_code.startswith("V"):
-            return _Attempt(text, None, False, [], "a visa: read the passport it is in instead")
+            return _Attempt(text, None, False, [], VISA_REASON)
         return _Attempt(text, mrz.format, True, [], "", mrz)
     if accepted:
         return _Attempt(raw, formats[0], False, [], "more than one reading passes the checks")
@@ -722,6 +722,7 @@ def _decode_lines(fmt: str, lines: list[list[_Char]]) -> _Attempt:
         options.append(row_options)
         sure.append(row_sure)
     _fix_name_fillers(fmt, options, sure)
+    _fix_lone_fillers(fmt, options)
     best_text = "\n".join("".join(column[0] for column in row) for row in options)
     doubts = [
         f"line {row + 1} column {col + 1}"
@@ -783,6 +784,19 @@ def _choices(kind: str, char: _Char) -> tuple[list[str], float]:
 
 
 PROJECTIONS = {kind: _projection(kind) for kind in ALLOWED}
+
+
+def _fix_lone_fillers(fmt: str, options: list[list[list[str]]]) -> None:
+    """A lone K or C between fillers of a number or optional-data field is a misread filler.
+
+    No check digit can tell: K and < differ by 20 in ICAO's values, a multiple of ten.
+    """
+    for types, columns in zip(TYPES[fmt], options, strict=True):
+        firsts = [column[0] for column in columns]
+        for i in range(1, len(columns)):
+            after = firsts[i + 1] if i + 1 < len(columns) else FILLER
+            if types[i] == "X" and firsts[i] in "KC" and firsts[i - 1] == after == FILLER:
+                columns[i] = [FILLER]
 
 
 def _fix_name_fillers(fmt: str, options: list[list[list[str]]], sure: list[list[bool]]) -> None:
