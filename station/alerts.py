@@ -23,16 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from station.audit import ChainReport
-from station.security.roles import SYSTEM, Actor, Permission
 
 if TYPE_CHECKING:
     from station.config import Settings
-    from station.service import Station
 
 CHANGE_ACTIONS = frozenset({"correct", "block", "unblock", "delete", "purge", "hold_decision"})
 READ_ACTIONS = frozenset({"view", "export", "history"})
@@ -235,27 +233,3 @@ def find_alerts(
             )
         )
     return alerts
-
-
-def station_alerts(
-    station: Station,
-    actor: Actor = SYSTEM,
-    since: datetime | None = None,
-    now: datetime | None = None,
-) -> AlertReport:
-    """Alerts over the audit rows since ``since`` (default: the last seven days), and the whole
-    chain's breaks. Audited as ``alerts``."""
-    station.allow(actor, Permission.AUDIT_READ)
-    moment = now or datetime.now(UTC)
-    start = since or moment - timedelta(days=7)
-    start_text = start.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    rows = station.audit.rows_since(start_text)
-    chain = station.audit.verify()
-    alerts = find_alerts(rows, station.settings, chain)
-    station.audit.append(
-        actor.login,
-        "alerts",
-        outcome="alerts" if alerts else "none",
-        detail={"rows": len(rows), "alerts": len(alerts)},
-    )
-    return AlertReport(start_text, len(rows), alerts)

@@ -58,6 +58,7 @@ ACTIONS = frozenset(
         "purge",
         "hold",
         "hold_decision",
+        "holds_read",
         "application",
         "receipt_check",
         "alerts",

@@ -222,7 +222,9 @@ def read_backup(source: Path, passphrase: str, database_out: Path) -> tuple[byte
     return key, info
 
 
-def restore_backup(source: Path, passphrase: str, database: Path, key_file: Path) -> BackupInfo:
+def restore_backup(
+    source: Path, passphrase: str, database: Path, key_file: Path, env_key: str | None = None
+) -> BackupInfo:
     """Unpack a backup into a data directory that has no database yet, and its key beside.
 
     The caller holds the data directory's lock. A key file that already holds another key is
@@ -237,7 +239,7 @@ def restore_backup(source: Path, passphrase: str, database: Path, key_file: Path
     tmp = database.with_name(database.name + ".restore")
     try:
         key, info = read_backup(source, passphrase, tmp)
-        existing = load_key(key_file)
+        existing = load_key(key_file, env_key)
         if existing is not None and existing.key != key:
             raise BackupError(
                 f"{existing.source} holds another key than the backup's: move it aside, or set "

@@ -1,30 +1,28 @@
-"""The ``station`` command: run the daemon, enroll and identify from files, evaluate accuracy."""
+"""The ``station`` command: run the station's server; the desk's jobs for technicians and scripts
+(through the running server's API, or on the station directly when none runs); devices, accounts,
+audit, keys, backups, personal-data duties; calibration and evaluation."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from matcher.imageio import read_rgb
 from station.commands.audit import audit
 from station.commands.backup import backup
 from station.commands.bench import bench
 from station.commands.calibrate import calibrate
 from station.commands.camera import camera, eval_quality
 from station.commands.card import card
+from station.commands.client import write_server_address
 from station.commands.common import (
     EXPECTED_ERRORS,
     data_options,
     open_station,
-    operator_option,
     reported_errors,
     settings_from,
-    signed_in,
 )
 from station.commands.eval_fingerprint import fingerprint
 from station.commands.key import key
@@ -32,10 +30,10 @@ from station.commands.operator import operator as operator_group
 from station.commands.output import echo_json, fail
 from station.commands.privacy import export, purge
 from station.commands.scanner import scanner
-from station.commands.workflows import decide, holds, identify_person_command
+from station.commands.workflows import decide, enroll, holds, identify, intake, show
+from station.config import load_secrets
+from station.core import Station
 from station.logsetup import close_logging, configure_logging
-from station.records import PersonFields
-from station.service import Station
 
 __all__ = [
     "EXPECTED_ERRORS",
@@ -99,9 +97,10 @@ def serve(
     with reported_errors():
         station = Station(settings).open()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    address: Path | None = None
     try:
         with reported_errors():
-            one_time = station.ensure_admin(os.environ.get("STATION_ADMIN_PASSWORD") or None)
+            one_time = station.ensure_admin(load_secrets().admin_password)
         if one_time:
             # On the console only, never in the log file.
             click.echo(
@@ -122,6 +121,7 @@ def serve(
             server = make_server(app, settings.host, settings.port, limits, front_door(station))
         except OSError as exc:
             fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
+        address = write_server_address(settings, settings.host, settings.port)
         click.echo(
             f"station listening on http://{settings.host}:{settings.port}/api/v1 "
             f"(data {settings.data_dir}; camera {settings.camera_url or 'none'}; "
@@ -130,117 +130,9 @@ def serve(
         )
         server.run()
     finally:
+        if address is not None:
+            address.unlink(missing_ok=True)
         station.close()
-
-
-def read_photo(path: Path) -> Any:
-    with reported_errors():
-        return read_rgb(path)
-
-
-@main.command()
-@data_options
-@operator_option
-@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--name", required=True, help="The person's full name.")
-@click.option("--document-number", help="ID document number.")
-@click.option("--document-type", help="ID document type (for example 'ID card', 'passport').")
-@click.option("--nationality", help="3-letter ICAO code, for example KGZ.")
-@click.option("--birth-date", help="YYYY-MM-DD.")
-@click.option("--sex", type=click.Choice(["M", "F", "X"], case_sensitive=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
-def enroll(
-    data_dir: Path | None,
-    config_file: Path | None,
-    operator: str,
-    image: Path,
-    as_json: bool,
-    **fields: Any,
-) -> None:
-    """Enroll the person in IMAGE."""
-    pixels = read_photo(image)
-    with reported_errors(), open_station(data_dir, config_file) as station:
-        actor = signed_in(station, operator)
-        record = station.enroll(pixels, PersonFields.from_mapping(fields), actor=actor)
-    if as_json:
-        echo_json(record.to_json())
-    else:
-        click.echo(f"enrolled record {record.id}: {record.fields.name}")
-
-
-@main.command()
-@data_options
-@operator_option
-@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--top-k", type=int, help="How many candidates to list (default from settings).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def identify(
-    data_dir: Path | None,
-    config_file: Path | None,
-    operator: str,
-    image: Path,
-    top_k: int | None,
-    as_json: bool,
-) -> None:
-    """Search the gallery for the person in IMAGE (1:N). Exit status 0 on a match, 3 on none."""
-    pixels = read_photo(image)
-    with reported_errors(), open_station(data_dir, config_file) as station:
-        result = station.identify(pixels, top_k=top_k, actor=signed_in(station, operator))
-    if as_json:
-        echo_json(result.to_json())
-    else:
-        verdict = f"MATCH record {result.match.record.id}" if result.match else "NO MATCH"
-        click.echo(f"{verdict} (threshold {result.threshold}, gallery {result.gallery_size})")
-        for c in result.candidates:
-            flag = "*" if c.match else " "
-            click.echo(
-                f"{flag} {c.rank:>2}  record {c.record.id:<8} {c.distance:.4f}  {c.record.fields.name}"
-            )
-    sys.exit(0 if result.match else 3)
-
-
-@main.command()
-@data_options
-@operator_option
-@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--record", "record_id", type=int, required=True, help="The record to verify against."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def verify(
-    data_dir: Path | None,
-    config_file: Path | None,
-    operator: str,
-    image: Path,
-    record_id: int,
-    as_json: bool,
-) -> None:
-    """Check whether IMAGE shows the person of a record (1:1). Exit status 0 on a match, 3 if not."""
-    pixels = read_photo(image)
-    with reported_errors(), open_station(data_dir, config_file) as station:
-        result = station.verify(record_id, pixels, actor=signed_in(station, operator))
-    if as_json:
-        echo_json(result.to_json())
-    else:
-        click.echo(
-            f"{'MATCH' if result.match else 'NO MATCH'}: distance {result.distance:.4f} "
-            f"(threshold {result.threshold})"
-        )
-    sys.exit(0 if result.match else 3)
-
-
-@main.command()
-@data_options
-@operator_option
-@click.argument("record_id", type=int)
-def show(data_dir: Path | None, config_file: Path | None, operator: str, record_id: int) -> None:
-    """Print one record as JSON (special-category fields for supervisors)."""
-    from station.security.roles import Permission
-
-    with reported_errors(), open_station(data_dir, config_file) as station:
-        actor = signed_in(station, operator)
-        record = station.get_record(record_id, actor=actor)
-        echo_json(record.to_json(special=actor.may(Permission.VIEW_SPECIAL)))
 
 
 @main.group(name="eval")
@@ -316,9 +208,8 @@ main.add_command(key)
 main.add_command(backup)
 main.add_command(export)
 main.add_command(purge)
-main.add_command(holds)
-main.add_command(decide)
-main.add_command(identify_person_command)
+for job in (enroll, intake, identify, holds, decide, show):
+    main.add_command(job)
 evaluate.add_command(eval_quality)
 evaluate.add_command(fingerprint)
 main.add_command(calibrate)

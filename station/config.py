@@ -38,6 +38,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``data/`` in the project's checkout when the station runs from one (where ``scripts/start``
+    keeps it), else ``$XDG_DATA_HOME/biometric-station``."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "station").is_dir():
+        return PROJECT_ROOT / "data"
     env = os.environ if environ is None else environ
     base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "biometric-station"
@@ -68,6 +72,40 @@ def default_datasets_dir() -> Path:
     return (PROJECT_ROOT.parent / "shared" / "datasets").resolve()
 
 
+# STATION_* variables that are not settings: secrets (never in a file, never logged) and the
+# names scripts/bootstrap and the CLI read. Any other STATION_* variable is an error.
+SECRET_VARIABLES = {
+    "STATION_KEY": "key",  # the encryption key in base64, instead of key_file
+    "STATION_ADMIN_PASSWORD": "admin_password",  # the first admin's password, at the first start
+    "STATION_OPERATOR": "operator",  # who a command acts as
+    "STATION_PASSWORD": "password",  # ...and their password
+    "STATION_NEW_PASSWORD": "new_password",  # for `station operator passwd`
+    "STATION_BACKUP_PASSPHRASE": "backup_passphrase",
+}
+OTHER_VARIABLES = frozenset({"STATION_CONFIG", "STATION_VENV"})
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """What the environment may hold that is not a setting. Read here and nowhere else."""
+
+    key: str | None = None
+    admin_password: str | None = None
+    operator: str | None = None
+    password: str | None = None
+    new_password: str | None = None
+    backup_passphrase: str | None = None
+
+    def __repr__(self) -> str:  # never print a secret
+        given = [name for name, value in vars(self).items() if value]
+        return f"Secrets({', '.join(given)} given)"
+
+
+def load_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
+    env = os.environ if environ is None else environ
+    return Secrets(**{field: env.get(name) or None for name, field in SECRET_VARIABLES.items()})
+
+
 class ConfigError(ValueError):
     """A setting is missing, unknown or has a value of the wrong kind."""
 
@@ -94,6 +132,7 @@ class Settings:
     face_identify_threshold: float = DEFAULT_FACE_IDENTIFY_THRESHOLD
     calibration_file: Path | None = None  # default: calibration.json in data_dir, if there
     calibration_growth_warning: float = 2.0  # warn when a gallery outgrows its calibration x this
+    calibrated_gallery_size: int = 0  # people the face 1:N threshold was set for (0: unknown)
     top_k: int = 5
     max_upload_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = 40_000_000
@@ -132,7 +171,7 @@ class Settings:
     fingerprint_verify_threshold: float = DEFAULT_FINGERPRINT_VERIFY_THRESHOLD
     fingerprint_min_quality: int = 20  # a capture below this NFIQ2-like quality is refused
     fingerprint_min_minutiae: int = 12
-    enroll_min_fingers: int = 2
+    enroll_min_fingers: int = 2  # 0: a station without a scanner enrolls faces only
     scanner_timeout: float = 10.0
     card_timeout: float = 10.0
     fusion_verify_threshold: float = 4.6  # fused log-likelihood ratio, ln(100): matcher/fusion.py
@@ -187,10 +226,11 @@ class Settings:
             "alert_bulk_reads",
             "alert_failed_logins",
             "alert_failed_login_seconds",
-            "enroll_min_fingers",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be positive")
+        if not 0 <= self.enroll_min_fingers <= 10:
+            raise ConfigError("enroll_min_fingers lies between 0 (faces only) and 10")
         if not 0 <= self.login_answer_seconds <= 10:
             raise ConfigError("login_answer_seconds must lie between 0 and 10")
         for name in ("busy_seconds", "request_header_seconds", "request_body_seconds"):
@@ -290,17 +330,27 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def environment_values(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings among the ``STATION_*`` variables; an unknown one is an error (a typo such
+    as STATION_PORTT would otherwise be ignored without a word)."""
     values: dict[str, Any] = {}
+    unknown = []
     for key, value in environ.items():
-        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+        if not key.startswith(ENV_PREFIX) or key in SECRET_VARIABLES or key in OTHER_VARIABLES:
             continue
         name = key[len(ENV_PREFIX) :].lower()
-        if name == "data":
-            name = "data_dir"
-        elif name == "datasets":
-            name = "datasets_dir"
+        name = {"data": "data_dir", "datasets": "datasets_dir"}.get(name, name)
         if name in FIELDS:
             values[name] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        valid = sorted(
+            [ENV_PREFIX + n.upper() for n in FIELDS] + [*SECRET_VARIABLES, *OTHER_VARIABLES]
+        )
+        raise ConfigError(
+            f"unknown environment variable(s) {', '.join(sorted(unknown))}; valid: "
+            + ", ".join(valid)
+        )
     return values
 
 
@@ -373,4 +423,6 @@ def calibrated_values(path: Path) -> dict[str, Any]:
             values[name] = value
     if calibration.fingerprint_min_quality is not None:
         values["fingerprint_min_quality"] = round(calibration.fingerprint_min_quality)
+    if calibration.identify_gallery_size is not None:
+        values["calibrated_gallery_size"] = calibration.identify_gallery_size
     return values

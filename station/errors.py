@@ -1,4 +1,5 @@
-"""The root of every station error. Each has a stable ``code`` and the HTTP status the API uses."""
+"""The root of every station error. Each has a stable ``code``; what a code means over HTTP is
+the API's business (one table in :mod:`station.api.errors`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ class StationError(Exception):
     """Something the station cannot do as asked; the message says what to do about it."""
 
     code = "station_error"
-    http_status = 400
 
 
 class InvalidInputError(StationError):
@@ -42,12 +42,10 @@ class InvalidImageError(StationError):
 
 class ImageTooLargeError(StationError):
     code = "image_too_large"
-    http_status = 413
 
 
 class RecordNotFoundError(StationError):
     code = "record_not_found"
-    http_status = 404
 
     def __init__(self, record_id: int) -> None:
         self.record_id = record_id
@@ -56,14 +54,12 @@ class RecordNotFoundError(StationError):
 
 class DataDirectoryInUseError(StationError):
     code = "data_directory_in_use"
-    http_status = 409
 
 
 class CaptureRefusedError(StationError):
     """The camera delivered no frame good enough within the time allowed."""
 
     code = "capture_refused"
-    http_status = 422
 
     def __init__(self, reasons: list[str], codes: list[str]) -> None:
         self.reasons = reasons
@@ -73,7 +69,6 @@ class CaptureRefusedError(StationError):
 
 class NoCameraError(StationError):
     code = "no_camera"
-    http_status = 409
 
     def __init__(self) -> None:
         super().__init__(
@@ -84,7 +79,6 @@ class NoCameraError(StationError):
 
 class NoScannerError(StationError):
     code = "no_scanner"
-    http_status = 409
 
     def __init__(self) -> None:
         super().__init__(
@@ -97,11 +91,20 @@ class StationBusyError(StationError):
     """Every computing slot stayed taken for ``busy_seconds``: others are being served."""
 
     code = "station_busy"
-    http_status = 503
 
     def __init__(self, waited: float) -> None:
         self.retry_after = 5
         super().__init__(
             f"the station is busy with other people's biometrics (waited {waited:.0f} s): try "
             "again in a few seconds"
+        )
+
+
+class NoCardReaderError(StationError):
+    code = "no_card_reader"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this station has no ID-card reader configured: set card_reader_url (for example "
+            "pcsc://), or enroll from the typed document fields"
         )

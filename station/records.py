@@ -133,7 +133,6 @@ class RecordBlockedError(StationError):
     """The record is under dispute: kept, but never matched or changed until unblocked."""
 
     code = "record_blocked"
-    http_status = 409
 
     def __init__(self, record_id: int, status: str = "blocked") -> None:
         self.record_id = record_id

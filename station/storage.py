@@ -107,6 +107,15 @@ CREATE TABLE IF NOT EXISTS record_history (
     replaced_by TEXT NOT NULL,
     PRIMARY KEY (record_id, version)
 );
+CREATE TABLE IF NOT EXISTS status_changes (
+    record_id INTEGER NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,           -- 1, 2, ... per record
+    status TEXT NOT NULL,           -- the status it was given
+    reason BLOB NOT NULL,           -- sealed text: why
+    changed_at TEXT NOT NULL,
+    changed_by TEXT NOT NULL,
+    PRIMARY KEY (record_id, seq)
+);
 CREATE TABLE IF NOT EXISTS operators (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     login TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -152,6 +161,7 @@ SEALED_COLUMNS = (
     ("photos", ("record_id", "kind"), ("image",)),
     ("record_history", ("record_id", "version"), ("fields", "reason")),
     ("holds", ("record_id",), ("detail",)),
+    ("status_changes", ("record_id", "seq"), ("reason",)),
     ("applications", ("id",), ("result",)),
 )
 _RECORD_COLUMNS = (
@@ -436,16 +446,6 @@ class Storage:
                 ),
             )
 
-    def get_photo(self, record_id: int, kind: str) -> tuple[str, bytes]:
-        with self.reading() as db:
-            row = db.execute(
-                "SELECT media_type, image FROM photos WHERE record_id = ? AND kind = ?",
-                (record_id, kind),
-            ).fetchone()
-        if row is None:
-            raise RecordNotFoundError(record_id)
-        return row[0], self.sealer.open(row[1], record_context(record_id, f"photos/{kind}"))
-
     def get_record(self, record_id: int) -> Record:
         with self.reading() as db:
             row = db.execute(f"{_RECORD_SELECT} WHERE r.id = ?", (record_id,)).fetchone()
@@ -542,14 +542,54 @@ class Storage:
             for version, fields, reason, replaced_at, replaced_by in rows
         ]
 
-    def set_status(self, record_id: int, status: RecordStatus) -> None:
+    def set_status(self, record_id: int, status: RecordStatus, reason: str, operator: str) -> None:
+        """Give a record a status, keeping why (sealed) and who in its status changes."""
+        now = utc_now()
         with self.transaction() as db:
             changed = db.execute(
                 "UPDATE records SET status = ?, updated_at = ? WHERE id = ?",
-                (status.value, utc_now(), record_id),
+                (status.value, now, record_id),
             ).rowcount
-        if changed == 0:
-            raise RecordNotFoundError(record_id)
+            if changed == 0:
+                raise RecordNotFoundError(record_id)
+            (seq,) = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM status_changes WHERE record_id = ?",
+                (record_id,),
+            ).fetchone()
+            db.execute(
+                "INSERT INTO status_changes (record_id, seq, status, reason, changed_at, "
+                "changed_by) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    record_id,
+                    seq,
+                    status.value,
+                    self.sealer.seal(
+                        reason.encode(), record_context(record_id, f"status/{seq}/reason")
+                    ),
+                    now,
+                    operator,
+                ),
+            )
+
+    def status_changes(self, record_id: int) -> list[dict[str, Any]]:
+        """A record's status changes, oldest first: the status, why, when and by whom."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT seq, status, reason, changed_at, changed_by FROM status_changes "
+                "WHERE record_id = ? ORDER BY seq",
+                (record_id,),
+            ).fetchall()
+        return [
+            {
+                "status": status,
+                "reason": self.sealer.open(
+                    reason, record_context(record_id, f"status/{seq}/reason")
+                ).decode(),
+                "changed_at": changed_at,
+                "changed_by": changed_by,
+            }
+            for seq, status, reason, changed_at, changed_by in rows
+        ]
 
     def delete_record(self, record_id: int) -> None:
         """Delete a record with its templates, photos and history (zeroed on disk)."""
@@ -822,7 +862,8 @@ class Storage:
         """Re-encrypt every sealed value with a new key, in one transaction; return the count.
 
         After a crash the database holds either the old key's values or the new key's, never a
-        mixture. The caller keeps the new key safe before calling (see :mod:`station.keys`).
+        mixture. The caller keeps the new key safe before calling (see
+        :func:`station.workflows.maintenance.rotate_key`).
         """
         count = 0
         with self.transaction() as db:
@@ -869,4 +910,6 @@ def _context_of(table: str, key: tuple[Any, ...], column: str) -> str:
         return biometric_context(key[0], key[1], key[2])
     if table == "photos":
         return record_context(key[0], f"photos/{key[1]}")
+    if table == "status_changes":
+        return record_context(key[0], f"status/{key[1]}/reason")
     return record_context(key[0], f"history/{key[1]}/{column}")

@@ -17,8 +17,8 @@ from PIL import Image
 from matcher.face import FaceEncoder
 from station.api import create_app
 from station.config import Settings, load_settings
+from station.core import Station
 from station.security.roles import SYSTEM
-from station.service import Station
 
 # Property tests check behaviour, never speed: no per-example deadline on a loaded 2-core machine.
 hypothesis_settings.register_profile("station", deadline=None)
@@ -84,9 +84,12 @@ def shared_encoder() -> FaceEncoder:
 
 
 def make_settings(data_dir: Path, lfw: Path | None = None, **overrides: Any) -> Settings:
-    """Settings for a station on ``data_dir``, its key file beside it (``<data_dir>.key``), and a
-    cheap password hash answered at once (the defaults take 0.5 s a login)."""
+    """Settings for a station on ``data_dir``, its key file beside it (``<data_dir>.key``), a
+    cheap password hash answered at once (the defaults take 0.5 s a login), and face-only
+    enrollment (``enroll_min_fingers=0``, as on a station without a scanner) unless a test asks
+    for fingers."""
     values: dict[str, Any] = {
+        "enroll_min_fingers": 0,
         "data_dir": data_dir,
         "key_file": data_dir.with_name(data_dir.name + ".key"),
         "password_kdf_n": 1024,
@@ -114,6 +117,7 @@ def cli_env(settings: Settings, operator: str) -> dict[str, str]:
 
 @pytest.fixture
 def station(tmp_path: Path, lfw: Path, shared_encoder: FaceEncoder) -> Iterator[Station]:
+    """A station with a simulated camera and no scanner: it enrolls faces only."""
     settings = make_settings(tmp_path / "data", lfw, camera_timeout=1.0)
     with Station(settings, encoder=shared_encoder) as opened:
         yield opened
@@ -125,6 +129,30 @@ def app(station: Station) -> Flask:
 
 
 TEST_PASSWORD = "Station-test-1"
+
+
+def enroll_face(
+    station: Station,
+    photo: Path,
+    name: str = "A Person",
+    purpose: str | None = None,
+    actor: Any = SYSTEM,
+    **fields: str,
+) -> Any:
+    """Enroll the person in ``photo`` with the one enrollment workflow, face only (the station
+    needs ``enroll_min_fingers=0``); the Enrollment (``.record``, ``.held``)."""
+    from matcher.imageio import read_rgb
+    from station.records import PersonFields
+    from station.workflows import FaceInput, enroll
+
+    return enroll(
+        station,
+        FaceInput.of(read_rgb(photo)),
+        fields=PersonFields(name=name, **fields),
+        consent=True,
+        purpose=purpose,
+        actor=actor,
+    )
 
 
 def sign_in(app: Flask, login: str, password: str = TEST_PASSWORD) -> FlaskClient:

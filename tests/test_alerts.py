@@ -18,8 +18,8 @@ from station.alerts import find_alerts
 from station.audit import Break, ChainReport
 from station.cli import main
 from station.config import Settings
+from station.core import Station
 from station.security.roles import SYSTEM
-from station.service import Station
 from tests.conftest import TEST_PASSWORD, cli_env, client_as, make_settings
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)

@@ -1,16 +1,19 @@
-"""The `station` command: enroll, identify, verify, show and eval, as an operator types them.
+"""The `station` command for technicians and scripts: enroll, intake, identify, holds, decide and
+show, as an operator types them; beside a running server they go through its API.
 
 Commands that touch records sign in: ``--operator`` or $STATION_OPERATOR, the password from
-$STATION_PASSWORD (or asked for). Each test's station has its own key file and a cheap scrypt.
+$STATION_PASSWORD (or asked for). Each test's station has its own key file and a cheap scrypt, and
+enrolls faces only (it has no scanner) unless a test gives fingers.
 """
 
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from station.cli import main
 from tests.conftest import photos_of
@@ -18,28 +21,31 @@ from tests.conftest import photos_of
 PASSWORD = "Desk-pass-1"
 
 
-def station_env(tmp_path: Path) -> dict[str, str]:
-    """Environment for a station in ``tmp_path/data``, signed in as the operator ``clerk``."""
+def station_env(tmp_path: Path, login: str = "clerk") -> dict[str, str]:
+    """Environment for a station in ``tmp_path/data``, signed in as ``login``."""
     return {
         "STATION_DATA": str(tmp_path / "data"),
         "STATION_KEY_FILE": str(tmp_path / "station.key"),
         "STATION_PASSWORD_KDF_N": "1024",
+        "STATION_LOGIN_ANSWER_SECONDS": "0",
+        "STATION_ENROLL_MIN_FINGERS": "0",
         "STATION_LOG_LEVEL": "WARNING",
-        "STATION_OPERATOR": "clerk",
+        "STATION_OPERATOR": login,
         "STATION_PASSWORD": PASSWORD,
     }
 
 
-def with_clerk(tmp_path: Path) -> dict[str, str]:
-    """A station whose first account is the operator ``clerk`` (password chosen, no change)."""
-    env = station_env(tmp_path)
-    created = CliRunner().invoke(
-        main,
-        ["operator", "create", "clerk", "--role", "operator"],
-        env={**env, "STATION_NEW_PASSWORD": PASSWORD},
-    )
-    assert created.exit_code == 0, created.output
-    return env
+def with_accounts(tmp_path: Path) -> dict[str, str]:
+    """A station with the operator ``clerk`` and the supervisor ``chief`` (passwords chosen)."""
+    from station.core import Station
+    from station.security.roles import SYSTEM
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "data", key_file=tmp_path / "station.key")
+    with Station(settings) as station:
+        station.operators.create(SYSTEM, "clerk", "operator", PASSWORD)
+        station.operators.create(SYSTEM, "chief", "supervisor", PASSWORD)
+    return station_env(tmp_path)
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -53,54 +59,90 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
-def test_enroll_then_identify_then_verify_from_files(
+def invoke(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def test_enroll_then_identify_from_files_and_the_same_person_again_is_held(
     tmp_path: Path, lfw_people: list[Path]
 ) -> None:
-    env = with_clerk(tmp_path)
+    env = with_accounts(tmp_path)
     alice, bob = lfw_people[90], lfw_people[91]
-    enrolled = run("enroll", str(photos_of(alice)[0]), "--name", "Alice Example", "--json", env=env)
-    assert enrolled.returncode == 0, enrolled.stderr
-    record = json.loads(enrolled.stdout)
+    enrolled = invoke(
+        env,
+        "enroll",
+        "--photo",
+        str(photos_of(alice)[0]),
+        "--name",
+        "Alice Example",
+        "--document-number",
+        "AE1000001",
+        "--consent",
+        "--json",
+    )
+    assert enrolled.exit_code == 0, enrolled.output
+    record = json.loads(enrolled.output)["record"]
     assert record["name"] == "Alice Example"
-    assert run("enroll", str(photos_of(bob)[0]), "--name", "Bob Example", env=env).returncode == 0
+    other = invoke(
+        env, "enroll", "--photo", str(photos_of(bob)[0]), "--name", "Bob Example", "--consent"
+    )
+    assert other.exit_code == 0, other.output
 
-    found = run("identify", str(photos_of(alice)[1]), "--json", env=env)
-    assert found.returncode == 0, found.stderr
-    assert json.loads(found.stdout)["match"]["record_id"] == record["id"]
+    found = invoke(env, "identify", "--photo", str(photos_of(alice)[1]), "--json")
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.output)["match"]["record_id"] == record["id"]
+    human = invoke(env, "identify", "--photo", str(photos_of(alice)[1]))
+    assert human.output.startswith(f"MATCH record {record['id']}")
+    assert "Alice" not in human.output  # an operator sees record ids, not names
 
-    human = run("identify", str(photos_of(alice)[1]), env=env)
-    assert human.stdout.startswith(f"MATCH record {record['id']}")
+    again = invoke(
+        env, "enroll", "--photo", str(photos_of(alice)[2]), "--name", "Alice Again", "--consent"
+    )
+    assert again.exit_code == 4, again.output  # held for a supervisor
+    assert "held: likely_duplicate" in again.output
+    chief = {**env, "STATION_OPERATOR": "chief"}
+    listed = invoke(chief, "holds", "--json")
+    assert listed.exit_code == 0, listed.output
+    (hold,) = json.loads(listed.output)
+    decided = invoke(chief, "decide", str(hold["record_id"]), "reject", "--reason", "same person")
+    assert decided.exit_code == 0 and "deleted" in decided.output
+    shown = invoke(chief, "show", str(record["id"]))
+    assert json.loads(shown.output)["name"] == "Alice Example"
 
-    other = run("verify", str(photos_of(bob)[1]), "--record", str(record["id"]), env=env)
-    assert other.returncode == 3
-    assert other.stdout.startswith("NO MATCH")
+
+def test_enrollment_needs_consent_and_says_so(tmp_path: Path, lfw_people: list[Path]) -> None:
+    env = with_accounts(tmp_path)
+    result = invoke(env, "enroll", "--photo", str(photos_of(lfw_people[0])[0]), "--name", "X")
+    assert result.exit_code == 1
+    assert "consent" in result.output
 
 
 def test_identify_exits_3_when_nobody_matches(tmp_path: Path, lfw_people: list[Path]) -> None:
-    env = with_clerk(tmp_path)
-    result = CliRunner().invoke(main, ["identify", str(photos_of(lfw_people[0])[0])], env=env)
+    env = with_accounts(tmp_path)
+    result = invoke(env, "identify", "--photo", str(photos_of(lfw_people[0])[0]))
     assert result.exit_code == 3
     assert "NO MATCH" in result.output
 
 
 def test_errors_are_one_clear_line_and_exit_1(tmp_path: Path, datasets: Path) -> None:
-    runner = CliRunner()
-    env = with_clerk(tmp_path)
+    env = with_accounts(tmp_path)
     no_face = datasets / "fingerprints" / "upek" / "1_1.png"
-    result = runner.invoke(main, ["enroll", str(no_face), "--name", "X"], env=env)
+    result = invoke(env, "enroll", "--photo", str(no_face), "--name", "X", "--consent")
     assert result.exit_code == 1
     assert result.output.startswith("error: no face found")
-    missing = runner.invoke(main, ["show", "42"], env=env)
+    missing = invoke({**env, "STATION_OPERATOR": "chief"}, "show", "42")
     assert missing.exit_code == 1
     assert "no record with id 42" in missing.output
+    bad = invoke(env, "identify", "--finger", "thumb.png")
+    assert bad.exit_code == 2 and "POSITION=FILE" in bad.output
 
 
 def test_a_wrong_password_is_refused_and_nothing_is_done(
     tmp_path: Path, lfw_people: list[Path]
 ) -> None:
-    env = {**with_clerk(tmp_path), "STATION_PASSWORD": "Wrong-pass-1"}
-    result = CliRunner().invoke(
-        main, ["enroll", str(photos_of(lfw_people[0])[0]), "--name", "X"], env=env
+    env = {**with_accounts(tmp_path), "STATION_PASSWORD": "Wrong-pass-1"}
+    result = invoke(
+        env, "enroll", "--photo", str(photos_of(lfw_people[0])[0]), "--name", "X", "--consent"
     )
     assert result.exit_code == 1
     assert result.output.startswith("error: wrong login or password")
@@ -109,9 +151,70 @@ def test_a_wrong_password_is_refused_and_nothing_is_done(
 def test_a_file_that_is_not_an_image_is_a_clear_error(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("not a photo")
-    result = CliRunner().invoke(main, ["identify", str(notes)], env=with_clerk(tmp_path))
+    result = invoke(with_accounts(tmp_path), "identify", "--photo", str(notes))
     assert result.exit_code == 1
-    assert "cannot read the image" in result.output
+    assert "not an image the station can read" in result.output
+
+
+def test_a_command_never_makes_an_empty_station_in_another_folder(tmp_path: Path) -> None:
+    env = station_env(tmp_path)
+    result = invoke(env, "holds")
+    assert result.exit_code == 1
+    assert f"no station in {tmp_path / 'data'}" in result.output
+    assert not (tmp_path / "data" / "station.sqlite3").exists()
+
+
+def test_an_unknown_station_variable_is_an_error_that_lists_the_valid_ones(
+    tmp_path: Path,
+) -> None:
+    env = {**with_accounts(tmp_path), "STATION_PORTT": "9000"}
+    result = invoke(env, "holds")
+    assert result.exit_code == 1
+    assert "unknown environment variable(s) STATION_PORTT" in result.output
+    assert "STATION_PORT" in result.output
+
+
+def test_the_commands_work_beside_a_running_server_through_its_api(
+    tmp_path: Path, lfw_people: list[Path]
+) -> None:
+    from tests.test_serve import free_port
+
+    env = with_accounts(tmp_path)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "station", "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        address = tmp_path / "data" / "server.json"
+        deadline = time.monotonic() + 60
+        while not address.exists() and time.monotonic() < deadline and server.poll() is None:
+            time.sleep(0.1)
+        assert address.exists(), server.stdout.read() if server.stdout else ""
+        enrolled = run(
+            "enroll",
+            "--photo",
+            str(photos_of(lfw_people[95])[0]),
+            "--name",
+            "Beside Server",
+            "--consent",
+            "--json",
+            env=env,
+        )
+        assert enrolled.returncode == 0, enrolled.stderr
+        record = json.loads(enrolled.stdout)["record"]
+        found = run("identify", "--photo", str(photos_of(lfw_people[95])[1]), "--json", env=env)
+        assert json.loads(found.stdout)["match"]["record_id"] == record["id"]
+        # the server itself saw the enrollment: its gallery holds the new record
+        status = run("holds", env={**env, "STATION_OPERATOR": "chief"})
+        assert status.returncode == 0, status.stderr
+    finally:
+        server.terminate()
+        server.communicate(timeout=60)
+    assert not (tmp_path / "data" / "server.json").exists()
 
 
 def test_eval_face_prints_the_agreed_json_keys(tmp_path: Path, lfw_people: list[Path]) -> None:

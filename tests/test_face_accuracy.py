@@ -1,7 +1,8 @@
-"""Accuracy on real faces (LFW dev), through the whole station: SQLite records, FAISS gallery.
+"""Accuracy on real faces (LFW dev), through the whole station: the enrollment workflow (with its
+de-duplication), SQLite records, the FAISS gallery, identification with the fused 1:N threshold.
 
-The first 100 people (by name) are enrolled from their first photo; their second photo is
-identified; the next 50 people, never enrolled, are searched too. A photo in which no face is
+The first 100 people (by name) are enrolled, face only, from their first photo; their second photo
+is identified; the next 50 people, never enrolled, are searched too. A photo in which no face is
 found counts as a miss. The bounds are the measured figures (in the comments) with a margin of
 about two probes; a change that makes the matcher worse fails here.
 """
@@ -12,9 +13,10 @@ import pytest
 
 from matcher.face import FaceEncoder, FaceNotFoundError
 from matcher.imageio import read_rgb
-from station.records import PersonFields
-from station.service import Identification, Station
-from tests.conftest import make_settings, photos_of
+from station.core import Station
+from station.workflows import FaceInput, Identification
+from station.workflows import identify as search
+from tests.conftest import enroll_face, make_settings, photos_of
 
 ENROLLED, NEVER_ENROLLED = 100, 50
 Outcome = Identification | None
@@ -27,19 +29,18 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory, lfw_people: list[Path]) -
     settings = make_settings(tmp_path_factory.mktemp("accuracy"))
     enrolled, strangers = lfw_people[:ENROLLED], lfw_people[ENROLLED : ENROLLED + NEVER_ENROLLED]
     with Station(settings, encoder=encoder) as station:
-        record_of = {
-            p.name: station.enroll(read_rgb(photos_of(p)[0]), PersonFields(name=p.name)).id
-            for p in enrolled
-        }
+        enrollments = {p.name: enroll_face(station, photos_of(p)[0], p.name) for p in enrolled}
+        record_of = {name: e.record.id for name, e in enrollments.items()}
+        held = [name for name, e in enrollments.items() if e.held]
         mated = [(record_of[p.name], identify(station, photos_of(p)[1])) for p in enrolled]
         nonmated = [identify(station, photos_of(p)[0]) for p in strangers]
-    return {"mated": mated, "nonmated": nonmated}
+    return {"mated": mated, "nonmated": nonmated, "held": held}
 
 
 def identify(station: Station, photo: Path) -> Outcome:
     """The search result, or None when no face is found (a failure to acquire)."""
     try:
-        return station.identify(read_rgb(photo))
+        return search(station, FaceInput.of(read_rgb(photo)))
     except FaceNotFoundError:
         return None
 
@@ -60,18 +61,24 @@ def test_rank1_identification_rate_is_at_least_95_percent(outcomes: dict[str, li
     assert rank1 >= 0.95, f"rank-1 {rank1:.3f}"
 
 
+def test_no_distinct_person_is_held_as_a_duplicate_of_another(outcomes: dict[str, list]) -> None:
+    # Measured: 0 of 100 distinct people held (face only, fused duplicate threshold).
+    assert len(outcomes["held"]) <= 1, outcomes["held"]
+
+
 def test_enrolled_people_are_found_at_the_threshold_at_the_measured_rate(
     outcomes: dict[str, list],
 ) -> None:
-    # Measured: FNIR 0.29 (29 of 100) at the default 1:N threshold 0.5. LFW is unconstrained web
-    # photos; the strict threshold keeps FPIR low at the cost of misses (calibration/defaults.py).
+    # Measured: FNIR 0.61 (61 of 100) at the fused 1:N threshold ln(100) + ln(100) = 9.2, which a
+    # face alone reaches only below a distance of about 0.43 (matcher/fusion.py). A face alone is
+    # weak evidence against a gallery; the station identifies with fingers (tests/test_workflows).
     mated = outcomes["mated"]
     fnir = sum(matched_id(r) != expected for expected, r in mated) / len(mated)
-    assert fnir <= 0.31, f"FNIR {fnir:.3f}"
+    assert fnir <= 0.63, f"FNIR {fnir:.3f}"
 
 
 def test_never_enrolled_people_are_rejected_at_the_threshold(outcomes: dict[str, list]) -> None:
-    # Measured: FPIR 0.00 (0 of 50) at the default 1:N threshold 0.5, gallery of 100.
+    # Measured: FPIR 0.00 (0 of 50) at the fused 1:N threshold, gallery of 100.
     nonmated = outcomes["nonmated"]
     assert len(nonmated) == NEVER_ENROLLED
     fpir = sum(matched_id(r) is not None for r in nonmated) / len(nonmated)

@@ -15,8 +15,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from station.core import Station
 from station.security.roles import SYSTEM
-from station.service import Station
 from tests.conftest import TEST_PASSWORD, client_as, sign_in
 from tests.test_api import upload
 
@@ -137,7 +137,7 @@ def test_a_finger_file_must_be_named_for_an_iso_position(
     client: FlaskClient, db1: Path, lfw_people: list[Path], name: str
 ) -> None:
     response = client.post(
-        "/api/v1/identify/person",
+        "/api/v1/identifications",
         data={name: (io.BytesIO((db1 / "101_1.png").read_bytes()), "f.png")},
     )
     assert response.status_code == 400, response.json
@@ -152,7 +152,7 @@ def test_a_resolution_the_matcher_cannot_use_is_refused_before_any_work(
     client: FlaskClient, db1: Path, dpi: str
 ) -> None:
     response = client.post(
-        "/api/v1/identify/person",
+        "/api/v1/identifications",
         data={"dpi": dpi, "finger_2": (io.BytesIO((db1 / "101_1.png").read_bytes()), "f.png")},
     )
     assert response.status_code == 400, response.json
@@ -183,7 +183,7 @@ def test_an_impossible_finger_position_is_refused_before_the_scanner_moves(
             )
             assert response.status_code == 400, (positions, response.json)
             assert response.json["error"]["field"] == "scan_fingers"
-        assert station.scanner.module.history == []  # type: ignore[union-attr]
+        assert station.devices.scanner.module.history == []  # type: ignore[union-attr]
 
 
 # -- what the public endpoints give away --------------------------------------------------------

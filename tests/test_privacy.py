@@ -23,12 +23,28 @@ from matcher.face.templates import template_to_bytes
 from matcher.imageio import read_rgb
 from station.cli import main
 from station.config import ConfigError
-from station.privacy import export_subject, purge_expired, render_text
+from station.core import Station
 from station.records import PersonFields
 from station.security.roles import SYSTEM
-from station.service import Station
 from station.storage import Biometric
-from tests.conftest import TEST_PASSWORD, cli_env, client_as, make_settings, photos_of
+from station.workflows import (
+    correct_record,
+    export_record,
+    identify,
+    purge_expired,
+    render_text,
+    set_blocked,
+    view_record,
+)
+from station.workflows.inputs import FaceInput
+from tests.conftest import (
+    TEST_PASSWORD,
+    cli_env,
+    client_as,
+    enroll_face,
+    make_settings,
+    photos_of,
+)
 from tests.test_api import upload
 
 PERIODS = "voter_registration=3650,census=30"
@@ -43,9 +59,8 @@ def two_purposes(tmp_path: Path, shared_encoder: FaceEncoder) -> Iterator[Statio
 
 
 def enroll(station: Station, person: Path, purpose: str | None = None, **fields: str) -> int:
-    values = {"name": person.name.replace("_", " "), **fields}
-    record = station.enroll(read_rgb(photos_of(person)[0]), PersonFields(**values), purpose=purpose)
-    return record.id
+    name = person.name.replace("_", " ")
+    return int(enroll_face(station, photos_of(person)[0], name, purpose, **fields).record.id)
 
 
 def age(station: Station, record_id: int, days: int) -> None:
@@ -103,7 +118,7 @@ def test_a_blocked_record_is_kept_past_its_retention_period(
 ) -> None:
     station = two_purposes
     disputed = enroll(station, lfw_people[0], "census")
-    station.set_blocked(disputed, True)
+    set_blocked(station, disputed, True, "a complaint is open")
     age(station, disputed, 400)
     report = purge_expired(station)
     assert report.purged == [] and report.kept_blocked == [disputed]
@@ -125,9 +140,10 @@ def test_nothing_is_collected_for_a_purpose_without_a_retention_period(
     client: FlaskClient, station: Station, lfw_people: list[Path]
 ) -> None:
     response = client.post(
-        "/api/v1/records",
+        "/api/v1/enrollments",
         data={
             "name": "A Person",
+            "consent": "true",
             "purpose": "marketing",
             "image": upload(photos_of(lfw_people[0])[0]),
         },
@@ -205,10 +221,10 @@ def test_the_export_holds_everything_about_the_person(
 ) -> None:
     rid = enroll(station, lfw_people[0], document_number="AN1234567", health="asthma")
     station.storage.put_photo(rid, "portrait", "image/jpeg", b"\xff\xd8portrait")
-    station.correct_record(rid, {"sex": "M"}, "form checked")
-    station.get_record(rid)
+    correct_record(station, rid, {"sex": "M"}, "form checked")
+    view_record(station, rid)
 
-    export = export_subject(station, rid)
+    export = export_record(station, rid)
 
     assert export["format"] == "biometric-station/subject-access"
     assert export["record"]["health"] == "asthma"  # the person sees their special fields
@@ -230,7 +246,7 @@ def test_the_human_readable_export_is_plain_text_without_template_bytes(
     station: Station, lfw_people: list[Path]
 ) -> None:
     rid = enroll(station, lfw_people[0], document_number="AN1234567")
-    export = export_subject(station, rid)
+    export = export_record(station, rid)
     text = render_text(export)
     assert "PERSONAL DATA HELD ABOUT YOU" in text
     assert "AN1234567" in text and "voter registration" in text
@@ -285,10 +301,10 @@ def test_identification_searches_only_the_records_of_one_purpose(
     voter = enroll(station, person)
     census = enroll(station, person, "census")
     probe = read_rgb(photos_of(person)[1])
-    as_voter = station.identify(probe)
+    as_voter = identify(station, FaceInput.of(probe))
     assert [c.record.id for c in as_voter.candidates] == [voter]
     assert as_voter.gallery_size == 1
-    in_census = station.identify(probe, purpose="census")
+    in_census = identify(station, FaceInput.of(probe), purpose="census")
     assert [c.record.id for c in in_census.candidates] == [census]
 
 

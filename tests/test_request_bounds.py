@@ -18,8 +18,8 @@ import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 
+from station.core import Station
 from station.errors import ImageTooLargeError
-from station.service import Station
 from station.workflows import finger_template
 from tests.conftest import encode_png, post_multipart
 
@@ -36,7 +36,7 @@ def test_a_huge_fingerprint_image_is_refused_before_extraction_with_the_limit_in
     png = encode_png(big_print(db1, 6000))
     assert len(png) < station.settings.max_upload_bytes
     started = time.monotonic()
-    response = post_multipart(client, "/api/v1/identify/person", {"finger_2": (png, "huge.png")})
+    response = post_multipart(client, "/api/v1/identifications", {"finger_2": (png, "huge.png")})
     assert response.status_code == 413, response.json
     assert response.json["error"]["code"] == "image_too_large"
     assert "finger" in response.json["error"]["message"]
@@ -95,13 +95,13 @@ def test_a_request_that_waits_too_long_for_the_machine_is_told_to_come_back(
         client = client_as(create_app(station=station), station, "operator")
         with station.working():  # the machine is busy with another person's enrolment
             response = client.post(
-                "/api/v1/identify/person",
+                "/api/v1/identifications",
                 data={"image": upload(sorted(lfw_people[0].iterdir())[0])},
             )
         assert response.status_code == 503
         assert response.json["error"]["code"] == "station_busy"
         assert int(response.headers["Retry-After"]) >= 1
         again = client.post(
-            "/api/v1/identify/person", data={"image": upload(sorted(lfw_people[0].iterdir())[0])}
+            "/api/v1/identifications", data={"image": upload(sorted(lfw_people[0].iterdir())[0])}
         )
         assert again.status_code == 200

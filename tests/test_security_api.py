@@ -10,11 +10,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from station.service import Station
+from station.core import Station
 from tests.conftest import client_as, photos_of
 from tests.test_api import enroll, upload
 
-PUBLIC = {"health.health", "auth.login"}
+PUBLIC = {"status.health", "auth.login"}
 
 
 def routes(app: Flask) -> list[tuple[str, str, str]]:
@@ -53,14 +53,12 @@ def test_a_made_up_token_is_refused(anonymous: FlaskClient) -> None:
 # Who may call what (403 for everyone else). Requests carry no valid body: an allowed role gets
 # past the permission check to a 400 or 404, never a 403.
 ALLOWED = {
-    ("POST", "/api/v1/records"): {"operator", "supervisor"},
-    ("GET", "/api/v1/records/1"): {"operator", "supervisor"},
+    ("GET", "/api/v1/records/1"): {"supervisor"},
     ("PATCH", "/api/v1/records/1"): {"supervisor"},
     ("DELETE", "/api/v1/records/1"): {"supervisor"},
     ("GET", "/api/v1/records/1/history"): {"supervisor"},
     ("POST", "/api/v1/records/1/block"): {"supervisor"},
     ("POST", "/api/v1/records/1/unblock"): {"supervisor"},
-    ("POST", "/api/v1/identify"): {"operator", "supervisor"},
     ("GET", "/api/v1/devices"): {"operator", "supervisor", "admin"},
     ("GET", "/api/v1/operators"): {"admin"},
     ("POST", "/api/v1/operators"): {"admin"},
@@ -75,7 +73,7 @@ ALLOWED = {
     ("POST", "/api/v1/enrollments"): {"operator", "supervisor"},
     ("POST", "/api/v1/applications"): {"operator", "supervisor"},
     ("POST", "/api/v1/applications/status"): {"operator", "supervisor"},
-    ("POST", "/api/v1/identify/person"): {"operator", "supervisor"},
+    ("POST", "/api/v1/identifications"): {"operator", "supervisor"},
     ("GET", "/api/v1/holds"): {"supervisor"},
     ("POST", "/api/v1/records/1/decision"): {"supervisor"},
     ("POST", "/api/v1/operators/nobody/document"): {"admin"},
@@ -134,21 +132,36 @@ def test_special_category_fields_are_shown_to_supervisors_only(
 ) -> None:
     person = lfw_people[5]
     created = client.post(
-        "/api/v1/records",
+        "/api/v1/enrollments",
         data={
             "name": "Special Person",
             "health": "diabetic",
             "disability": "uses a wheelchair",
+            "consent": "true",
             "image": upload(photos_of(person)[0]),
         },
     )
     assert created.status_code == 201
-    assert "health" not in created.json and "disability" not in created.json
-    record_id = created.json["id"]
-    assert "health" not in client.get(f"/api/v1/records/{record_id}").json
-    seen = supervisor.get(f"/api/v1/records/{record_id}").json
+    record = created.json["record"]
+    assert "health" not in record and "disability" not in record
+    seen = supervisor.get(f"/api/v1/records/{record['id']}").json
     assert seen["health"] == "diabetic"
     assert seen["disability"] == "uses a wheelchair"
+
+
+def test_one_rule_for_who_sees_names_operators_see_scores_supervisors_see_who(
+    client: FlaskClient, supervisor: FlaskClient, lfw_people: list[Path]
+) -> None:
+    record = enroll(client, lfw_people[8])
+    probe = {"image": upload(photos_of(lfw_people[8])[1])}
+    by_operator = client.post("/api/v1/identifications", data=probe).json
+    assert by_operator["candidates"][0]["record_id"] == record["id"]
+    assert "name" not in by_operator["candidates"][0]
+    assert "document_number" not in str(by_operator)
+    assert client.get(f"/api/v1/records/{record['id']}").status_code == 403
+    probe = {"image": upload(photos_of(lfw_people[8])[1])}
+    by_supervisor = supervisor.post("/api/v1/identifications", data=probe).json
+    assert by_supervisor["candidates"][0]["name"] == record["name"]
 
 
 def test_a_blocked_record_is_kept_never_matches_and_never_changes_until_unblocked(
@@ -158,16 +171,18 @@ def test_a_blocked_record_is_kept_never_matches_and_never_changes_until_unblocke
     record = enroll(client, person)
     other = enroll(client, lfw_people[13])
     probe = photos_of(person)[1]
-    blocked = supervisor.post(f"/api/v1/records/{record['id']}/block")
+    no_reason = supervisor.post(f"/api/v1/records/{record['id']}/block", json={})
+    assert no_reason.status_code == 400 and no_reason.json["error"]["field"] == "reason"
+    blocked = supervisor.post(
+        f"/api/v1/records/{record['id']}/block", json={"reason": "two people claim it"}
+    )
     assert blocked.status_code == 200 and blocked.json["status"] == "blocked"
 
-    kept = client.get(f"/api/v1/records/{record['id']}")
+    kept = supervisor.get(f"/api/v1/records/{record['id']}")
     assert kept.status_code == 200 and kept.json["status"] == "blocked"
-    found = client.post("/api/v1/identify", data={"image": upload(probe)}).json
-    assert record["id"] not in [c["record_id"] for c in found["candidates"]]
+    found = client.post("/api/v1/identifications", data={"image": upload(probe)}).json
     assert [c["record_id"] for c in found["candidates"]] == [other["id"]]
     for response in (
-        client.post(f"/api/v1/records/{record['id']}/verify", data={"image": upload(probe)}),
         supervisor.patch(
             f"/api/v1/records/{record['id']}",
             json={"fields": {"name": "Someone Else"}, "reason": "changed while disputed"},
@@ -178,22 +193,30 @@ def test_a_blocked_record_is_kept_never_matches_and_never_changes_until_unblocke
         assert response.json["error"]["code"] == "record_blocked"
     assert supervisor.get(f"/api/v1/records/{record['id']}").json["name"] == record["name"]
 
-    assert supervisor.post(f"/api/v1/records/{record['id']}/unblock").status_code == 200
-    found = client.post("/api/v1/identify", data={"image": upload(probe)}).json
-    assert found["match"]["record_id"] == record["id"]
+    unblocked = supervisor.post(
+        f"/api/v1/records/{record['id']}/unblock", json={"reason": "the claim was withdrawn"}
+    )
+    assert unblocked.status_code == 200
+    found = client.post("/api/v1/identifications", data={"image": upload(probe)}).json
+    assert found["candidates"][0]["record_id"] == record["id"]
+    changes = supervisor.get(f"/api/v1/records/{record['id']}/history").json["status_changes"]
+    assert [(c["status"], c["reason"]) for c in changes] == [
+        ("blocked", "two people claim it"),
+        ("active", "the claim was withdrawn"),
+    ]
 
 
 def test_a_blocked_record_stays_out_of_the_gallery_after_a_restart(
     tmp_path: Path, station: Station, lfw_people: list[Path]
 ) -> None:
-    from matcher.imageio import read_rgb
-    from station.records import PersonFields
+    from station.workflows import set_blocked
+    from tests.conftest import enroll_face
 
-    record = station.enroll(read_rgb(photos_of(lfw_people[0])[0]), PersonFields(name="A"))
-    station.set_blocked(record.id, True)
+    record = enroll_face(station, photos_of(lfw_people[0])[0]).record
+    set_blocked(station, record.id, True, "under dispute")
     station.close()
     station.open()
-    assert record.id not in station.gallery
+    assert record.id not in station.galleries
     assert station.storage.get_record(record.id).blocked
 
 
@@ -211,7 +234,7 @@ def test_a_correction_keeps_the_old_version_with_who_when_and_why(
     history = supervisor.get(f"/api/v1/records/{record['id']}/history").json["versions"]
     assert len(history) == 1
     assert history[0]["version"] == 1
-    assert history[0]["fields"]["document_number"] == "AN1234567"
+    assert history[0]["fields"]["document_number"] == record["document_number"]
     assert history[0]["reason"] == "misread digit"
     assert history[0]["replaced_by"] == "supervisor1"
 

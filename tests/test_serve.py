@@ -15,8 +15,8 @@ from flask.testing import FlaskClient
 
 from matcher.face import FaceEncoder
 from station.api import create_app
+from station.core import Station
 from station.security.roles import SYSTEM
-from station.service import Station
 from station.simulation import simulated_device_urls
 from tests.conftest import TEST_PASSWORD, make_settings, sign_in
 
@@ -152,7 +152,7 @@ def test_a_missing_device_is_reported_not_fatal(
         assert report["camera"]["ok"] is False
         assert "does not exist" in report["camera"]["error"]
         assert report["scanner"] == {"configured": False}
-        capture = client.post("/api/v1/identify", json={"capture": True})
+        capture = client.post("/api/v1/identifications", json={"capture": True})
         assert capture.status_code == 503
         assert capture.json["error"]["code"] == "device_not_found"
         assert client.get("/api/v1/health").json["status"] == "ok"
@@ -162,7 +162,7 @@ def test_capture_without_a_camera_says_how_to_configure_one(
     tmp_path: Path, shared_encoder: FaceEncoder
 ) -> None:
     with Station(make_settings(tmp_path), encoder=shared_encoder) as station:
-        response = signed_in_client(station).post("/api/v1/identify", json={"capture": True})
+        response = signed_in_client(station).post("/api/v1/identifications", json={"capture": True})
     assert response.status_code == 409
     assert response.json["error"]["code"] == "no_camera"
     assert "camera_url" in response.json["error"]["message"]

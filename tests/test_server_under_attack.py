@@ -29,8 +29,8 @@ import pytest
 from PIL import Image
 
 from matcher.face import FaceEncoder
+from station.core import Station
 from station.security.roles import SYSTEM
-from station.service import Station
 from tests.conftest import TEST_PASSWORD, cli_env, encode_png, make_settings, photos_of
 from tests.test_serve import call, free_port
 
@@ -267,7 +267,7 @@ def test_the_largest_inputs_with_a_slow_client_flood_stay_under_the_memory_ceili
 
     def identify(token: str) -> None:
         request = urllib.request.Request(
-            f"{server.api}/identify/person",
+            f"{server.api}/identifications",
             data=body,
             headers={"Content-Type": content_type, "Authorization": f"Bearer {token}"},
         )

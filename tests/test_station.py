@@ -8,12 +8,13 @@ import pytest
 
 from matcher.face import FaceEncoder
 from matcher.imageio import read_rgb
+from station.core import Station
 from station.errors import DataDirectoryInUseError, RecordNotFoundError, StationError
 from station.records import PersonFields
 from station.security.crypto import Sealer, generate_key
-from station.service import Station
 from station.storage import Biometric, Storage
-from tests.conftest import make_settings, photos_of
+from station.workflows import FaceInput, identify, view_record
+from tests.conftest import enroll_face, make_settings, photos_of
 
 
 def new_storage(path: Path, key: bytes | None = None) -> Storage:
@@ -25,7 +26,13 @@ def face(value: float = 0.0) -> list[Biometric]:
 
 
 def enroll_people(station: Station, people: list[Path]) -> list[int]:
-    return [station.enroll(read_rgb(photos_of(p)[0]), PersonFields(name=p.name)).id for p in people]
+    return [
+        enroll_face(station, photos_of(p)[0], p.name.replace("_", " ")).record.id for p in people
+    ]
+
+
+def face_ids(station: Station) -> list[int]:
+    return [int(i) for i in station.galleries.face("voter_registration").ids()]
 
 
 def test_all_state_lives_under_the_data_directory(
@@ -60,9 +67,9 @@ def test_records_and_gallery_survive_a_restart(
     with Station(settings, encoder=shared_encoder) as station:
         ids = enroll_people(station, lfw_people[:3])
     with Station(settings, encoder=shared_encoder) as station:
-        assert station.gallery.ids().tolist() == ids
-        result = station.identify(read_rgb(photos_of(lfw_people[1])[1]))
-        assert result.match is not None and result.match.record.id == ids[1]
+        assert face_ids(station) == ids
+        result = identify(station, FaceInput.of(read_rgb(photos_of(lfw_people[1])[1])))
+        assert result.candidates[0].record.id == ids[1]
 
 
 def test_the_gallery_is_built_from_the_database_at_every_start(
@@ -80,7 +87,7 @@ def test_the_gallery_is_built_from_the_database_at_every_start(
     storage.delete_record(ids[2])
     storage.close()
     with Station(settings, encoder=shared_encoder) as station:
-        assert station.gallery.ids().tolist() == [ids[0], ids[1], extra.id]
+        assert face_ids(station) == [ids[0], ids[1], extra.id]
 
 
 def test_gallery_files_of_an_older_station_are_removed(
@@ -119,8 +126,6 @@ def test_a_file_that_is_not_a_database_is_reported(tmp_path: Path) -> None:
         new_storage(tmp_path / "db.sqlite3")
 
 
-def test_verify_against_a_missing_record_is_record_not_found(
-    station: Station, lfw_people: list[Path]
-) -> None:
+def test_a_missing_record_is_record_not_found(station: Station) -> None:
     with pytest.raises(RecordNotFoundError):
-        station.verify(12345, read_rgb(photos_of(lfw_people[0])[0]))
+        view_record(station, 12345)

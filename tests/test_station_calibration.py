@@ -11,11 +11,9 @@ import pytest
 from calibration import DEFAULT_FINGERPRINT_VERIFY_THRESHOLD
 from calibration.calibration_file import update_calibration
 from matcher.face import FaceEncoder
-from matcher.imageio import read_rgb
 from station.config import ConfigError, load_settings
-from station.records import PersonFields
-from station.service import Station
-from tests.conftest import make_settings, photos_of
+from station.core import Station
+from tests.conftest import enroll_face, make_settings, photos_of
 
 
 def operating_point(threshold: float, metric: str, gallery: int | None = None) -> dict[str, Any]:
@@ -103,10 +101,10 @@ def test_a_gallery_past_twice_its_calibrated_size_is_reported(
     settings = make_settings(data)
     people = lfw_people[:5]
     with Station(settings, encoder=shared_encoder) as station:
-        assert station.health()["calibration"]["warning"] is None
+        assert station.status()["calibration"]["warning"] is None
         for i, person in enumerate(people):
-            station.enroll(read_rgb(photos_of(person)[0]), PersonFields(name=f"Person {i}"))
-        warning = station.health()["calibration"]["warning"]
+            enroll_face(station, photos_of(person)[0], f"Person {i}")
+        warning = station.status()["calibration"]["warning"]
         assert warning is not None and "calibrated for 2" in warning
     with Station(settings, encoder=shared_encoder):
         pass

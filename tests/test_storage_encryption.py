@@ -15,10 +15,9 @@ from click.testing import CliRunner
 
 from matcher.face import FaceEncoder
 from matcher.face.templates import template_to_bytes
-from matcher.imageio import read_rgb
 from station.backup import BackupError
 from station.cli import main
-from station.records import PersonFields
+from station.core import Station
 from station.security.crypto import (
     KeyProblemError,
     Sealer,
@@ -29,8 +28,8 @@ from station.security.crypto import (
     write_key_file,
 )
 from station.security.roles import SYSTEM
-from station.service import Station
-from tests.conftest import TEST_PASSWORD, make_settings, photos_of
+from station.workflows import correct_record, create_backup, rotate_key
+from tests.conftest import TEST_PASSWORD, enroll_face, make_settings, photos_of
 
 PEOPLE = [
     ("Zebulon Quartermaine", "QZ9081726"),
@@ -43,10 +42,9 @@ def enroll_people(station: Station, lfw_people: list[Path]) -> list[tuple[int, b
     """Enroll the PEOPLE; return their ids and template bytes."""
     enrolled = []
     for (name, number), person in zip(PEOPLE, lfw_people[30:], strict=False):
-        record = station.enroll(
-            read_rgb(photos_of(person)[0]),
-            PersonFields(name=name, document_number=number, health="asthma"),
-        )
+        record = enroll_face(
+            station, photos_of(person)[0], name, document_number=number, health="asthma"
+        ).record
         template = template_to_bytes(station.storage.get_template(record.id))
         enrolled.append((record.id, template))
     station.storage.put_photo(enrolled[0][0], "portrait", "image/jpeg", b"\xff\xd8JPEGBYTES-unique")
@@ -171,11 +169,13 @@ def test_key_rotation_reseals_everything_and_retires_the_old_key(
     settings = make_settings(tmp_path / "data")
     with Station(settings, encoder=shared_encoder) as station:
         enrolled = enroll_people(station, lfw_people)
-        station.correct_record(enrolled[0][0], {"sex": "M"}, "as on the card")
+        correct_record(station, enrolled[0][0], {"sex": "M"}, "as on the card")
         old_key = settings.key_file.read_bytes()
         old_id = station.storage.sealer.key_id
-        count = station.rotate_key()
-        assert count == 2 + 2 + 1 + 2  # fields, face templates, the photo, history (fields, reason)
+        count = rotate_key(station)
+        # per record: fields, consent, face template, portrait; the correction's history
+        # (fields, reason)
+        assert count == 2 * 4 + 2
         assert station.storage.sealer.key_id != old_id
         assert station.audit.rows(limit=1000)[-1]["action"] == "key_rotate"
     assert settings.key_file.read_bytes() != old_key
@@ -250,7 +250,7 @@ def test_backup_and_restore_on_another_laptop(
     moved = make_settings(elsewhere / "data")
     with Station(moved, encoder=shared_encoder) as station:
         assert station.storage.get_record(enrolled[0][0]).fields.name == PEOPLE[0][0]
-        assert len(station.gallery) == len(enrolled)
+        assert len(station.galleries) == len(enrolled)
         actions = [r["action"] for r in station.audit.rows(limit=1000)]
         assert actions.index("backup") < actions.index("restore")
     again = runner.invoke(main, ["backup", "restore", str(out)], env=env)
@@ -262,7 +262,7 @@ def test_a_damaged_or_cut_backup_is_refused(
 ) -> None:
     enroll_people(station, lfw_people)
     out = tmp_path / "station.backup"
-    station.create_backup(out, PASSPHRASE)
+    create_backup(station, out, PASSPHRASE)
     raw = out.read_bytes()
     from station.backup import read_backup
 
@@ -277,9 +277,9 @@ def test_operators_cannot_rotate_keys_or_make_backups(station: Station, tmp_path
 
     clerk = Actor("clerk", Role.OPERATOR)
     with pytest.raises(PermissionDeniedError):
-        station.rotate_key(clerk)
+        rotate_key(station, actor=clerk)
     with pytest.raises(PermissionDeniedError):
-        station.create_backup(tmp_path / "b", PASSPHRASE, actor=clerk)
+        create_backup(station, tmp_path / "b", PASSPHRASE, actor=clerk)
     assert not (tmp_path / "b").exists()
 
 
@@ -302,7 +302,7 @@ def test_every_file_and_folder_the_station_makes_is_private_from_the_start(
         settings = make_settings(tmp_path / "data")
         configure_logging("INFO", settings.log_dir)
         with Station(settings, encoder=shared_encoder) as station:
-            station.enroll(read_rgb(photos_of(lfw_people[0])[0]), PersonFields(name="Ann Lee"))
+            enroll_face(station, photos_of(lfw_people[0])[0], "Ann Lee")
             opened = modes_under(settings.data_dir)
         close_logging()
     finally:

@@ -23,11 +23,21 @@ from drivers.idcard.personalise import DEFAULT_MRZ
 from matcher.face import FaceEncoder
 from matcher.imageio import read_rgb
 from station.api import create_app
-from station.privacy import export_subject, purge_expired
+from station.core import Station
 from station.records import PersonFields
 from station.security.roles import SYSTEM
-from station.service import Station
-from station.workflows import decide_hold, enroll_person, identify_person
+from station.workflows import (
+    CardInput,
+    FaceInput,
+    FingerInput,
+    decide_hold,
+    enroll,
+    export_record,
+    identify,
+    purge_expired,
+    set_blocked,
+    verify_at_intake,
+)
 from tests.conftest import cli_env, client_as, encode_png, make_settings, photos_of
 from tests.test_api import upload
 
@@ -66,6 +76,7 @@ def desk(
         lfw,
         camera_timeout=1.0,
         card_reader_url=card_url(photos_of(cardholder)[3], tmp_path / "csca"),
+        enroll_min_fingers=2,
     )
     with Station(settings, encoder=shared_encoder) as opened:
         yield opened
@@ -97,10 +108,10 @@ def templates(fvc_template: Any, right: str, left: str | None = None) -> dict[in
 def enrol(
     station: Station, photo: Path, fvc_template: Any, right: str, left: str, **fields: str
 ) -> Any:
-    return enroll_person(
+    return enroll(
         station,
-        read_rgb(photo),
-        templates(fvc_template, right, left),
+        FaceInput.of(read_rgb(photo)),
+        FingerInput.of(templates(fvc_template, right, left)),
         fields=PersonFields(**{"name": "A Person", **fields}),
         consent=True,
     )
@@ -185,7 +196,7 @@ def test_a_likely_duplicate_is_held_never_matches_and_waits_for_a_supervisor(
     assert again.held and again.reasons == ["likely_duplicate"]
     assert [c.record.id for c in again.candidates] == [first.record.id]
     assert again.record.id not in desk.galleries
-    found = identify_person(desk, None, templates(fvc_template, "101_3"))
+    found = identify(desk, None, FingerInput.of(templates(fvc_template, "101_3")))
     assert [c.record.id for c in found.candidates] == [first.record.id]
     hold = desk.storage.get_hold(again.record.id)
     assert hold is not None and hold["candidates"][0]["record_id"] == first.record.id
@@ -282,10 +293,10 @@ def test_an_operator_found_by_face_and_fingers_cannot_enrol_themselves_under_ano
     desk.operators.create(SYSTEM, "clerk", "operator", "Station-test-1")
     desk.operators.set_document(SYSTEM, "clerk", "OP1")
     with pytest.raises(SelfEnrollmentError):
-        enroll_person(
+        enroll(
             desk,
-            read_rgb(photos_of(person)[1]),
-            templates(fvc_template, "101_2", "102_2"),
+            FaceInput.of(read_rgb(photos_of(person)[1])),
+            FingerInput.of(templates(fvc_template, "101_2", "102_2")),
             fields=PersonFields(name="Someone Else", document_number="ZZ9"),
             consent=True,
             actor=desk.operators.get("clerk").actor,
@@ -296,16 +307,22 @@ def test_an_operator_found_by_face_and_fingers_cannot_enrol_themselves_under_ano
 # -- verification at intake --------------------------------------------------------------------
 
 
-def enrol_cardholder(desk: Station, cardholder: Path, fvc_template: Any) -> int:
-    from drivers.idcard import AccessKey
-    from station.workflows import read_card
-
-    card = read_card(desk, AccessKey.from_mrz(DEFAULT_MRZ))
-    done = enroll_person(
+def intake(desk: Station, photo: Path, fvc_template: Any, right: str) -> Any:
+    """The applicant of this photo and right index finger, at intake with the test card."""
+    return verify_at_intake(
         desk,
-        read_rgb(photos_of(cardholder)[0]),
-        templates(fvc_template, "101_1", "102_1"),
-        card=card,
+        CardInput(DEFAULT_MRZ),
+        FaceInput.of(read_rgb(photo)),
+        FingerInput.of(templates(fvc_template, right)),
+    )
+
+
+def enrol_cardholder(desk: Station, cardholder: Path, fvc_template: Any) -> int:
+    done = enroll(
+        desk,
+        FaceInput.of(read_rgb(photos_of(cardholder)[0])),
+        FingerInput.of(templates(fvc_template, "101_1", "102_1")),
+        card=CardInput(DEFAULT_MRZ),
         consent=True,
     )
     assert done.record.active
@@ -358,15 +375,9 @@ def test_intake_accepts_the_enrolled_cardholder_with_reasons_and_a_receipt(
 def test_intake_refuses_a_face_that_is_not_the_chips(
     desk: Station, cardholder: Path, lfw_people: list[Path], fvc_template: Any
 ) -> None:
-    from drivers.idcard import AccessKey
-    from station.workflows import read_card, verify_application
-
     enrol_cardholder(desk, cardholder, fvc_template)
     stranger = next(p for p in lfw_people if p != cardholder)
-    card = read_card(desk, AccessKey.from_mrz(DEFAULT_MRZ))
-    result = verify_application(
-        desk, read_rgb(photos_of(stranger)[0]), templates(fvc_template, "105_1"), card
-    )
+    result = intake(desk, photos_of(stranger)[0], fvc_template, "105_1")
     assert result.decision == "refused"
     failed = {r.code for r in result.reasons if not r.ok}
     assert {"face_matches_chip", "finger_matches"} <= failed
@@ -375,13 +386,7 @@ def test_intake_refuses_a_face_that_is_not_the_chips(
 def test_intake_of_a_card_never_enrolled_is_referred_to_a_supervisor(
     desk: Station, cardholder: Path, fvc_template: Any
 ) -> None:
-    from drivers.idcard import AccessKey
-    from station.workflows import read_card, verify_application
-
-    card = read_card(desk, AccessKey.from_mrz(DEFAULT_MRZ))
-    result = verify_application(
-        desk, read_rgb(photos_of(cardholder)[1]), templates(fvc_template, "101_2"), card
-    )
+    result = intake(desk, photos_of(cardholder)[1], fvc_template, "101_2")
     assert result.decision == "referred"
     assert [r.code for r in result.reasons if not r.ok] == ["enrolled"]
     assert result.record_id is None
@@ -390,15 +395,9 @@ def test_intake_of_a_card_never_enrolled_is_referred_to_a_supervisor(
 def test_the_subject_access_export_holds_the_persons_applications(
     desk: Station, cardholder: Path, fvc_template: Any
 ) -> None:
-    from drivers.idcard import AccessKey
-    from station.workflows import read_card, verify_application
-
     rid = enrol_cardholder(desk, cardholder, fvc_template)
-    card = read_card(desk, AccessKey.from_mrz(DEFAULT_MRZ))
-    result = verify_application(
-        desk, read_rgb(photos_of(cardholder)[1]), templates(fvc_template, "101_2"), card
-    )
-    export = export_subject(desk, rid)
+    result = intake(desk, photos_of(cardholder)[1], fvc_template, "101_2")
+    export = export_record(desk, rid)
     assert [a["number"] for a in export["applications"]] == [result.application_number]
     assert {b["modality"] for b in export["biometrics"]} == {"face", "finger"}
     assert export["card_summary"]["document_number"] == "AN1234567"
@@ -407,13 +406,7 @@ def test_the_subject_access_export_holds_the_persons_applications(
 def test_receipts_past_their_retention_period_are_purged(
     desk: Station, cardholder: Path, fvc_template: Any
 ) -> None:
-    from drivers.idcard import AccessKey
-    from station.workflows import read_card, verify_application
-
-    card = read_card(desk, AccessKey.from_mrz(DEFAULT_MRZ))
-    result = verify_application(
-        desk, read_rgb(photos_of(cardholder)[1]), templates(fvc_template, "101_2"), card
-    )
+    result = intake(desk, photos_of(cardholder)[1], fvc_template, "101_2")
     with desk.storage.transaction() as db:
         db.execute("UPDATE applications SET created_at = '2020-01-01T00:00:00.000Z'")
     report = purge_expired(desk)
@@ -431,19 +424,19 @@ def test_identification_without_a_card_fuses_face_and_fingers(
     enrol(desk, photos_of(regulars[1])[0], fvc_template, "103_1", "104_1")
     operator = client_as(desk_app, desk, "operator")
     by_finger = operator.post(
-        "/api/v1/identify/person", data={"finger_2": finger_file(db1, "101_4")}
+        "/api/v1/identifications", data={"finger_2": finger_file(db1, "101_4")}
     ).json
     assert by_finger["decision"] == "match" and by_finger["match"]["record_id"] == first
     assert "name" not in by_finger["match"]  # names are for supervisors
     supervisor = client_as(desk_app, desk, "supervisor")
     both = supervisor.post(
-        "/api/v1/identify/person",
+        "/api/v1/identifications",
         data={"image": upload(photos_of(regulars[0])[1]), "finger_7": finger_file(db1, "102_4")},
     ).json
     assert both["match"]["record_id"] == first and both["match"]["name"] == "A Person"
     assert both["candidates"][0]["face_llr"] is not None
     assert both["candidates"][0]["finger_llr"].keys() == {"7"}
-    nothing = operator.post("/api/v1/identify/person", data={})
+    nothing = operator.post("/api/v1/identifications", data={})
     assert nothing.status_code == 400
 
 
@@ -452,13 +445,13 @@ def test_a_blocked_record_never_matches_in_the_fingerprint_gallery_even_after_a_
 ) -> None:
     rid = enrol(desk, photos_of(regulars[0])[0], fvc_template, "101_1", "102_1").record.id
     probe = templates(fvc_template, "101_4")
-    desk.set_blocked(rid, True)
-    assert identify_person(desk, None, probe).candidates == []
+    set_blocked(desk, rid, True, "under dispute")
+    assert identify(desk, None, FingerInput.of(probe)).candidates == []
     desk.close()
     desk.open()
-    assert identify_person(desk, None, probe).candidates == []
-    desk.set_blocked(rid, False)
-    match = identify_person(desk, None, probe).match
+    assert identify(desk, None, FingerInput.of(probe)).candidates == []
+    set_blocked(desk, rid, False, "dispute settled")
+    match = identify(desk, None, FingerInput.of(probe)).match
     assert match is not None and match.record.id == rid
 
 
@@ -469,7 +462,7 @@ def test_the_fingerprint_gallery_is_rebuilt_from_the_database_at_start(
     desk.close()
     desk.open()
     assert desk.galleries.finger("voter_registration").records() == [str(rid)]
-    match = identify_person(desk, None, {LEFT_INDEX: fvc_template("102_4")}).match
+    match = identify(desk, None, FingerInput.of({LEFT_INDEX: fvc_template("102_4")})).match
     assert match is not None and match.record.id == rid
 
 
@@ -522,7 +515,7 @@ def test_enrolment_then_intake_with_the_simulated_camera_scanner_and_card_reader
     print(f"\nend to end: enrolment {enrol_seconds:.2f} s, intake {intake_seconds:.2f} s")
 
 
-def test_a_supervisor_lists_and_decides_holds_and_identifies_from_the_command_line(
+def test_a_supervisor_lists_and_decides_holds_and_identifies_by_finger_from_the_command_line(
     tmp_path: Path, regulars: list[Path], db1: Path, fvc_template: Any, shared_encoder: FaceEncoder
 ) -> None:
     import json
@@ -532,7 +525,7 @@ def test_a_supervisor_lists_and_decides_holds_and_identifies_from_the_command_li
     from station.cli import main
     from tests.conftest import TEST_PASSWORD
 
-    settings = make_settings(tmp_path / "data")
+    settings = make_settings(tmp_path / "data", enroll_min_fingers=2)
     person = regulars[0]
     with Station(settings, encoder=shared_encoder) as station:
         first = enrol(station, photos_of(person)[0], fvc_template, "101_1", "102_1").record.id
@@ -547,12 +540,11 @@ def test_a_supervisor_lists_and_decides_holds_and_identifies_from_the_command_li
     )
     assert decided.exit_code == 0 and "deleted" in decided.output
     found = CliRunner().invoke(
-        main, ["identify-person", "--finger", f"2={db1 / '101_4.png'}", "--json"], env=env
+        main, ["identify", "--no-face", "--finger", f"2={db1 / '101_4.png'}", "--json"], env=env
     )
     assert found.exit_code == 0, found.output
     assert json.loads(found.output)["match"]["record_id"] == first
-    bad = CliRunner().invoke(main, ["identify-person", "--finger", "thumb.png"], env=env)
-    assert bad.exit_code == 2 and "POSITION=FILE" in bad.output
+    assert json.loads(found.output)["match"]["name"] == "A Person"  # a supervisor sees who
 
 
 def test_the_station_answers_while_the_fingerprint_gallery_builds_and_reports_a_failed_build(
@@ -565,11 +557,11 @@ def test_the_station_answers_while_the_fingerprint_gallery_builds_and_reports_a_
     desk.storage.put_biometric(rid, Biometric("finger", 3, FINGER_FORMAT, b"not a template"))
     desk.close()
     desk.open()  # faces are ready at once; fingers are prepared in the background
-    assert desk.health()["fingerprint_gallery"] in {"building", "ready"}
-    face_only = desk.identify(read_rgb(photos_of(regulars[0])[1]))
-    assert face_only.match is not None and face_only.match.record.id == rid
+    assert desk.status()["fingerprint_gallery"] in {"building", "ready"}
+    face_only = identify(desk, FaceInput.of(read_rgb(photos_of(regulars[0])[1])))
+    assert face_only.candidates[0].record.id == rid
     with pytest.raises(StationError, match="fingerprint gallery could not be built"):
-        identify_person(desk, None, templates(fvc_template, "101_4"))
+        identify(desk, None, FingerInput.of(templates(fvc_template, "101_4")))
 
 
 def test_the_simulated_card_of_serve_sim_passes_passive_authentication(
@@ -577,10 +569,9 @@ def test_the_simulated_card_of_serve_sim_passes_passive_authentication(
 ) -> None:
     from drivers.idcard import AccessKey
     from station.simulation import simulated_device_urls
-    from station.workflows import read_card
 
     urls = simulated_device_urls(datasets, tmp_path / "data" / "sim-csca")
     settings = make_settings(tmp_path / "data", card_reader_url=urls["card_reader_url"])
     with Station(settings, encoder=shared_encoder) as station:
-        card = read_card(station, AccessKey.from_mrz(DEFAULT_MRZ))
+        card = station.devices.read_card(AccessKey.from_mrz(DEFAULT_MRZ))
     assert card.passive_auth.passed, card.passive_auth.summary()

@@ -1,5 +1,5 @@
 """The station's local HTTP API (JSON), built by :func:`create_app`."""
 
-from station.api.app import create_app, get_station
+from station.api.app import create_app
 
-__all__ = ["create_app", "get_station"]
+__all__ = ["create_app"]

@@ -6,14 +6,39 @@ import atexit
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response
 
+from station.api import (
+    audit,
+    auth,
+    enrollments,
+    identification,
+    intake,
+    openapi,
+    operators,
+    records,
+    retention,
+    status,
+)
+from station.api.context import API_PREFIX
 from station.api.converters import RecordIdConverter
 from station.api.errors import register_error_handlers
+from station.api.security import require_session
 from station.config import load_settings
-from station.service import Station
+from station.core import Station
 
-API_PREFIX = "/api/v1"
+BLUEPRINTS = (
+    status,
+    auth,
+    enrollments,
+    intake,
+    identification,
+    records,
+    retention,
+    operators,
+    audit,
+    openapi,
+)
 
 
 def create_app(
@@ -28,25 +53,11 @@ def create_app(
         station = Station(load_settings(overrides=overrides)).open()
         atexit.register(station.close)
     app = Flask(__name__)
-    app.url_map.converters["record_id"] = RecordIdConverter
     app.config["MAX_CONTENT_LENGTH"] = station.settings.max_upload_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["station"] = station
-
-    from station.api import (
-        audit,
-        auth,
-        health,
-        identify,
-        openapi,
-        operators,
-        privacy,
-        records,
-        workflows,
-    )
-    from station.api.security import require_session
-
-    for module in (health, auth, records, identify, operators, audit, privacy, workflows, openapi):
+    app.url_map.converters["record_id"] = RecordIdConverter
+    for module in BLUEPRINTS:
         app.register_blueprint(module.blueprint, url_prefix=API_PREFIX)
     app.before_request(require_session)
     app.after_request(never_cache)
@@ -59,9 +70,3 @@ def never_cache(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
-
-
-def get_station() -> Station:
-    station = current_app.extensions["station"]
-    assert isinstance(station, Station)
-    return station

@@ -1,4 +1,4 @@
-"""The audit trail, for auditors: read rows, and verify the chain."""
+"""The audit trail, for auditors: read rows, verify the chain, list anomaly alerts."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, jsonify, request
 
-from station.alerts import station_alerts
-from station.api.app import get_station
+from station.api.context import actor, get_station, requires
 from station.api.requests import int_field
-from station.api.security import actor, requires
 from station.errors import InvalidInputError
 from station.security.roles import Permission
+from station.workflows import audit_alerts, read_audit, verify_audit
 
 blueprint = Blueprint("audit", __name__)
 
@@ -20,10 +19,14 @@ blueprint = Blueprint("audit", __name__)
 @requires(Permission.AUDIT_READ)
 def rows() -> Response:
     """Rows after sequence number ``after`` (default 0), at most ``limit`` (default 100)."""
-    after = int_field({}, "after", 0) or 0
-    limit = int_field({}, "limit", 100, minimum=1, maximum=1000) or 100
-    found = get_station().audit_rows(actor(), after, limit, request.args.get("target"))
-    return jsonify({"rows": found, "next_after": found[-1]["seq"] if found else after})
+    page = read_audit(
+        get_station(),
+        after=int_field({}, "after", 0) or 0,
+        limit=int_field({}, "limit", 100, minimum=1, maximum=1000) or 100,
+        target=request.args.get("target"),
+        actor=actor(),
+    )
+    return jsonify(page.to_json())
 
 
 @blueprint.get("/audit/alerts")
@@ -41,10 +44,10 @@ def alerts() -> Response:
             ) from None
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
-    return jsonify(station_alerts(get_station(), actor(), since=since).to_json())
+    return jsonify(audit_alerts(get_station(), since=since, actor=actor()).to_json())
 
 
 @blueprint.get("/audit/verify")
 @requires(Permission.AUDIT_READ)
 def verify() -> Response:
-    return jsonify(get_station().verify_audit(actor()).to_json())
+    return jsonify(verify_audit(get_station(), actor()).to_json())

@@ -6,10 +6,11 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from station.api.app import get_station
+from station.api.context import current_session, get_station
 from station.api.requests import request_fields, text_field
-from station.api.security import current_session
 from station.security.sessions import Session
+from station.workflows import change_password as change_own_password
+from station.workflows import sign_in, sign_out
 
 blueprint = Blueprint("auth", __name__)
 
@@ -26,7 +27,8 @@ def session_json(session: Session) -> dict[str, Any]:
 @blueprint.post("/auth/login")
 def login() -> Response:
     fields = request_fields()
-    token, session, _ = get_station().sign_in(
+    token, session = sign_in(
+        get_station(),
         text_field(fields, "login", 256),
         text_field(fields, "password", 256),
         client=request.remote_addr or "unknown",
@@ -36,7 +38,7 @@ def login() -> Response:
 
 @blueprint.post("/auth/logout")
 def logout() -> tuple[str, int]:
-    get_station().sign_out(g.token)
+    sign_out(get_station(), g.token)
     return "", 204
 
 
@@ -48,7 +50,8 @@ def me() -> Response:
 @blueprint.post("/auth/password")
 def change_password() -> Response:
     fields = request_fields()
-    session = get_station().change_password(
+    session = change_own_password(
+        get_station(),
         g.token,
         text_field(fields, "current_password", 256),
         text_field(fields, "new_password", 256),

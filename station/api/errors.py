@@ -1,6 +1,10 @@
 """Every error leaves the API as JSON: ``{"error": {"code": ..., "message": ...}}``.
 
-Codes are stable (clients branch on them); messages are for the person at the station.
+Codes are stable (clients branch on them); messages are for the person at the station. What a
+code means in HTTP is decided here and nowhere else: :data:`STATUS_BY_CODE` lists every code the
+station, its drivers and its matcher raise (a test keeps it complete). A device that says what
+the person at the desk can fix (no finger on the glass, the card taken away, the wrong MRZ) is a
+4xx; a device that does not answer is a 503 or 504.
 """
 
 from __future__ import annotations
@@ -13,18 +17,81 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from drivers.errors import DriverError
 from matcher.errors import MatcherError
 from station.errors import CaptureRefusedError, InvalidInputError, StationError
+from station.workflows.inputs import FingerRefusedError
 
 log = logging.getLogger(__name__)
 
-# HTTP status for errors raised below the station layer, by their stable code.
-STATUS_BY_CODE = {
+STATUS_BY_CODE: dict[str, int] = {
+    # the request itself
+    "station_error": 400,
+    "invalid_input": 400,
+    "image_required": 400,
+    "empty_image": 400,
+    "invalid_image": 400,
+    "invalid_template": 400,
+    "backup_error": 400,
+    "image_too_large": 413,
+    "request_too_large": 413,
+    # who is asking
+    "session_required": 401,
+    "session_expired": 401,
+    "login_failed": 401,
+    "permission_denied": 403,
+    "password_change_required": 403,
+    "account_disabled": 403,
+    "self_enrollment": 403,
+    "too_many_attempts": 429,
+    # what it is about
+    "record_not_found": 404,
+    "application_not_found": 404,
+    "operator_not_found": 404,
+    "record_blocked": 409,
+    "not_held": 409,
+    "data_directory_in_use": 409,
+    "no_camera": 409,
+    "no_scanner": 409,
+    "no_card_reader": 409,
+    # the person at the desk can act: another photo, the finger again, the card back
     "no_face": 422,
     "multiple_faces": 422,
-    "invalid_template": 400,
+    "capture_refused": 422,
+    "finger_refused": 422,
+    "matcher_error": 422,
+    "no_finger": 422,
+    "finger_not_removed": 422,
+    "poor_fingerprint_image": 422,
+    "capture_cancelled": 409,
+    "card_absent": 422,
+    "card_removed": 422,
+    "card_access_denied": 422,
+    # a device that does not answer, or answers wrongly: a technician's matter
+    "device_error": 503,
     "device_not_found": 503,
-    "device_timeout": 504,
     "camera_error": 503,
+    "scanner_error": 503,
+    "scanner_disconnected": 503,
+    "scanner_protocol_error": 503,
+    "scanner_corrupt_packet": 503,
+    "scanner_wrong_password": 503,
+    "scanner_module_error": 503,
+    "scanner_not_supported": 503,
+    "card_error": 503,
+    "card_secure_messaging": 503,
+    "card_reader_not_found": 503,
+    "device_timeout": 504,
+    "scanner_timeout": 504,
+    "station_busy": 503,
+    # the station itself
+    "key_error": 500,
+    "tampered_data": 500,
+    "gallery_error": 500,
+    "config_error": 500,
+    "calibration_error": 500,
 }
+
+
+def status_of(code: str) -> int:
+    return STATUS_BY_CODE.get(code, 500)
 
 
 def error_response(status: int, code: str, message: str, **extra: object) -> tuple[Response, int]:
@@ -37,9 +104,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(StationError)
     def station_error(exc: StationError) -> tuple[Response, int]:
         field = exc.field if isinstance(exc, InvalidInputError) else None
-        reasons = exc.reason_codes if isinstance(exc, CaptureRefusedError) else None
+        reasons = (
+            exc.reason_codes if isinstance(exc, CaptureRefusedError | FingerRefusedError) else None
+        )
         response, status = error_response(
-            exc.http_status, exc.code, str(exc), field=field, reasons=reasons
+            status_of(exc.code), exc.code, str(exc), field=field, reasons=reasons
         )
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
@@ -48,12 +117,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(MatcherError)
     def matcher_error(exc: MatcherError) -> tuple[Response, int]:
-        return error_response(STATUS_BY_CODE.get(exc.code, 422), exc.code, str(exc))
+        return error_response(status_of(exc.code), exc.code, str(exc))
 
     @app.errorhandler(DriverError)
     def driver_error(exc: DriverError) -> tuple[Response, int]:
         log.warning("device error: %s", exc)
-        return error_response(STATUS_BY_CODE.get(exc.code, 503), exc.code, str(exc))
+        return error_response(status_of(exc.code), exc.code, str(exc))
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:

@@ -138,7 +138,6 @@ PATHS: dict[str, dict[str, Any]] = {
             body=json_body(current_password="string", new_password="string"),
         )
     },
-    "/records": {"post": op("Enroll a person from a photo", DESK, ok="201", body=PERSON)},
     "/records/{record_id}": {
         "get": op(
             "Read a record (special-category fields for supervisors)", DESK, params=[RECORD_ID]
@@ -164,12 +163,6 @@ PATHS: dict[str, dict[str, Any]] = {
     "/records/{record_id}/unblock": {
         "post": op("Unblock a record", "supervisor", params=[RECORD_ID])
     },
-    "/records/{record_id}/verify": {
-        "post": op(
-            "1:1: is this the person of the record?", DESK, params=[RECORD_ID], body=PHOTO_BODY
-        )
-    },
-    "/identify": {"post": op("1:N: who is this?", DESK, body=PHOTO_BODY)},
     "/operators": {
         "get": op("List operator accounts", "admin"),
         "post": op(
@@ -249,7 +242,7 @@ PATHS: dict[str, dict[str, Any]] = {
             body=json_body(number="string", code="string"),
         )
     },
-    "/identify/person": {
+    "/identifications": {
         "post": op(
             "1:N without a card, face and fingers fused: top candidates (names for supervisors)",
             DESK,

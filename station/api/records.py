@@ -1,17 +1,27 @@
-"""Records: enroll, read, correct (with history), block and unblock, delete, and 1:1 verify."""
+"""One person's record, for supervisors: read, correct (with history), block and unblock (with a
+reason), delete, and export everything held about the person (subject access)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
-from station.api.app import get_station
-from station.api.requests import probe_pixels, request_fields, text_field
-from station.api.security import actor, requires
+from station.api.context import actor, get_station, requires
+from station.api.requests import request_fields, text_field
 from station.errors import InvalidInputError
-from station.records import PersonFields, Record
+from station.records import Record
 from station.security.roles import Permission
+from station.workflows import (
+    EXPORT_FORMATS,
+    correct_record,
+    delete_record,
+    export_record,
+    record_history,
+    render_text,
+    set_blocked,
+    view_record,
+)
 
 blueprint = Blueprint("records", __name__)
 
@@ -21,22 +31,10 @@ def record_json(record: Record) -> dict[str, Any]:
     return record.to_json(special=actor().may(Permission.VIEW_SPECIAL))
 
 
-@blueprint.post("/records")
-@requires(Permission.ENROLL)
-def enroll() -> tuple[Response, int]:
-    station = get_station()
-    fields = request_fields()
-    person = PersonFields.from_mapping(fields)
-    record = station.enroll(
-        probe_pixels(station, fields), person, actor=actor(), purpose=fields.get("purpose")
-    )
-    return jsonify(record_json(record)), 201
-
-
 @blueprint.get("/records/<record_id:record_id>")
 @requires(Permission.VIEW)
 def get_record(record_id: int) -> Response:
-    return jsonify(record_json(get_station().get_record(record_id, actor=actor())))
+    return jsonify(record_json(view_record(get_station(), record_id, actor=actor())))
 
 
 @blueprint.patch("/records/<record_id:record_id>")
@@ -47,8 +45,8 @@ def correct(record_id: int) -> Response:
     changes = body.get("fields")
     if not isinstance(changes, dict) or not changes:
         raise InvalidInputError("fields is an object of the fields to change", field="fields")
-    record = get_station().correct_record(
-        record_id, changes, text_field(body, "reason", 500), actor=actor()
+    record = correct_record(
+        get_station(), record_id, changes, text_field(body, "reason", 500), actor=actor()
     )
     return jsonify(record_json(record))
 
@@ -56,34 +54,45 @@ def correct(record_id: int) -> Response:
 @blueprint.get("/records/<record_id:record_id>/history")
 @requires(Permission.CORRECT)
 def history(record_id: int) -> Response:
-    return jsonify(
-        {"record_id": record_id, "versions": get_station().record_history(record_id, actor=actor())}
-    )
+    return jsonify(record_history(get_station(), record_id, actor=actor()))
 
 
 @blueprint.post("/records/<record_id:record_id>/block")
 @requires(Permission.BLOCK)
 def block(record_id: int) -> Response:
-    return jsonify(record_json(get_station().set_blocked(record_id, True, actor=actor())))
+    """``{"reason": "..."}``: why the record is under dispute."""
+    reason = text_field(request_fields(), "reason", 500)
+    return jsonify(record_json(set_blocked(get_station(), record_id, True, reason, actor())))
 
 
 @blueprint.post("/records/<record_id:record_id>/unblock")
 @requires(Permission.BLOCK)
 def unblock(record_id: int) -> Response:
-    return jsonify(record_json(get_station().set_blocked(record_id, False, actor=actor())))
+    """``{"reason": "..."}``: why the dispute is over."""
+    reason = text_field(request_fields(), "reason", 500)
+    return jsonify(record_json(set_blocked(get_station(), record_id, False, reason, actor())))
 
 
 @blueprint.delete("/records/<record_id:record_id>")
 @requires(Permission.DELETE)
-def delete_record(record_id: int) -> tuple[str, int]:
-    get_station().delete_record(record_id, actor=actor())
+def delete(record_id: int) -> tuple[str, int]:
+    delete_record(get_station(), record_id, actor=actor())
     return "", 204
 
 
-@blueprint.post("/records/<record_id:record_id>/verify")
-@requires(Permission.VERIFY)
-def verify(record_id: int) -> Response:
-    station = get_station()
-    station.storage.get_record(record_id)  # 404 before any image work
-    result = station.verify(record_id, probe_pixels(station, request_fields()), actor=actor())
-    return jsonify(result.to_json())
+@blueprint.get("/records/<record_id:record_id>/export")
+@requires(Permission.EXPORT)
+def export(record_id: int) -> Response:
+    """Everything held about the person of a record: ``format=json`` (default) or ``text``."""
+    fmt = request.args.get("format", "json")
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInputError(f"format is one of {', '.join(EXPORT_FORMATS)}", field="format")
+    data = export_record(get_station(), record_id, actor=actor())
+    if fmt == "text":
+        response = Response(render_text(data), mimetype="text/plain")
+    else:
+        response = jsonify(data)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="record-{record_id}.{"txt" if fmt == "text" else "json"}"'
+    )
+    return response

@@ -1,22 +1,24 @@
-"""Read what a request carries: form or JSON fields, checked strictly, and the photo.
+"""Read what a request carries: form or JSON fields, checked strictly, and the workflow inputs
+(face, fingers, card) built from its files and fields.
 
 Every reader raises :class:`InvalidInputError` naming the field, so a malformed request is a 400
 that says what to send; nothing here guesses (a yes/no field takes only yes/no words, a number
-only a number in range).
+only a number in range). Nothing here decodes an image or drives a device: the workflow checks
+its inputs whole first, then acquires them.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
-import numpy as np
 from flask import request
-from numpy.typing import NDArray
 
-from station.errors import ImageRequiredError, InvalidInputError
-from station.service import Station
+from matcher.fingerprint.image import MAX_DPI, MIN_DPI
+from station.errors import InvalidInputError
+from station.workflows import CardInput, FaceInput, FingerInput
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
@@ -86,22 +88,68 @@ def flag_field(fields: dict[str, Any], name: str, default: bool | None = False) 
     )
 
 
-def wants_capture(fields: dict[str, Any]) -> bool:
-    return flag_field(fields, "capture")
+FINGER_FILE = re.compile(r"finger_(10|[1-9])")
 
 
-def probe_pixels(station: Station, fields: dict[str, Any]) -> NDArray[np.uint8]:
-    """The photo to work on: the uploaded ``image`` file, or a capture from the camera."""
-    upload = request.files.get("image")
-    if upload is not None:
-        try:
-            data = upload.read()
-        finally:
-            upload.close()  # a large upload is spooled to a temporary file: release it now
-        return station.decode(data)
-    if wants_capture(fields):
-        return station.capture()
-    raise ImageRequiredError()
+def read_upload(name: str) -> bytes | None:
+    """The bytes of the uploaded file ``name``, its temporary file released at once."""
+    upload = request.files.get(name)
+    if upload is None:
+        return None
+    try:
+        return bytes(upload.read())
+    finally:
+        upload.close()
+
+
+def face_input(fields: dict[str, Any], required: bool = True) -> FaceInput | None:
+    """The face: the uploaded ``image`` file, or ``capture=true`` for the station's camera."""
+    capture = flag_field(fields, "capture")
+    if "image" not in request.files and not capture and not required:
+        return None
+    return FaceInput(upload=read_upload("image"), capture=capture)
+
+
+def finger_input(fields: dict[str, Any]) -> FingerInput:
+    """Fingers: uploads ``finger_<ISO position 1-10>`` and scanner positions ``scan_fingers=2,7``,
+    at ``dpi`` (500 unless said)."""
+    uploads: dict[int, bytes] = {}
+    for name in sorted(request.files):
+        if not name.startswith("finger"):
+            continue
+        match = FINGER_FILE.fullmatch(name)
+        if match is None:
+            raise InvalidInputError(
+                f"{name}: name finger files finger_1 ... finger_10 (ISO positions: 1 right "
+                "thumb, 2 right index, ... 6 left thumb, 7 left index, ...)",
+                field=name,
+            )
+        uploads[int(match.group(1))] = read_upload(name) or b""
+    wanted = str(fields.get("scan_fingers") or "").strip()
+    scans: list[int] = []
+    for part in wanted.split(",") if wanted else []:
+        part = part.strip()
+        if not (part.isascii() and part.isdigit() and len(part) <= 2):
+            raise InvalidInputError(
+                "scan_fingers lists ISO finger positions 1-10 such as 2,7", field="scan_fingers"
+            )
+        scans.append(int(part))
+    dpi = number_field(fields, "dpi", 500, MIN_DPI, MAX_DPI)
+    return FingerInput(uploads=uploads, scans=scans, dpi=dpi)
+
+
+def card_input(fields: dict[str, Any], required: bool) -> CardInput | None:
+    """The card on the reader, opened with the ``mrz`` the operator typed or the camera read."""
+    mrz = fields.get("mrz")
+    if not mrz:
+        if required:
+            raise InvalidInputError(
+                "mrz is required: the card's machine-readable zone", field="mrz"
+            )
+        return None
+    if not isinstance(mrz, str) or len(mrz) > 200:
+        raise InvalidInputError("mrz is the text of the machine-readable zone", field="mrz")
+    return CardInput(mrz)
 
 
 def int_field(

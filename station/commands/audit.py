@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from station.alerts import station_alerts
 from station.audit import verify_chain
 from station.commands.common import (
     data_options,
@@ -19,8 +18,10 @@ from station.commands.common import (
     signed_in,
 )
 from station.commands.output import echo_json
+from station.config import load_secrets
 from station.security.crypto import KeyProblemError, Sealer, load_key
 from station.storage import Storage
+from station.workflows import audit_alerts, read_audit
 
 
 @click.group()
@@ -39,7 +40,7 @@ def verify(data_dir: Path | None, config_file: Path | None, as_json: bool) -> No
     """
     settings = settings_from(data_dir, config_file)
     with reported_errors():
-        loaded = load_key(settings.key_file)
+        loaded = load_key(settings.key_file, load_secrets().key)
         if loaded is None:
             raise KeyProblemError(f"no key at {settings.key_file}: set key_file or STATION_KEY")
         storage = Storage(settings.database_path, Sealer(loaded.key), read_only=True)
@@ -78,7 +79,7 @@ def show(
 ) -> None:
     """Print audit rows, oldest first (auditor)."""
     with reported_errors(), open_station(data_dir, config_file) as station:
-        rows = station.audit_rows(signed_in(station, operator), after, limit, target)
+        rows = read_audit(station, after, limit, target, actor=signed_in(station, operator)).rows
     if as_json:
         echo_json(rows)
         return
@@ -105,7 +106,7 @@ def alerts(
             if start.tzinfo is None:
                 start = start.replace(tzinfo=UTC)
     with reported_errors(), open_station(data_dir, config_file) as station:
-        report = station_alerts(station, signed_in(station, operator), since=start)
+        report = audit_alerts(station, since=start, actor=signed_in(station, operator))
     if as_json:
         echo_json(report.to_json())
     elif not report.alerts:

@@ -17,10 +17,10 @@ from station.commands.common import (
     signed_in,
 )
 from station.commands.output import echo_json
+from station.config import load_secrets
 from station.datadir import DataDirectoryLock
 from station.security.roles import SYSTEM
-
-PASSPHRASE_ENV = "STATION_BACKUP_PASSPHRASE"
+from station.workflows import create_backup
 
 
 @click.group()
@@ -40,8 +40,8 @@ def create(
     $STATION_BACKUP_PASSPHRASE or is asked for twice; keep it apart from the backup."""
     with reported_errors(), open_station(data_dir, config_file) as station:
         actor = signed_in(station, operator)
-        passphrase = secret(PASSPHRASE_ENV, "backup passphrase", confirm=True)
-        info = station.create_backup(out, passphrase, actor=actor)
+        passphrase = secret(load_secrets().backup_passphrase, "backup passphrase", confirm=True)
+        info = create_backup(station, out, passphrase, actor=actor)
     if as_json:
         echo_json({**info.to_json(), "file": str(out)})
     else:
@@ -57,14 +57,20 @@ def restore(data_dir: Path | None, config_file: Path | None, source: Path, as_js
     audit chain. The passphrase comes from $STATION_BACKUP_PASSPHRASE or is asked for."""
     settings = settings_from(data_dir, config_file)
     with reported_errors():
-        passphrase = secret(PASSPHRASE_ENV, "backup passphrase")
+        passphrase = secret(load_secrets().backup_passphrase, "backup passphrase")
         lock = DataDirectoryLock(settings.data_dir)
         lock.acquire()
         try:
-            info = restore_backup(source, passphrase, settings.database_path, settings.key_file)
+            info = restore_backup(
+                source,
+                passphrase,
+                settings.database_path,
+                settings.key_file,
+                load_secrets().key,
+            )
         finally:
             lock.release()
-    with reported_errors(), open_station(data_dir, config_file) as station:
+    with reported_errors(), open_station(data_dir, config_file, create=True) as station:
         station.audit.append(SYSTEM.login, "restore", detail={"key_id": info.key_id})
         report = station.audit.verify()
     if as_json:

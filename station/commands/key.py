@@ -15,6 +15,7 @@ from station.commands.common import (
 )
 from station.commands.output import echo_json
 from station.security.crypto import encode_key, generate_key, key_id, write_key_file
+from station.workflows import rotate_key
 
 
 @click.group()
@@ -52,7 +53,7 @@ def rotate(
 ) -> None:
     """Re-encrypt everything under a new key, in one transaction (admin)."""
     with reported_errors(), open_station(data_dir, config_file) as station:
-        count = station.rotate_key(signed_in(station, operator), out=out)
+        count = rotate_key(station, out=out, actor=signed_in(station, operator))
         new_id = station.storage.sealer.key_id
         where = out or station.settings.key_file
     if as_json:

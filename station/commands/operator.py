@@ -15,7 +15,15 @@ from station.commands.common import (
     signed_in,
 )
 from station.commands.output import echo_json
+from station.config import load_secrets
 from station.security.roles import LOGIN_ROLES, SYSTEM
+from station.workflows import (
+    create_operator,
+    reset_password,
+    set_operator_disabled,
+    unlock_operator,
+)
+from station.workflows import list_operators as operator_accounts
 
 
 @click.group()
@@ -30,8 +38,9 @@ def operator() -> None:
 @click.option(
     "--operator",
     "admin",
-    envvar="STATION_OPERATOR",
-    help="Your admin login; not needed for the first account of a new station.",
+    default=lambda: load_secrets().operator,
+    help="Your admin login (or $STATION_OPERATOR); not needed for the first account of a new "
+    "station.",
 )
 @click.option("--json", "as_json", is_flag=True)
 def create(
@@ -47,16 +56,14 @@ def create(
     The very first account of a station needs no admin; it takes the password in
     $STATION_NEW_PASSWORD if set, else a one-time password is printed.
     """
-    with reported_errors(), open_station(data_dir, config_file) as station:
+    with reported_errors(), open_station(data_dir, config_file, create=True) as station:
         if station.operators.count() == 0:
-            import os
-
-            chosen = os.environ.get("STATION_NEW_PASSWORD") or None
+            chosen = load_secrets().new_password
             created, password = station.operators.create(SYSTEM, login, role, chosen)
         else:
             if not admin:
                 raise click.UsageError("name your admin login with --operator")
-            created, password = station.operators.create(signed_in(station, admin), login, role)
+            created, password = create_operator(station, login, role, signed_in(station, admin))
     if as_json:
         echo_json({**created.to_json(), "one_time_password": password})
     elif password:
@@ -74,7 +81,7 @@ def list_operators(
 ) -> None:
     """List the accounts (admin)."""
     with reported_errors(), open_station(data_dir, config_file) as station:
-        found = station.operators.list(signed_in(station, operator))
+        found = operator_accounts(station, signed_in(station, operator))
     if as_json:
         echo_json([o.to_json() for o in found])
         return
@@ -89,8 +96,9 @@ def list_operators(
 def passwd(data_dir: Path | None, config_file: Path | None, operator: str) -> None:
     """Change your own password ($STATION_PASSWORD, then $STATION_NEW_PASSWORD, or asked)."""
     with reported_errors(), open_station(data_dir, config_file) as station:
-        current = secret("STATION_PASSWORD", f"current password for {operator}")
-        new = secret("STATION_NEW_PASSWORD", "new password", confirm=True)
+        secrets = load_secrets()
+        current = secret(secrets.password, f"current password for {operator}")
+        new = secret(secrets.new_password, "new password", confirm=True)
         station.operators.change_password(operator, current, new, channel="cli", client="cli")
     click.echo("password changed")
 
@@ -104,13 +112,13 @@ def _admin_action(name: str, help_text: str) -> None:
         with reported_errors(), open_station(data_dir, config_file) as station:
             actor = signed_in(station, operator)
             if name == "reset":
-                password = station.operators.reset_password(actor, login)
+                password = reset_password(station, login, actor)
                 click.echo(f"one-time password for {login}: {password}")
                 return
             if name == "unlock":
-                station.operators.unlock(actor, login)
+                unlock_operator(station, login, actor)
             else:
-                station.operators.set_disabled(actor, login, name == "disable")
+                set_operator_disabled(station, login, name == "disable", actor)
         click.echo(f"{login}: {name} done")
 
 

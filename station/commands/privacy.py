@@ -16,7 +16,7 @@ from station.commands.common import (
     signed_in,
 )
 from station.commands.output import echo_json
-from station.privacy import export_subject, purge_expired, render_text
+from station.workflows import export_record, purge_expired, render_text
 
 
 @click.command(name="export")
@@ -46,7 +46,7 @@ def export(
 ) -> None:
     """Everything held about the person of RECORD_ID (subject access; supervisor)."""
     with reported_errors(), open_station(data_dir, config_file) as station:
-        data = export_subject(station, record_id, actor=signed_in(station, operator))
+        data = export_record(station, record_id, actor=signed_in(station, operator))
     text = render_text(data) if fmt == "text" else json.dumps(data, indent=2, ensure_ascii=False)
     if out is None:
         click.echo(text, nl=fmt == "json")

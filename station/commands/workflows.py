@@ -1,25 +1,235 @@
-"""``station holds``, ``station decide`` and ``station identify-person``: the supervisor's side of
-the workflows from the command line (the desk itself uses the API)."""
+"""The desk's jobs from the command line, for technicians and scripts: ``station enroll``,
+``station intake``, ``station identify``, ``station holds``, ``station decide``, ``station show``.
+
+Each command makes the API request the console or a client would make (:mod:`client`): to the
+running server when one holds the data directory, else to the station opened here. The rules are
+the workflows' own: consent, de-duplication and holds, who may see names.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-from matcher.imageio import read_rgb
+from station.commands.client import StationClient, connected
 from station.commands.common import (
     data_options,
-    open_station,
     operator_option,
+    password_for,
     reported_errors,
-    signed_in,
+    require_station,
+    settings_from,
 )
 from station.commands.output import echo_json
-from station.security.roles import Permission
-from station.workflows import decide_hold, finger_template, identify_person
+from station.logsetup import configure_logging
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _finger(value: str) -> tuple[int, Path]:
+    position, sep, path = value.partition("=")
+    if not sep or not position.isdigit():
+        raise click.BadParameter("write POSITION=FILE, such as 2=right_index.png")
+    file = Path(path)
+    if not file.is_file():
+        raise click.BadParameter(f"{path}: no such file")
+    return int(position), file
+
+
+def capture_options(command: F) -> F:
+    """The face (a photo file, else the camera) and fingers (files and/or the scanner)."""
+    for option in reversed(
+        [
+            click.option(
+                "--photo",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="The face from this photo (default: the station's camera).",
+            ),
+            click.option(
+                "--finger",
+                "fingers",
+                multiple=True,
+                help="POSITION=FILE, a finger image at its ISO position (2 right index, 7 left "
+                "index, ...); repeat for each finger.",
+            ),
+            click.option("--scan", help="Take these ISO positions from the scanner, e.g. 2,7."),
+            click.option("--dpi", type=float, help="Resolution of the finger files (default 500)."),
+            click.option("--purpose", help="The purpose (default: the station's)."),
+            click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _request(
+    photo: Path | None,
+    fingers: tuple[str, ...],
+    scan: str | None,
+    dpi: float | None,
+    purpose: str | None,
+    face: bool = True,
+    **fields: object,
+) -> tuple[dict[str, str], dict[str, Path]]:
+    """The form fields and files of a workflow request."""
+    files: dict[str, Path] = {}
+    for value in fingers:
+        position, path = _finger(value)
+        files[f"finger_{position}"] = path
+    if photo is not None:
+        files["image"] = photo
+    form = {name: str(value) for name, value in fields.items() if value not in (None, False)}
+    if face and photo is None:
+        form["capture"] = "true"
+    extra: dict[str, object] = {"scan_fingers": scan, "dpi": dpi, "purpose": purpose}
+    form.update({name: str(value) for name, value in extra.items() if value is not None})
+    return form, files
+
+
+def run(
+    data_dir: Path | None,
+    config_file: Path | None,
+    operator: str,
+    job: Callable[[StationClient], Any],
+) -> Any:
+    """Sign in to the station's API as ``operator`` and do ``job``; errors as one line."""
+    settings = settings_from(data_dir, config_file)
+    with reported_errors():
+        require_station(settings)
+        configure_logging(settings.log_level, settings.log_dir, stderr_level="WARNING")
+        with connected(settings, operator, password_for(operator)) as client:
+            return job(client)
+
+
+@click.command()
+@data_options
+@operator_option
+@capture_options
+@click.option("--mrz", help="The card's MRZ: its chip is read on the station's card reader.")
+@click.option("--name", help="The person's full name (without a card).")
+@click.option("--document-number", help="ID document number (without a card).")
+@click.option("--document-type", help="ID document type, e.g. 'ID card' (without a card).")
+@click.option("--nationality", help="3-letter ICAO code, e.g. KGZ (without a card).")
+@click.option("--birth-date", help="YYYY-MM-DD (without a card).")
+@click.option("--sex", type=click.Choice(["M", "F", "X"], case_sensitive=False))
+@click.option("--consent", is_flag=True, help="The person heard the notice and agreed.")
+def enroll(
+    data_dir: Path | None,
+    config_file: Path | None,
+    operator: str,
+    photo: Path | None,
+    fingers: tuple[str, ...],
+    scan: str | None,
+    dpi: float | None,
+    purpose: str | None,
+    as_json: bool,
+    consent: bool,
+    **person: str | None,
+) -> None:
+    """Enroll a person: card or typed fields, face, fingers, consent. A likely duplicate is held
+    for a supervisor (exit status 4); enrolled, 0."""
+    form, files = _request(photo, fingers, scan, dpi, purpose, True, **person)
+    if consent:
+        form["consent"] = "true"
+    answer = run(
+        data_dir,
+        config_file,
+        operator,
+        lambda client: client.call("POST", "/enrollments", fields=form, files=files),
+    )
+    if as_json:
+        echo_json(answer)
+    else:
+        record = answer["record"]
+        click.echo(f"record {record['id']}: {answer['status']} ({record['name']})")
+        for reason in answer["reasons"]:
+            click.echo(f"  held: {reason}")
+        for candidate in answer["duplicates"]:
+            click.echo(f"  looks like record {candidate['record_id']} (LLR {candidate['llr']})")
+    sys.exit(4 if answer["status"] == "held" else 0)
+
+
+@click.command()
+@data_options
+@operator_option
+@capture_options
+@click.option("--mrz", required=True, help="The card's MRZ: its chip is read on the reader.")
+def intake(
+    data_dir: Path | None,
+    config_file: Path | None,
+    operator: str,
+    photo: Path | None,
+    fingers: tuple[str, ...],
+    scan: str | None,
+    dpi: float | None,
+    purpose: str | None,
+    as_json: bool,
+    mrz: str,
+) -> None:
+    """Verify an applicant at intake: card, live face, a finger; the decision and the receipt.
+    Exit status 0 accepted, 3 refused, 4 referred to a supervisor."""
+    form, files = _request(photo, fingers, scan, dpi, purpose, mrz=mrz)
+    answer = run(
+        data_dir,
+        config_file,
+        operator,
+        lambda client: client.call("POST", "/applications", fields=form, files=files),
+    )
+    if as_json:
+        echo_json(answer)
+    else:
+        receipt = answer["receipt"]
+        click.echo(f"{answer['decision'].upper()}: application {receipt['application_number']}")
+        for reason in answer["reasons"]:
+            click.echo(f"  [{'x' if reason['ok'] else ' '}] {reason['message']}")
+        click.echo(f"receipt code (shown once): {receipt['status_code']}")
+    sys.exit({"accepted": 0, "refused": 3}.get(answer["decision"], 4))
+
+
+@click.command()
+@data_options
+@operator_option
+@capture_options
+@click.option("--top-k", type=int, help="How many candidates to list (default from settings).")
+@click.option("--no-face", is_flag=True, help="Fingers only: no photo, no camera.")
+def identify(
+    data_dir: Path | None,
+    config_file: Path | None,
+    operator: str,
+    photo: Path | None,
+    fingers: tuple[str, ...],
+    scan: str | None,
+    dpi: float | None,
+    purpose: str | None,
+    as_json: bool,
+    top_k: int | None,
+    no_face: bool,
+) -> None:
+    """Identify a person without a card (1:N, face and fingers fused). Exit status 0 on a
+    match, 3 on none. Names of candidates for supervisors only."""
+    form, files = _request(photo, fingers, scan, dpi, purpose, face=not no_face, top_k=top_k)
+    answer = run(
+        data_dir,
+        config_file,
+        operator,
+        lambda client: client.call("POST", "/identifications", fields=form, files=files),
+    )
+    if as_json:
+        echo_json(answer)
+    else:
+        best = answer["match"]
+        click.echo(
+            (f"MATCH record {best['record_id']}" if best else "NO MATCH")
+            + f" (threshold {answer['threshold']:.1f}, gallery {answer['gallery_size']})"
+        )
+        for c in answer["candidates"]:
+            name = f"  {c['name']}" if "name" in c else ""
+            click.echo(f"  {c['rank']:>2}  record {c['record_id']:<8} LLR {c['llr']:6.1f}{name}")
+    sys.exit(0 if answer["match"] else 3)
 
 
 @click.command()
@@ -34,21 +244,15 @@ def holds(
     purpose: str | None,
     as_json: bool,
 ) -> None:
-    """Enrolments held as likely duplicates, waiting for a decision (supervisor)."""
-    with reported_errors(), open_station(data_dir, config_file) as station:
-        actor = signed_in(station, operator)
-        station.allow(actor, Permission.DECIDE)
-        chosen = station.purpose(purpose)
-        found = [
-            {"record_id": rid, **(station.storage.get_hold(rid) or {})}
-            for rid in station.storage.held_records(chosen)
-        ]
+    """Enrollments held as likely duplicates, waiting for a decision (supervisor)."""
+    query = f"?purpose={purpose}" if purpose else ""
+    answer = run(data_dir, config_file, operator, lambda c: c.call("GET", f"/holds{query}"))
     if as_json:
-        echo_json(found)
+        echo_json(answer["holds"])
         return
-    if not found:
-        click.echo(f"no enrolment of {chosen} is held")
-    for hold in found:
+    if not answer["holds"]:
+        click.echo(f"no enrollment of {answer['purpose']} is held")
+    for hold in answer["holds"]:
         others = ", ".join(str(c["record_id"]) for c in hold.get("candidates", []))
         click.echo(
             f"record {hold['record_id']:<8} held {hold.get('held_at')} by {hold.get('held_by')}: "
@@ -61,7 +265,7 @@ def holds(
 @operator_option
 @click.argument("record_id", type=int)
 @click.argument("decision", type=click.Choice(["accept", "reject", "dispute"]))
-@click.option("--reason", required=True, help="Why (kept in the audit trail's record).")
+@click.option("--reason", required=True, help="Why (kept with the record's status changes).")
 def decide(
     data_dir: Path | None,
     config_file: Path | None,
@@ -70,65 +274,23 @@ def decide(
     decision: str,
     reason: str,
 ) -> None:
-    """Decide on a held enrolment: accept (active), reject (deleted) or dispute (blocked)."""
-    with reported_errors(), open_station(data_dir, config_file) as station:
-        record = decide_hold(station, record_id, decision, reason, signed_in(station, operator))
-    click.echo(f"record {record_id}: {'deleted' if record is None else record.status.value}")
+    """Decide on a held enrollment: accept (active), reject (deleted) or dispute (blocked)."""
+    body = {"decision": decision, "reason": reason}
+    answer = run(
+        data_dir,
+        config_file,
+        operator,
+        lambda c: c.call("POST", f"/records/{record_id}/decision", body),
+    )
+    click.echo(f"record {record_id}: {answer['status']}")
 
 
-def _finger(value: str) -> tuple[int, Path]:
-    position, sep, path = value.partition("=")
-    if not sep or not position.isdigit():
-        raise click.BadParameter("write POSITION=FILE, such as 2=right_index.png")
-    return int(position), Path(path)
-
-
-@click.command(name="identify-person")
+@click.command()
 @data_options
 @operator_option
-@click.option("--photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--finger", "fingers", multiple=True, help="POSITION=FILE (ISO 1-10), repeatable.")
-@click.option("--dpi", type=float, default=500, show_default=True)
-@click.option("--purpose")
-@click.option("--top-k", type=int)
-@click.option("--json", "as_json", is_flag=True)
-def identify_person_command(
-    data_dir: Path | None,
-    config_file: Path | None,
-    operator: str,
-    photo: Path | None,
-    fingers: tuple[str, ...],
-    dpi: float,
-    purpose: str | None,
-    top_k: int | None,
-    as_json: bool,
-) -> None:
-    """1:N without a card, face and fingers fused. Exit status 0 on a match, 3 on none."""
-    parsed = [_finger(f) for f in fingers]
-    with reported_errors(), open_station(data_dir, config_file) as station:
-        actor = signed_in(station, operator)
-        templates: dict[int, Any] = {
-            position: finger_template(station, position, read_rgb(path), dpi)
-            for position, path in parsed
-        }
-        result = identify_person(
-            station,
-            None if photo is None else read_rgb(photo),
-            templates,
-            purpose=purpose,
-            top_k=top_k,
-            actor=actor,
-        )
-    names = actor.may(Permission.VIEW_SPECIAL)
-    if as_json:
-        echo_json(result.to_json(names))
-    else:
-        best = result.match
-        click.echo(
-            (f"MATCH record {best.record.id}" if best else "NO MATCH")
-            + f" (threshold {result.threshold:.1f}, gallery {result.gallery_size})"
-        )
-        for rank, c in enumerate(result.candidates, start=1):
-            name = f"  {c.record.fields.name}" if names else ""
-            click.echo(f"  {rank:>2}  record {c.record.id:<8} LLR {c.fused.llr:6.1f}{name}")
-    sys.exit(0 if result.match else 3)
+@click.argument("record_id", type=int)
+def show(data_dir: Path | None, config_file: Path | None, operator: str, record_id: int) -> None:
+    """Print one record as JSON (supervisor; special-category fields included)."""
+    echo_json(
+        run(data_dir, config_file, operator, lambda c: c.call("GET", f"/records/{record_id}"))
+    )

@@ -15,7 +15,6 @@ import hmac
 import logging
 import os
 import stat
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,14 +35,12 @@ class KeyProblemError(StationError):
     """The encryption key is missing, malformed, exposed or not the one the data was sealed with."""
 
     code = "key_error"
-    http_status = 500
 
 
 class TamperedDataError(StationError):
     """A sealed value does not open: it was edited, moved, or sealed with another key."""
 
     code = "tampered_data"
-    http_status = 500
 
     def __init__(self, context: str) -> None:
         self.context = context
@@ -132,11 +129,11 @@ def read_key_file(path: Path) -> bytes:
     return decode_key(text, f"the key file {path}")
 
 
-def load_key(key_file: Path, environ: Mapping[str, str] | None = None) -> LoadedKey | None:
-    """The key from ``STATION_KEY`` or else the key file; None when neither exists yet."""
-    env = os.environ if environ is None else environ
-    if env.get(KEY_ENV):
-        return LoadedKey(decode_key(env[KEY_ENV], KEY_ENV), "environment")
+def load_key(key_file: Path, env_key: str | None = None) -> LoadedKey | None:
+    """The key from ``env_key`` (``STATION_KEY``, read by :mod:`station.config`) or else the key
+    file; None when neither exists yet."""
+    if env_key:
+        return LoadedKey(decode_key(env_key, KEY_ENV), "environment")
     if not key_file.exists():
         return None
     return LoadedKey(read_key_file(key_file), str(key_file))

@@ -48,7 +48,6 @@ class LoginFailedError(StationError):
     """An unknown login, a wrong password or an account locked for this client: one answer."""
 
     code = "login_failed"
-    http_status = 401
 
     def __init__(self) -> None:
         super().__init__(
@@ -59,7 +58,6 @@ class LoginFailedError(StationError):
 
 class AccountDisabledError(StationError):
     code = "account_disabled"
-    http_status = 403
 
     def __init__(self) -> None:
         super().__init__("this account is disabled: ask an admin")
@@ -67,7 +65,6 @@ class AccountDisabledError(StationError):
 
 class OperatorNotFoundError(StationError):
     code = "operator_not_found"
-    http_status = 404
 
     def __init__(self, login: str) -> None:
         super().__init__(f"no operator with login {login!r}")

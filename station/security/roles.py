@@ -1,7 +1,8 @@
 """Roles and what each may do. Every workflow checks its permission against the acting operator.
 
-Duties are separated: operators enroll and check people; supervisors also correct, block and
-delete records, decide on held enrolments, answer subject access requests and see
+Duties are separated: operators enroll, verify and identify people (seeing scores and record ids,
+not who a search found); supervisors also read records and see who a search found, correct,
+block and delete records, decide on held enrollments, answer subject access requests and see
 special-category fields; auditors read the audit trail and its alerts, nothing personal; admins
 manage accounts and the station (including the retention purge, which reads nothing), not
 people's records.
@@ -42,13 +43,34 @@ class Permission(StrEnum):
     DECIDE = "decide"  # decide on an enrolment held as a likely duplicate
 
 
+# What each permission lets one do, in the words a refusal uses ("the operator role may not ...").
+WORDS = {
+    Permission.ENROLL: "enroll people",
+    Permission.VIEW: "read people's records or see who a search found",
+    Permission.IDENTIFY: "identify people",
+    Permission.VERIFY: "verify people at intake",
+    Permission.VIEW_SPECIAL: "see health or disability data",
+    Permission.CORRECT: "correct records or read their history",
+    Permission.BLOCK: "block or unblock records",
+    Permission.DELETE: "delete records",
+    Permission.DEVICES: "check the devices",
+    Permission.AUDIT_READ: "read the audit trail",
+    Permission.MANAGE_OPERATORS: "manage operator accounts",
+    Permission.UNLOCK_OPERATORS: "unlock operator accounts",
+    Permission.MAINTAIN: "rotate the key or make backups",
+    Permission.EXPORT: "export a person's data",
+    Permission.PURGE: "purge expired records",
+    Permission.DECIDE: "list or decide on held enrollments",
+}
+
 _P = Permission
-_DESK = {_P.ENROLL, _P.VIEW, _P.IDENTIFY, _P.VERIFY, _P.DEVICES}
+_DESK = {_P.ENROLL, _P.IDENTIFY, _P.VERIFY, _P.DEVICES}
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset(_DESK),
     Role.SUPERVISOR: frozenset(
         _DESK
         | {
+            _P.VIEW,
             _P.VIEW_SPECIAL,
             _P.CORRECT,
             _P.BLOCK,
@@ -70,15 +92,14 @@ LOGIN_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
 
 class PermissionDeniedError(StationError):
     code = "permission_denied"
-    http_status = 403
 
     def __init__(self, role: Role, permission: Permission) -> None:
         self.role = role
         self.permission = permission
         allowed = ", ".join(r.value for r in LOGIN_ROLES if permission in GRANTS[r])
         super().__init__(
-            f"the {role.value} role may not {permission.value.replace('_', ' ')}: "
-            f"ask someone with the {allowed} role"
+            f"the {role.value} role may not {WORDS[permission]}: ask someone with the "
+            f"{allowed} role"
         )
 
 

@@ -18,7 +18,6 @@ from station.security.roles import Actor
 
 class SessionRequiredError(StationError):
     code = "session_required"
-    http_status = 401
 
     def __init__(self) -> None:
         super().__init__(
@@ -28,7 +27,6 @@ class SessionRequiredError(StationError):
 
 class SessionExpiredError(StationError):
     code = "session_expired"
-    http_status = 401
 
     def __init__(self) -> None:
         super().__init__("the session has expired: sign in again")
@@ -36,7 +34,6 @@ class SessionExpiredError(StationError):
 
 class PasswordChangeRequiredError(StationError):
     code = "password_change_required"
-    http_status = 403
 
     def __init__(self) -> None:
         super().__init__(

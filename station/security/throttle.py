@@ -24,7 +24,6 @@ MAX_CLIENTS = 4096  # clients remembered before the idle ones are forgotten
 
 class TooManyAttemptsError(StationError):
     code = "too_many_attempts"
-    http_status = 429
 
     def __init__(self, retry_after: float) -> None:
         self.retry_after = max(1, round(retry_after))

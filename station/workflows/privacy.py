@@ -6,7 +6,7 @@ period, each deletion audited (``purge``, with the purpose and age), except bloc
 record under dispute is kept until a supervisor unblocks it. Intake receipts are kept
 ``receipt_retention_days``.
 
-Subject access: :func:`export_subject` gathers one record with everything attached to it (fields
+Subject access: :func:`export_record` gathers one record with everything attached to it (fields
 including special-category ones, consent, the ID-card summary, templates, photos, corrections,
 a pending hold, intake applications, and who processed it when, from the audit trail), for a
 machine (JSON) and a person (:func:`render_text`). One record is one purpose: the export never
@@ -25,7 +25,7 @@ from station.records import SPECIAL_FIELDS
 from station.security.roles import SYSTEM, Actor, Permission
 
 if TYPE_CHECKING:
-    from station.service import Station
+    from station.core import Station
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def purge_expired(
     purged: list[dict[str, Any]] = []
     kept: list[int] = []
     no_period: dict[str, int] = {}
-    with station._write_lock, storage.transaction():
+    with station.writing():
         for purpose, count in sorted(storage.record_purposes().items()):
             if purpose not in periods:
                 no_period[purpose] = count
@@ -156,7 +156,7 @@ def purge_expired(
     return PurgeReport(iso(moment), dry_run, purged, kept, no_period, len(receipts))
 
 
-def export_subject(station: Station, record_id: int, actor: Actor = SYSTEM) -> dict[str, Any]:
+def export_record(station: Station, record_id: int, actor: Actor = SYSTEM) -> dict[str, Any]:
     """Everything held about the person of one record, as one JSON-ready object.
 
     The person has the right to all of it, so special-category fields, templates and photos are
@@ -220,19 +220,30 @@ def export_subject(station: Station, record_id: int, actor: Actor = SYSTEM) -> d
             for kind, media, image, created in storage.photos_of(record_id)
         ],
         "history": storage.history(record_id),
+        "status_changes": storage.status_changes(record_id),
         "hold": storage.get_hold(record_id),
         "applications": applications,
         "processing": processing,
     }
-    with station.storage.transaction():
-        station.audit.append(
-            actor.login, "export", target=record_id, detail={"purpose": record.purpose}
-        )
+    station.audit.append(
+        actor.login, "export", target=record_id, detail={"purpose": record.purpose}
+    )
     return export
 
 
+def _words(value: object) -> str:
+    """A value as a person reads it: yes/no for flags, a dash for nothing."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(_words(v) for v in value) or "-"
+    return str(value)
+
+
 def _line(label: str, value: object) -> str:
-    return f"  {label:<22} {'-' if value is None or value == '' else value}"
+    return f"  {label.replace('_', ' '):<22} {_words(value)}"
 
 
 def render_text(export: dict[str, Any]) -> str:
@@ -296,6 +307,14 @@ def render_text(export: dict[str, Any]) -> str:
         out.append(f"    was: {changed}")
     if not export["history"]:
         out.append("  none")
+    out += ["", "Blocked, unblocked or decided"]
+    for change in export["status_changes"]:
+        out.append(
+            f"  {change['changed_at']}  {change['status']} by {change['changed_by']}: "
+            f"{change['reason']}"
+        )
+    if not export["status_changes"]:
+        out.append("  never")
     if export["hold"]:
         out += ["", "Held for a supervisor's decision", _line("since", export["hold"]["held_at"])]
     out += ["", "Applications"]
