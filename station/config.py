@@ -176,7 +176,7 @@ class Settings:
     card_timeout: float = 10.0
     fusion_verify_threshold: float = 4.6  # fused log-likelihood ratio, ln(100): matcher/fusion.py
     fusion_identify_threshold: float = 4.6  # ...for 1:N, plus ln(gallery size)
-    duplicate_threshold: float = 4.6  # fused LLR above which an enrolment is held as a duplicate
+    duplicate_threshold: float = 4.6  # fused LLR above which an enrollment is held as a duplicate
 
     def __post_init__(self) -> None:
         if self.key_file == Path():
@@ -257,7 +257,7 @@ class Settings:
 
     @property
     def retention_periods(self) -> dict[str, int]:
-        """``retention_days`` parsed: purpose -> days a record is kept after its enrolment."""
+        """``retention_days`` parsed: purpose -> days a record is kept after its enrollment."""
         periods: dict[str, int] = {}
         for part in self.retention_days.split(","):
             if not part.strip():

@@ -186,9 +186,6 @@ class Galleries:
     def __contains__(self, record_id: object) -> bool:
         return record_id in self._purpose_of
 
-    def purpose_of(self, record_id: int) -> str | None:
-        return self._purpose_of.get(record_id)
-
     def size(self, purpose: str) -> int:
         """How many records of this purpose can be matched."""
         return self._counts.get(purpose, 0)

@@ -119,7 +119,7 @@ class PersonFields:
 
 def parse_purpose(value: object, default: str) -> str:
     """The purpose a record is collected for: a short lower-case word such as voter_registration."""
-    if value is None or value == "":
+    if value is None:
         return default
     if not isinstance(value, str) or not _PURPOSE.match(value):
         raise InvalidInputError(
@@ -151,12 +151,12 @@ class RecordBlockedError(StationError):
 class RecordStatus(StrEnum):
     ACTIVE = "active"
     BLOCKED = "blocked"  # under dispute: kept, never matched, never changed until unblocked
-    HELD = "held"  # a likely duplicate at enrolment: not matched until a supervisor decides
+    HELD = "held"  # a likely duplicate at enrollment: not matched until a supervisor decides
 
 
 @dataclass(frozen=True)
 class Record:
-    """A stored person: fields, purpose, status, face location in the enrolment photo,
+    """A stored person: fields, purpose, status, face location in the enrollment photo,
     version (1 + the number of corrections) and timestamps (UTC, ISO 8601)."""
 
     id: int

@@ -707,7 +707,7 @@ class Storage:
                 )
             ]
 
-    # -- holds: enrolments waiting for a supervisor's decision -----------------------------------
+    # -- holds: enrollments waiting for a supervisor's decision -----------------------------------
 
     def put_hold(self, record_id: int, detail: Mapping[str, Any], operator: str) -> None:
         with self.transaction() as db:

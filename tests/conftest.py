@@ -33,11 +33,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "serial:///dev/ttyUSB0?baudrate=57600&model=r307 (skipped without it).",
     )
     parser.addoption(
+        "--fuzz-examples",
+        type=int,
+        default=10,
+        help="Examples per operation, role and mode in tests/test_api_fuzzing.py (scripts/fuzz "
+        "runs 200).",
+    )
+    parser.addoption(
         "--camera-url",
         default=None,
         help="Run the camera hardware tests on this camera, e.g. opencv://0?width=1280&height=720 "
         "(skipped without it).",
     )
+
+
+@pytest.fixture(scope="session")
+def fuzz_examples(request: pytest.FixtureRequest) -> int:
+    return int(request.config.getoption("--fuzz-examples"))
 
 
 @pytest.fixture(scope="session")

@@ -124,7 +124,7 @@ def test_each_capture_in_its_own_session_takes_the_next_finger_of_the_script_eve
     """The station opens the scanner for one capture and closes it straight after: the finger
     just uploaded must be off the glass for the next session, however late the module's thread
     runs. A long line tick makes the module still be pacing its last bytes when the port closes
-    (the race that made a loaded machine enrol one finger twice)."""
+    (the race that made a loaded machine enroll one finger twice)."""
     import drivers.fingerprint.sim as sim
 
     monkeypatch.setattr(sim, "TICK", 0.25)

@@ -312,3 +312,88 @@ def test_password_errors_name_the_field_that_was_sent(app: Flask, station: Stati
     )
     assert response.status_code == 400
     assert response.json["error"]["field"] == "new_password"
+
+
+# -- rough edges a user hit (issue 15) -----------------------------------------------------------
+
+
+def test_paging_the_audit_trail_until_an_empty_page_ends(auditor: FlaskClient) -> None:
+    after, pages = 0, 0
+    while True:
+        page = auditor.get(f"/api/v1/audit?after={after}&limit=5").json
+        pages += 1
+        assert pages < 50, "the pager keeps chasing its own reads"
+        if not page["rows"]:
+            break
+        after = page["next_after"]
+    reads = [r for r in auditor.get("/api/v1/audit?limit=1000").json["rows"]]
+    assert sum(r["action"] == "audit_read" for r in reads) >= pages  # every read is logged
+
+
+def test_the_text_export_has_one_charset_and_says_yes_for_consent(
+    station: Station, supervisor: FlaskClient, lfw_people: list[Path]
+) -> None:
+    from tests.conftest import enroll_face
+
+    rid = enroll_face(station, sorted(lfw_people[0].iterdir())[0]).record.id
+    text = supervisor.get(f"/api/v1/records/{rid}/export?format=text")
+    assert text.headers["Content-Type"] == "text/plain; charset=utf-8"
+    body = text.get_data(as_text=True)
+    assert "given                  yes" in body and "True" not in body
+
+
+def test_listing_holds_is_audited_and_an_operator_is_told_what_they_may_not_do(
+    station: Station, client: FlaskClient, supervisor: FlaskClient
+) -> None:
+    refused = client.get("/api/v1/holds")
+    assert refused.status_code == 403
+    assert "may not list or decide on held enrollments" in refused.json["error"]["message"]
+    assert supervisor.get("/api/v1/holds").json["holds"] == []
+    assert station.audit.rows(limit=1000)[-1]["action"] == "holds_read"
+
+
+def test_every_error_code_has_its_http_status_and_what_the_desk_can_fix_is_a_4xx() -> None:
+    import station.backup
+    import station.commands.client
+    import station.config
+    import station.security.operators
+    import station.security.throttle
+    import station.workflows
+    from calibration import CalibrationError
+    from drivers.errors import DriverError
+    from matcher.errors import MatcherError
+    from station.api.errors import STATUS_BY_CODE
+    from station.errors import StationError
+
+    def codes(root: type) -> set[str]:
+        found, stack = set(), [root]
+        while stack:
+            kind = stack.pop()
+            stack.extend(kind.__subclasses__())
+            code = kind.__dict__.get("code")
+            if isinstance(code, str):
+                found.add(code)
+        return found
+
+    everything = codes(StationError) | codes(DriverError) | codes(MatcherError)
+    everything |= {station.config.ConfigError.code, CalibrationError.code}
+    assert everything - set(STATUS_BY_CODE) == set()
+    for desk_can_fix in ("no_finger", "card_absent", "card_removed", "card_access_denied"):
+        assert 400 <= STATUS_BY_CODE[desk_can_fix] < 500, desk_can_fix
+
+
+def test_a_face_only_station_still_holds_the_same_person_enrolled_twice(
+    client: FlaskClient, lfw_people: list[Path]
+) -> None:
+    photos = sorted(p for p in lfw_people[2].iterdir())
+    first = client.post(
+        "/api/v1/enrollments",
+        data={"name": "Ann Lee", "consent": "true", "image": upload(photos[0])},
+    )
+    assert first.status_code == 201 and first.json["status"] == "active"
+    again = client.post(
+        "/api/v1/enrollments",
+        data={"name": "Ann Leigh", "consent": "true", "image": upload(photos[1])},
+    )
+    assert again.status_code == 201 and again.json["status"] == "held"
+    assert again.json["reasons"] == ["likely_duplicate"]

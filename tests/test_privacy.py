@@ -64,7 +64,7 @@ def enroll(station: Station, person: Path, purpose: str | None = None, **fields:
 
 
 def age(station: Station, record_id: int, days: int) -> None:
-    """Date a record's enrolment ``days`` back."""
+    """Date a record's enrollment ``days`` back."""
     with station.storage.transaction() as db:
         db.execute(
             "UPDATE records SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?) WHERE id = ?",

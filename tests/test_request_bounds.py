@@ -93,7 +93,7 @@ def test_a_request_that_waits_too_long_for_the_machine_is_told_to_come_back(
     settings = make_settings(tmp_path / "data", max_parallel_work=1, busy_seconds=0.2)
     with Station(settings, encoder=shared_encoder) as station:  # type: ignore[arg-type]
         client = client_as(create_app(station=station), station, "operator")
-        with station.working():  # the machine is busy with another person's enrolment
+        with station.working():  # the machine is busy with another person's enrollment
             response = client.post(
                 "/api/v1/identifications",
                 data={"image": upload(sorted(lfw_people[0].iterdir())[0])},

@@ -1,4 +1,4 @@
-"""Crash safety: a station killed (SIGKILL) at any moment of enrolment (the workflow with its
+"""Crash safety: a station killed (SIGKILL) at any moment of enrollment (the workflow with its
 de-duplication, holds and decisions) leaves no half-written record, loses nothing it had
 acknowledged, keeps its audit trail intact and rebuilds galleries equal to its active records: a
 record, its sealed templates, its hold and its audit rows commit together or not at all."""
@@ -43,7 +43,7 @@ with Station(make_settings(data)) as station:
     print("ready", flush=True)
     for i in itertools.count():
         fields = PersonFields(name=f"Person {i}", document_number=f"DOC{i}")
-        if mode == "workflow":  # enrolment with de-duplication: the first of each is active,
+        if mode == "workflow":  # enrollment with de-duplication: the first of each is active,
             # the others held as duplicates; holds are then rejected or accepted in turn
             found = enroll(
                 station,
@@ -72,7 +72,7 @@ with Station(make_settings(data)) as station:
 def kill_during_enrolment(
     mode: str, data: Path, prints: Path, photos: list[Path], seconds: float
 ) -> dict[int, str]:
-    """Run enrolments in a child process, SIGKILL it after ``seconds``; return what it had
+    """Run enrollments in a child process, SIGKILL it after ``seconds``; return what it had
     acknowledged: record id -> its last acknowledged state (active, held, reject, accept...)."""
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, mode, str(data), str(prints), *map(str, photos)],

@@ -1,4 +1,4 @@
-"""The desk workflows: enrolment (card, face, two fingers, consent, 1:N de-duplication fused,
+"""The desk workflows: enrollment (card, face, two fingers, consent, 1:N de-duplication fused,
 held for a supervisor, never the operator's own), verification at intake (card, chip photo,
 enrolled record, finger, decision with reasons, receipt), identification without a card.
 
@@ -56,7 +56,7 @@ def card_url(photo: Path, csca: Path) -> str:
 
 @pytest.fixture(scope="module")
 def cardholder(lfw_people: list[Path]) -> Path:
-    """The LFW person on the test card (enough photos to enrol, verify and print the chip)."""
+    """The LFW person on the test card (enough photos to enroll, verify and print the chip)."""
     return next(p for p in lfw_people if len(photos_of(p)) >= 4)
 
 
@@ -105,7 +105,7 @@ def templates(fvc_template: Any, right: str, left: str | None = None) -> dict[in
     return out
 
 
-def enrol(
+def enroll_one(
     station: Station, photo: Path, fvc_template: Any, right: str, left: str, **fields: str
 ) -> Any:
     return enroll(
@@ -117,7 +117,7 @@ def enrol(
     )
 
 
-# -- enrolment ---------------------------------------------------------------------------------
+# -- enrollment ---------------------------------------------------------------------------------
 
 
 def test_enrolment_reads_the_card_and_stores_face_fingers_photos_consent_and_purpose(
@@ -191,8 +191,12 @@ def test_a_likely_duplicate_is_held_never_matches_and_waits_for_a_supervisor(
     desk: Station, regulars: list[Path], fvc_template: Any
 ) -> None:
     person = regulars[0]
-    first = enrol(desk, photos_of(person)[0], fvc_template, "101_1", "102_1", document_number="AA1")
-    again = enrol(desk, photos_of(person)[1], fvc_template, "101_2", "102_2", document_number="BB2")
+    first = enroll_one(
+        desk, photos_of(person)[0], fvc_template, "101_1", "102_1", document_number="AA1"
+    )
+    again = enroll_one(
+        desk, photos_of(person)[1], fvc_template, "101_2", "102_2", document_number="BB2"
+    )
     assert again.held and again.reasons == ["likely_duplicate"]
     assert [c.record.id for c in again.candidates] == [first.record.id]
     assert again.record.id not in desk.galleries
@@ -211,9 +215,9 @@ def test_a_rejected_duplicate_is_deleted_and_a_disputed_one_kept_blocked(
     desk: Station, regulars: list[Path], fvc_template: Any
 ) -> None:
     person = regulars[0]
-    enrol(desk, photos_of(person)[0], fvc_template, "101_1", "102_1")
-    second = enrol(desk, photos_of(person)[1], fvc_template, "101_2", "102_2")
-    third = enrol(desk, photos_of(person)[2], fvc_template, "101_3", "102_3")
+    enroll_one(desk, photos_of(person)[0], fvc_template, "101_1", "102_1")
+    second = enroll_one(desk, photos_of(person)[1], fvc_template, "101_2", "102_2")
+    third = enroll_one(desk, photos_of(person)[2], fvc_template, "101_3", "102_3")
     assert decide_hold(desk, second.record.id, "reject", "same person twice") is None
     assert desk.storage.get_records([second.record.id]) == {}
     disputed = decide_hold(desk, third.record.id, "dispute", "possible fraud")
@@ -225,8 +229,10 @@ def test_a_rejected_duplicate_is_deleted_and_a_disputed_one_kept_blocked(
 def test_the_same_document_enrolled_again_is_held(
     desk: Station, regulars: list[Path], fvc_template: Any
 ) -> None:
-    enrol(desk, photos_of(regulars[0])[0], fvc_template, "101_1", "102_1", document_number="X9")
-    other = enrol(
+    enroll_one(
+        desk, photos_of(regulars[0])[0], fvc_template, "101_1", "102_1", document_number="X9"
+    )
+    other = enroll_one(
         desk, photos_of(regulars[1])[0], fvc_template, "103_1", "104_1", document_number="X9"
     )
     assert other.held and other.reasons == ["same_document"]
@@ -236,8 +242,8 @@ def test_only_supervisors_decide_on_holds_over_the_api(
     desk: Station, desk_app: Flask, regulars: list[Path], fvc_template: Any
 ) -> None:
     person = regulars[0]
-    enrol(desk, photos_of(person)[0], fvc_template, "101_1", "102_1")
-    held = enrol(desk, photos_of(person)[1], fvc_template, "101_2", "102_2").record.id
+    enroll_one(desk, photos_of(person)[0], fvc_template, "101_1", "102_1")
+    held = enroll_one(desk, photos_of(person)[1], fvc_template, "101_2", "102_2").record.id
     operator = client_as(desk_app, desk, "operator")
     assert operator.get("/api/v1/holds").status_code == 403
     supervisor = client_as(desk_app, desk, "supervisor")
@@ -258,7 +264,7 @@ def test_only_supervisors_decide_on_holds_over_the_api(
     assert again.status_code == 409 and again.json["error"]["code"] == "not_held"
 
 
-def test_an_operator_cannot_enrol_themselves(
+def test_an_operator_cannot_enroll_themselves(
     desk: Station, desk_app: Flask, cardholder: Path, db1: Path
 ) -> None:
     admin = client_as(desk_app, desk, "admin")
@@ -283,13 +289,13 @@ def test_an_operator_cannot_enrol_themselves(
     assert desk.audit.rows(limit=1000)[-1]["outcome"] == "self_enrollment"
 
 
-def test_an_operator_found_by_face_and_fingers_cannot_enrol_themselves_under_another_document(
+def test_an_operator_found_by_face_and_fingers_cannot_enroll_themselves_under_another_document(
     desk: Station, regulars: list[Path], fvc_template: Any
 ) -> None:
     from station.workflows import SelfEnrollmentError
 
     person = regulars[0]
-    enrol(desk, photos_of(person)[0], fvc_template, "101_1", "102_1", document_number="OP1")
+    enroll_one(desk, photos_of(person)[0], fvc_template, "101_1", "102_1", document_number="OP1")
     desk.operators.create(SYSTEM, "clerk", "operator", "Station-test-1")
     desk.operators.set_document(SYSTEM, "clerk", "OP1")
     with pytest.raises(SelfEnrollmentError):
@@ -317,7 +323,7 @@ def intake(desk: Station, photo: Path, fvc_template: Any, right: str) -> Any:
     )
 
 
-def enrol_cardholder(desk: Station, cardholder: Path, fvc_template: Any) -> int:
+def enroll_cardholder(desk: Station, cardholder: Path, fvc_template: Any) -> int:
     done = enroll(
         desk,
         FaceInput.of(read_rgb(photos_of(cardholder)[0])),
@@ -332,7 +338,7 @@ def enrol_cardholder(desk: Station, cardholder: Path, fvc_template: Any) -> int:
 def test_intake_accepts_the_enrolled_cardholder_with_reasons_and_a_receipt(
     desk: Station, desk_app: Flask, cardholder: Path, db1: Path, fvc_template: Any
 ) -> None:
-    rid = enrol_cardholder(desk, cardholder, fvc_template)
+    rid = enroll_cardholder(desk, cardholder, fvc_template)
     client = client_as(desk_app, desk, "operator")
     response = client.post(
         "/api/v1/applications",
@@ -375,7 +381,7 @@ def test_intake_accepts_the_enrolled_cardholder_with_reasons_and_a_receipt(
 def test_intake_refuses_a_face_that_is_not_the_chips(
     desk: Station, cardholder: Path, lfw_people: list[Path], fvc_template: Any
 ) -> None:
-    enrol_cardholder(desk, cardholder, fvc_template)
+    enroll_cardholder(desk, cardholder, fvc_template)
     stranger = next(p for p in lfw_people if p != cardholder)
     result = intake(desk, photos_of(stranger)[0], fvc_template, "105_1")
     assert result.decision == "refused"
@@ -395,7 +401,7 @@ def test_intake_of_a_card_never_enrolled_is_referred_to_a_supervisor(
 def test_the_subject_access_export_holds_the_persons_applications(
     desk: Station, cardholder: Path, fvc_template: Any
 ) -> None:
-    rid = enrol_cardholder(desk, cardholder, fvc_template)
+    rid = enroll_cardholder(desk, cardholder, fvc_template)
     result = intake(desk, photos_of(cardholder)[1], fvc_template, "101_2")
     export = export_record(desk, rid)
     assert [a["number"] for a in export["applications"]] == [result.application_number]
@@ -420,8 +426,8 @@ def test_receipts_past_their_retention_period_are_purged(
 def test_identification_without_a_card_fuses_face_and_fingers(
     desk: Station, desk_app: Flask, regulars: list[Path], db1: Path, fvc_template: Any
 ) -> None:
-    first = enrol(desk, photos_of(regulars[0])[0], fvc_template, "101_1", "102_1").record.id
-    enrol(desk, photos_of(regulars[1])[0], fvc_template, "103_1", "104_1")
+    first = enroll_one(desk, photos_of(regulars[0])[0], fvc_template, "101_1", "102_1").record.id
+    enroll_one(desk, photos_of(regulars[1])[0], fvc_template, "103_1", "104_1")
     operator = client_as(desk_app, desk, "operator")
     by_finger = operator.post(
         "/api/v1/identifications", data={"finger_2": finger_file(db1, "101_4")}
@@ -443,7 +449,7 @@ def test_identification_without_a_card_fuses_face_and_fingers(
 def test_a_blocked_record_never_matches_in_the_fingerprint_gallery_even_after_a_restart(
     desk: Station, regulars: list[Path], fvc_template: Any
 ) -> None:
-    rid = enrol(desk, photos_of(regulars[0])[0], fvc_template, "101_1", "102_1").record.id
+    rid = enroll_one(desk, photos_of(regulars[0])[0], fvc_template, "101_1", "102_1").record.id
     probe = templates(fvc_template, "101_4")
     set_blocked(desk, rid, True, "under dispute")
     assert identify(desk, None, FingerInput.of(probe)).candidates == []
@@ -458,7 +464,7 @@ def test_a_blocked_record_never_matches_in_the_fingerprint_gallery_even_after_a_
 def test_the_fingerprint_gallery_is_rebuilt_from_the_database_at_start(
     desk: Station, regulars: list[Path], fvc_template: Any
 ) -> None:
-    rid = enrol(desk, photos_of(regulars[0])[0], fvc_template, "101_1", "102_1").record.id
+    rid = enroll_one(desk, photos_of(regulars[0])[0], fvc_template, "101_1", "102_1").record.id
     desk.close()
     desk.open()
     assert desk.galleries.finger("voter_registration").records() == [str(rid)]
@@ -499,7 +505,7 @@ def test_enrolment_then_intake_with_the_simulated_camera_scanner_and_card_reader
             "/api/v1/enrollments",
             json={"mrz": DEFAULT_MRZ, "capture": True, "scan_fingers": "2,7", "consent": True},
         )
-        enrol_seconds = time.perf_counter() - started
+        enroll_seconds = time.perf_counter() - started
         assert enrolled.status_code == 201, enrolled.json
         assert enrolled.json["status"] == "active"
         station.camera.present(portrait)  # type: ignore[union-attr]
@@ -512,7 +518,7 @@ def test_enrolment_then_intake_with_the_simulated_camera_scanner_and_card_reader
         assert intake.status_code == 201, intake.json
         assert intake.json["decision"] == "accepted", intake.json["reasons"]
         assert intake.json["record_id"] == enrolled.json["record"]["id"]
-    print(f"\nend to end: enrolment {enrol_seconds:.2f} s, intake {intake_seconds:.2f} s")
+    print(f"\nend to end: enrollment {enroll_seconds:.2f} s, intake {intake_seconds:.2f} s")
 
 
 def test_a_supervisor_lists_and_decides_holds_and_identifies_by_finger_from_the_command_line(
@@ -528,8 +534,8 @@ def test_a_supervisor_lists_and_decides_holds_and_identifies_by_finger_from_the_
     settings = make_settings(tmp_path / "data", enroll_min_fingers=2)
     person = regulars[0]
     with Station(settings, encoder=shared_encoder) as station:
-        first = enrol(station, photos_of(person)[0], fvc_template, "101_1", "102_1").record.id
-        held = enrol(station, photos_of(person)[1], fvc_template, "101_2", "102_2").record.id
+        first = enroll_one(station, photos_of(person)[0], fvc_template, "101_1", "102_1").record.id
+        held = enroll_one(station, photos_of(person)[1], fvc_template, "101_2", "102_2").record.id
         station.operators.create(SYSTEM, "chief", "supervisor", TEST_PASSWORD)
     env = cli_env(settings, "chief")
     listed = CliRunner().invoke(main, ["holds", "--json"], env=env)
@@ -553,7 +559,7 @@ def test_the_station_answers_while_the_fingerprint_gallery_builds_and_reports_a_
     from station.errors import StationError
     from station.storage import FINGER_FORMAT, Biometric
 
-    rid = enrol(desk, photos_of(regulars[0])[0], fvc_template, "101_1", "102_1").record.id
+    rid = enroll_one(desk, photos_of(regulars[0])[0], fvc_template, "101_1", "102_1").record.id
     desk.storage.put_biometric(rid, Biometric("finger", 3, FINGER_FORMAT, b"not a template"))
     desk.close()
     desk.open()  # faces are ready at once; fingers are prepared in the background

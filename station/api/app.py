@@ -23,7 +23,7 @@ from station.api import (
 from station.api.context import API_PREFIX
 from station.api.converters import RecordIdConverter
 from station.api.errors import register_error_handlers
-from station.api.security import require_session
+from station.api.security import refuse_unknown_query, require_session
 from station.config import load_settings
 from station.core import Station
 
@@ -52,7 +52,7 @@ def create_app(
     if station is None:
         station = Station(load_settings(overrides=overrides)).open()
         atexit.register(station.close)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = station.settings.max_upload_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["station"] = station
@@ -60,6 +60,7 @@ def create_app(
     for module in BLUEPRINTS:
         app.register_blueprint(module.blueprint, url_prefix=API_PREFIX)
     app.before_request(require_session)
+    app.before_request(refuse_unknown_query)
     app.after_request(never_cache)
     register_error_handlers(app)
     return app

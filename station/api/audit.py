@@ -35,7 +35,7 @@ def alerts() -> Response:
     """Anomalies in the audit rows since ``since`` (ISO 8601; default the last 7 days)."""
     raw = request.args.get("since")
     since = None
-    if raw:
+    if raw is not None:
         try:
             since = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:

@@ -125,7 +125,12 @@ def finger_input(fields: dict[str, Any]) -> FingerInput:
                 field=name,
             )
         uploads[int(match.group(1))] = read_upload(name) or b""
-    wanted = str(fields.get("scan_fingers") or "").strip()
+    raw = fields.get("scan_fingers")
+    if raw is not None and not isinstance(raw, str):
+        raise InvalidInputError(
+            "scan_fingers lists ISO finger positions 1-10 such as 2,7", field="scan_fingers"
+        )
+    wanted = (raw or "").strip()
     scans: list[int] = []
     for part in wanted.split(",") if wanted else []:
         part = part.strip()
@@ -141,7 +146,7 @@ def finger_input(fields: dict[str, Any]) -> FingerInput:
 def card_input(fields: dict[str, Any], required: bool) -> CardInput | None:
     """The card on the reader, opened with the ``mrz`` the operator typed or the camera read."""
     mrz = fields.get("mrz")
-    if not mrz:
+    if mrz is None or mrz == "":
         if required:
             raise InvalidInputError(
                 "mrz is required: the card's machine-readable zone", field="mrz"
@@ -159,15 +164,20 @@ def int_field(
     minimum: int = 0,
     maximum: int = LARGEST_INTEGER,
 ) -> int | None:
-    """A whole number between ``minimum`` and ``maximum``, from the body or the query string."""
-    raw = fields.get(name, request.args.get(name))
-    if raw is None or raw == "":
-        return default
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise InvalidInputError(f"{name} must be a whole number", field=name)
-    text = str(raw).strip()
-    if not text.lstrip("-").isascii() or not text.lstrip("-").isdigit() or len(text) > 20:
-        raise InvalidInputError(f"{name} must be a whole number", field=name)
+    """A whole number between ``minimum`` and ``maximum``: a JSON number in a JSON body, digits
+    in a form field or the query string."""
+    if request.is_json and name in fields:
+        raw: Any = fields[name]
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise InvalidInputError(f"{name} must be a whole number", field=name)
+        text = str(raw)
+    else:
+        raw = fields.get(name, request.args.get(name))
+        if raw is None:
+            return default
+        text = str(raw).strip()
+        if not text.lstrip("-").isascii() or not text.lstrip("-").isdigit() or len(text) > 20:
+            raise InvalidInputError(f"{name} must be a whole number", field=name)
     value = int(text)
     if not minimum <= value <= maximum:
         raise InvalidInputError(f"{name} must lie between {minimum} and {maximum}", field=name)
@@ -177,16 +187,18 @@ def int_field(
 def number_field(
     fields: dict[str, Any], name: str, default: float, minimum: float, maximum: float
 ) -> float:
-    """A finite number between ``minimum`` and ``maximum``."""
+    """A finite number between ``minimum`` and ``maximum`` (a JSON number in a JSON body)."""
     raw = fields.get(name, default)
-    try:
-        value = float(raw) if not isinstance(raw, bool) else math.nan
-    except (TypeError, ValueError):
-        value = math.nan
+    value = math.nan
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        value = float(raw)
+    elif isinstance(raw, str) and not request.is_json:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
     if not (math.isfinite(value) and minimum <= value <= maximum):
-        raise InvalidInputError(
-            f"{name} is a number from {minimum:g} to {maximum:g}", field=name
-        ) from None
+        raise InvalidInputError(f"{name} is a number from {minimum:g} to {maximum:g}", field=name)
     return value
 
 

@@ -7,16 +7,21 @@ server's front door (:func:`front_door`) refuses an anonymous body before readin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from flask import g, request
 
 from station.api.context import API_PREFIX, get_station
+from station.api.openapi import query_parameters
 from station.core import Station
+from station.errors import InvalidInputError
 from station.security.sessions import PasswordChangeRequiredError, SessionRequiredError
 
-PUBLIC_ENDPOINTS = frozenset({"status.health", "auth.login"})
-PUBLIC_PATHS = frozenset({f"{API_PREFIX}/health", f"{API_PREFIX}/auth/login"})
+PUBLIC_ENDPOINTS = frozenset({"status.health", "auth.login", "openapi.spec"})
+PUBLIC_PATHS = frozenset(
+    {f"{API_PREFIX}/health", f"{API_PREFIX}/auth/login", f"{API_PREFIX}/openapi.json"}
+)
 # Allowed with a one-time password still unchanged.
 PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.logout", "auth.me"})
 
@@ -36,8 +41,10 @@ def bearer_token() -> str | None:
 def require_session() -> None:
     """``before_request``: refuse a request without a live session (401) or, while the
     one-time password is unchanged, anything but changing it (403)."""
-    if request.endpoint in PUBLIC_ENDPOINTS or request.routing_exception is not None:
-        return  # public, or no such route or method: its 404/405 says so, signed in or not
+    if request.routing_exception is not None:
+        return  # no such route or method: its 404/405 says so, signed in or not
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
     token = bearer_token()
     if token is None:
         raise SessionRequiredError()
@@ -46,6 +53,21 @@ def require_session() -> None:
         raise PasswordChangeRequiredError()
     g.session = session
     g.token = token
+
+
+def refuse_unknown_query() -> None:
+    """``before_request``: a query parameter the operation does not take is an error, not
+    silently ignored (a typo such as ?limt=5 would otherwise look like it worked)."""
+    if request.url_rule is None or not request.args:
+        return
+    path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", request.url_rule.rule).removeprefix(API_PREFIX)
+    unknown = sorted(set(request.args) - query_parameters(path, request.method))
+    if unknown:
+        valid = ", ".join(sorted(query_parameters(path, request.method))) or "none"
+        raise InvalidInputError(
+            f"unknown query parameter(s) {', '.join(unknown)}; valid here: {valid}",
+            field=unknown[0],
+        )
 
 
 def front_door(station: Station) -> Callable[[str, str, dict[str, str]], bool]:

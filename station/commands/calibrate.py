@@ -217,7 +217,7 @@ def calibrate_face_command(
     type=float,
     default=0.02,
     show_default=True,
-    help="Quality threshold for this failure-to-enrol rate.",
+    help="Quality threshold for this failure-to-enroll rate.",
 )
 @click.option(
     "--attempts",

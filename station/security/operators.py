@@ -268,7 +268,7 @@ class Operators:
 
     def set_document(self, actor: Actor, login: str, document_number: str | None) -> None:
         """Record the operator's own ID document (as a keyed hash only), so the station can
-        refuse to let them enrol or verify themselves; None forgets it."""
+        refuse to let them enroll or verify themselves; None forgets it."""
         actor.require(Permission.MANAGE_OPERATORS)
         target = self.get(login)
         number = None if document_number is None else document_number.strip().upper()

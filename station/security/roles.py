@@ -40,7 +40,7 @@ class Permission(StrEnum):
     MAINTAIN = "maintain"  # rotate the key, make backups
     EXPORT = "export"  # subject access: everything held about one person
     PURGE = "purge"  # delete what has outlived its retention period
-    DECIDE = "decide"  # decide on an enrolment held as a likely duplicate
+    DECIDE = "decide"  # decide on an enrollment held as a likely duplicate
 
 
 # What each permission lets one do, in the words a refusal uses ("the operator role may not ...").

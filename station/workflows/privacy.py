@@ -1,6 +1,6 @@
 """Personal-data duties: retention and purge, and subject access (everything held about a person).
 
-Retention: every purpose has a period (``retention_days``, counted from enrolment); a record of a
+Retention: every purpose has a period (``retention_days``, counted from enrollment); a record of a
 purpose with no period cannot be collected. :func:`purge_expired` deletes what has outlived its
 period, each deletion audited (``purge``, with the purpose and age), except blocked records: a
 record under dispute is kept until a supervisor unblocks it. Intake receipts are kept
