@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from sqlite3 import Connection
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,7 +31,7 @@ from matcher.face import FaceEncoder, FaceTemplate
 from matcher.face.quality import FaceQualityChecker
 from matcher.fusion import FusionParams
 from station.audit import AuditLog
-from station.config import Settings, load_secrets
+from station.config import FIELDS, Settings, load_secrets
 from station.datadir import DataDirectoryLock
 from station.devices import Devices
 from station.errors import InvalidInputError, StationBusyError
@@ -47,40 +47,31 @@ from station.storage import Storage
 
 log = logging.getLogger(__name__)
 
-# Settings whose change at a start is audited (``config_change``).
-AUDITED_SETTINGS = (
-    "face_verify_threshold",
-    "face_identify_threshold",
-    "top_k",
-    "max_upload_bytes",
-    "max_image_pixels",
-    "max_finger_pixels",
-    "key_file",
-    "station_id",
-    "default_purpose",
-    "password_kdf_n",
-    "password_kdf_r",
-    "password_kdf_p",
-    "lockout_failures",
-    "lockout_seconds",
-    "session_idle_seconds",
-    "session_max_seconds",
-    "retention_days",
-    "receipt_retention_days",
-    "fingerprint_verify_threshold",
-    "fingerprint_min_quality",
-    "fingerprint_min_minutiae",
-    "enroll_min_fingers",
-    "fusion_verify_threshold",
-    "fusion_identify_threshold",
-    "duplicate_threshold",
-    "alert_window_seconds",
-    "alert_record_changes",
-    "alert_record_operators",
-    "alert_bulk_reads",
-    "alert_failed_logins",
-    "alert_failed_login_seconds",
+# Settings whose change at a start is not audited (``config_change``): where the station runs and
+# which devices it opens come and go with each command; every other setting is a decision or a
+# safeguard, and its change is audited.
+UNAUDITED_SETTINGS = frozenset(
+    {
+        "data_dir",
+        "datasets_dir",
+        "host",
+        "port",
+        "camera_url",
+        "scanner_url",
+        "card_reader_url",
+        "log_level",
+    }
 )
+AUDITED_SETTINGS = tuple(sorted(set(FIELDS) - UNAUDITED_SETTINGS))
+
+
+T = TypeVar("T")
+
+
+def _opened(part: T | None) -> T:
+    if part is None:
+        raise RuntimeError("the station is not open")
+    return part
 
 
 class Station:
@@ -215,27 +206,19 @@ class Station:
 
     @property
     def storage(self) -> Storage:
-        if self._storage is None:
-            raise RuntimeError("the station is not open")
-        return self._storage
+        return _opened(self._storage)
 
     @property
     def galleries(self) -> Galleries:
-        if self._galleries is None:
-            raise RuntimeError("the station is not open")
-        return self._galleries
+        return _opened(self._galleries)
 
     @property
     def audit(self) -> AuditLog:
-        if self._audit is None:
-            raise RuntimeError("the station is not open")
-        return self._audit
+        return _opened(self._audit)
 
     @property
     def operators(self) -> Operators:
-        if self._operators is None:
-            raise RuntimeError("the station is not open")
-        return self._operators
+        return _opened(self._operators)
 
     @property
     def env_key(self) -> str | None:

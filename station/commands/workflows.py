@@ -8,10 +8,12 @@ the workflows' own: consent, de-duplication and holds, who may see names.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
@@ -27,8 +29,6 @@ from station.commands.common import (
 from station.commands.output import echo_json
 from station.logsetup import configure_logging
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 def _finger(value: str) -> tuple[int, Path]:
     position, sep, path = value.partition("=")
@@ -40,54 +40,77 @@ def _finger(value: str) -> tuple[int, Path]:
     return int(position), file
 
 
-def capture_options(command: F) -> F:
-    """The face (a photo file, else the camera) and fingers (files and/or the scanner)."""
-    for option in reversed(
-        [
-            click.option(
-                "--photo",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                help="The face from this photo (default: the station's camera).",
-            ),
-            click.option(
-                "--finger",
-                "fingers",
-                multiple=True,
-                help="POSITION=FILE, a finger image at its ISO position (2 right index, 7 left "
-                "index, ...); repeat for each finger.",
-            ),
-            click.option("--scan", help="Take these ISO positions from the scanner, e.g. 2,7."),
-            click.option("--dpi", type=float, help="Resolution of the finger files (default 500)."),
-            click.option("--purpose", help="The purpose (default: the station's)."),
-            click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON."),
-        ]
-    ):
-        command = option(command)
-    return command
+@dataclass(frozen=True)
+class Capture:
+    """What a command brings of the person: the face (a photo file, else the camera) and the
+    fingers (files and/or the scanner), and the purpose."""
+
+    photo: Path | None
+    fingers: tuple[str, ...]
+    scan: str | None
+    dpi: float | None
+    purpose: str | None
+    as_json: bool
+
+    def request(
+        self, face: bool = True, **fields: object
+    ) -> tuple[dict[str, str], dict[str, Path]]:
+        """The form fields and files of the workflow request."""
+        files: dict[str, Path] = {}
+        for value in self.fingers:
+            position, path = _finger(value)
+            files[f"finger_{position}"] = path
+        if self.photo is not None:
+            files["image"] = self.photo
+        form = {name: str(value) for name, value in fields.items() if value not in (None, False)}
+        if face and self.photo is None:
+            form["capture"] = "true"
+        extra: dict[str, object] = {
+            "scan_fingers": self.scan,
+            "dpi": self.dpi,
+            "purpose": self.purpose,
+        }
+        form.update({name: str(value) for name, value in extra.items() if value is not None})
+        return form, files
 
 
-def _request(
-    photo: Path | None,
-    fingers: tuple[str, ...],
-    scan: str | None,
-    dpi: float | None,
-    purpose: str | None,
-    face: bool = True,
-    **fields: object,
-) -> tuple[dict[str, str], dict[str, Path]]:
-    """The form fields and files of a workflow request."""
-    files: dict[str, Path] = {}
-    for value in fingers:
-        position, path = _finger(value)
-        files[f"finger_{position}"] = path
-    if photo is not None:
-        files["image"] = photo
-    form = {name: str(value) for name, value in fields.items() if value not in (None, False)}
-    if face and photo is None:
-        form["capture"] = "true"
-    extra: dict[str, object] = {"scan_fingers": scan, "dpi": dpi, "purpose": purpose}
-    form.update({name: str(value) for name, value in extra.items() if value is not None})
-    return form, files
+def capture_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of a :class:`Capture`, handed to the command as ``capture``."""
+
+    @functools.wraps(command)
+    def with_capture(
+        photo: Path | None,
+        fingers: tuple[str, ...],
+        scan: str | None,
+        dpi: float | None,
+        purpose: str | None,
+        as_json: bool,
+        **rest: Any,
+    ) -> Any:
+        return command(capture=Capture(photo, fingers, scan, dpi, purpose, as_json), **rest)
+
+    options = [
+        click.option(
+            "--photo",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="The face from this photo (default: the station's camera).",
+        ),
+        click.option(
+            "--finger",
+            "fingers",
+            multiple=True,
+            help="POSITION=FILE, a finger image at its ISO position (2 right index, 7 left "
+            "index, ...); repeat for each finger.",
+        ),
+        click.option("--scan", help="Take these ISO positions from the scanner, e.g. 2,7."),
+        click.option("--dpi", type=float, help="Resolution of the finger files (default 500)."),
+        click.option("--purpose", help="The purpose (default: the station's)."),
+        click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON."),
+    ]
+    decorated: Callable[..., Any] = with_capture
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated
 
 
 def run(
@@ -103,6 +126,20 @@ def run(
         configure_logging(settings.log_level, settings.log_dir, stderr_level="WARNING")
         with connected(settings, operator, password_for(operator)) as client:
             return job(client)
+
+
+def post(
+    data_dir: Path | None,
+    config_file: Path | None,
+    operator: str,
+    path: str,
+    form: dict[str, str],
+    files: dict[str, Path],
+) -> Any:
+    """A workflow request with its fields and files, and the station's answer."""
+    return run(
+        data_dir, config_file, operator, lambda c: c.call("POST", path, fields=form, files=files)
+    )
 
 
 @click.command()
@@ -121,27 +158,17 @@ def enroll(
     data_dir: Path | None,
     config_file: Path | None,
     operator: str,
-    photo: Path | None,
-    fingers: tuple[str, ...],
-    scan: str | None,
-    dpi: float | None,
-    purpose: str | None,
-    as_json: bool,
+    capture: Capture,
     consent: bool,
     **person: str | None,
 ) -> None:
     """Enroll a person: card or typed fields, face, fingers, consent. A likely duplicate is held
     for a supervisor (exit status 4); enrolled, 0."""
-    form, files = _request(photo, fingers, scan, dpi, purpose, True, **person)
+    form, files = capture.request(True, **person)
     if consent:
         form["consent"] = "true"
-    answer = run(
-        data_dir,
-        config_file,
-        operator,
-        lambda client: client.call("POST", "/enrollments", fields=form, files=files),
-    )
-    if as_json:
+    answer = post(data_dir, config_file, operator, "/enrollments", form, files)
+    if capture.as_json:
         echo_json(answer)
     else:
         record = answer["record"]
@@ -162,24 +189,14 @@ def intake(
     data_dir: Path | None,
     config_file: Path | None,
     operator: str,
-    photo: Path | None,
-    fingers: tuple[str, ...],
-    scan: str | None,
-    dpi: float | None,
-    purpose: str | None,
-    as_json: bool,
+    capture: Capture,
     mrz: str,
 ) -> None:
     """Verify an applicant at intake: card, live face, a finger; the decision and the receipt.
     Exit status 0 accepted, 3 refused, 4 referred to a supervisor."""
-    form, files = _request(photo, fingers, scan, dpi, purpose, mrz=mrz)
-    answer = run(
-        data_dir,
-        config_file,
-        operator,
-        lambda client: client.call("POST", "/applications", fields=form, files=files),
-    )
-    if as_json:
+    form, files = capture.request(mrz=mrz)
+    answer = post(data_dir, config_file, operator, "/applications", form, files)
+    if capture.as_json:
         echo_json(answer)
     else:
         receipt = answer["receipt"]
@@ -200,25 +217,15 @@ def identify(
     data_dir: Path | None,
     config_file: Path | None,
     operator: str,
-    photo: Path | None,
-    fingers: tuple[str, ...],
-    scan: str | None,
-    dpi: float | None,
-    purpose: str | None,
-    as_json: bool,
+    capture: Capture,
     top_k: int | None,
     no_face: bool,
 ) -> None:
     """Identify a person without a card (1:N, face and fingers fused). Exit status 0 on a
     match, 3 on none. Names of candidates for supervisors only."""
-    form, files = _request(photo, fingers, scan, dpi, purpose, face=not no_face, top_k=top_k)
-    answer = run(
-        data_dir,
-        config_file,
-        operator,
-        lambda client: client.call("POST", "/identifications", fields=form, files=files),
-    )
-    if as_json:
+    form, files = capture.request(face=not no_face, top_k=top_k)
+    answer = post(data_dir, config_file, operator, "/identifications", form, files)
+    if capture.as_json:
         echo_json(answer)
     else:
         best = answer["match"]
