@@ -40,7 +40,12 @@ SCHEMA_VERSION = 2
 FACE_FORMAT = "face-dlib128/1"
 FINGER_FORMAT = "finger-leader-mcc/1"
 # Columns added to schema 2 after its first development builds: added in place when missing.
-ADDED_COLUMNS = (("records", "document_index", "TEXT"), ("operators", "document_index", "TEXT"))
+ADDED_COLUMNS = (
+    ("records", "document_index", "TEXT"),
+    ("operators", "document_index", "TEXT"),
+    ("records", "finger_exceptions", "BLOB"),
+    ("operators", "language", "TEXT"),
+)
 # Columns of schema 2's development builds that moved elsewhere: dropped in place when present.
 DROPPED_COLUMNS = (("operators", "failed_logins"), ("operators", "locked_until"))
 SCHEMA = """
@@ -57,6 +62,7 @@ CREATE TABLE IF NOT EXISTS records (
     fields BLOB NOT NULL,           -- sealed JSON: PersonFields
     consent BLOB,                   -- sealed JSON: what the person agreed to, when
     card_summary BLOB,              -- sealed JSON: the ID card's data groups, as read
+    finger_exceptions BLOB,         -- sealed JSON: fingers not taken and why (health data)
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -156,7 +162,7 @@ BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 AUDIT_TRIGGERS = ("audit_no_update", "audit_no_delete")
 # Every sealed column: (table, key columns, sealed columns); see _context_of.
 SEALED_COLUMNS = (
-    ("records", ("id",), ("fields", "consent", "card_summary")),
+    ("records", ("id",), ("fields", "consent", "card_summary", "finger_exceptions")),
     ("biometrics", ("record_id", "modality", "position"), ("template",)),
     ("photos", ("record_id", "kind"), ("image",)),
     ("record_history", ("record_id", "version"), ("fields", "reason")),
@@ -388,6 +394,7 @@ class Storage:
         consent: Mapping[str, Any] | None = None,
         card_summary: Mapping[str, Any] | None = None,
         status: RecordStatus = RecordStatus.ACTIVE,
+        finger_exceptions: Mapping[str, Any] | None = None,
     ) -> Record:
         """Insert a record with its templates; the id is known only after the insert, so the
         sealed values are written by an update in the same transaction."""
@@ -401,11 +408,13 @@ class Storage:
             rid = cursor.lastrowid
             assert rid is not None
             db.execute(
-                "UPDATE records SET fields = ?, consent = ?, card_summary = ? WHERE id = ?",
+                "UPDATE records SET fields = ?, consent = ?, card_summary = ?, "
+                "finger_exceptions = ? WHERE id = ?",
                 (
                     self._seal_json(asdict(fields), record_context(rid, "fields")),
                     self._seal_json(consent, record_context(rid, "consent")),
                     self._seal_json(card_summary, record_context(rid, "card_summary")),
+                    self._seal_json(finger_exceptions, record_context(rid, "finger_exceptions")),
                     rid,
                 ),
             )
@@ -681,6 +690,27 @@ class Storage:
             }
             for modality, position, fmt, sealed, quality, box, created in rows
         ]
+
+    def finger_exceptions(self, record_id: int) -> dict[str, Any]:
+        """The fingers a record's enrollment could not take, by ISO position, and why."""
+        with self.reading() as db:
+            row = db.execute(
+                "SELECT finger_exceptions FROM records WHERE id = ?", (record_id,)
+            ).fetchone()
+        if row is None:
+            raise RecordNotFoundError(record_id)
+        return dict(self._open_json(row[0], record_context(record_id, "finger_exceptions")) or {})
+
+    def photo(self, record_id: int, kind: str) -> tuple[str, bytes] | None:
+        """(media type, image) of one of a record's photos, or None."""
+        with self.reading() as db:
+            row = db.execute(
+                "SELECT media_type, image FROM photos WHERE record_id = ? AND kind = ?",
+                (record_id, kind),
+            ).fetchone()
+        if row is None:
+            return None
+        return row[0], self.sealer.open(row[1], record_context(record_id, f"photos/{kind}"))
 
     def photos_of(self, record_id: int) -> list[tuple[str, str, bytes, str]]:
         """(kind, media type, image, created_at) of each photo a record holds."""

@@ -24,6 +24,7 @@ from matcher.face import FaceEncoder
 from matcher.imageio import read_rgb
 from station.api import create_app
 from station.core import Station
+from station.errors import InvalidInputError
 from station.records import PersonFields
 from station.security.roles import SYSTEM
 from station.workflows import (
@@ -120,7 +121,7 @@ def enroll_one(
 # -- enrollment ---------------------------------------------------------------------------------
 
 
-def test_enrolment_reads_the_card_and_stores_face_fingers_photos_consent_and_purpose(
+def test_enrollment_reads_the_card_and_stores_face_fingers_photos_consent_and_purpose(
     desk: Station, desk_app: Flask, cardholder: Path, db1: Path
 ) -> None:
     client = client_as(desk_app, desk, "operator")
@@ -143,7 +144,12 @@ def test_enrolment_reads_the_card_and_stores_face_fingers_photos_consent_and_pur
     rid = record["id"]
     held = {(b["modality"], b["position"]) for b in desk.storage.biometrics_of(rid)}
     assert held == {("face", 0), ("finger", RIGHT_INDEX), ("finger", LEFT_INDEX)}
-    assert [p[0] for p in desk.storage.photos_of(rid)] == ["document", "portrait"]
+    assert [p[0] for p in desk.storage.photos_of(rid)] == [
+        "document",
+        f"finger_{RIGHT_INDEX}",
+        f"finger_{LEFT_INDEX}",
+        "portrait",
+    ]
     stored = desk.storage.get_record(rid)
     assert stored.consent is not None and stored.consent["given"] is True
     assert stored.card_summary is not None and stored.card_summary["passive_auth_passed"] in (
@@ -581,3 +587,48 @@ def test_the_simulated_card_of_serve_sim_passes_passive_authentication(
     with Station(settings, encoder=shared_encoder) as station:
         card = station.devices.read_card(AccessKey.from_mrz(DEFAULT_MRZ))
     assert card.passive_auth.passed, card.passive_auth.summary()
+
+
+def test_a_finger_that_cannot_be_taken_is_an_exception_a_supervisor_must_approve(
+    desk: Station, regulars: list[Path], fvc_template: Any
+) -> None:
+    from station.workflows import export_record
+
+    person = regulars[0]
+    held = enroll(
+        desk,
+        FaceInput.of(read_rgb(photos_of(person)[0])),
+        FingerInput(
+            templates={RIGHT_INDEX: fvc_template("101_1")}, exceptions={LEFT_INDEX: "injured"}
+        ),
+        fields=PersonFields(name="A Person"),
+        consent=True,
+    )
+    assert held.held and held.reasons == ["finger_exception"]
+    assert held.record.id not in desk.galleries
+    assert desk.storage.get_hold(held.record.id)["finger_exceptions"] == [LEFT_INDEX]
+    accepted = decide_hold(desk, held.record.id, "accept", "the left hand is bandaged")
+    assert accepted is not None and accepted.active
+    exported = export_record(desk, held.record.id)
+    assert exported["finger_exceptions"][str(LEFT_INDEX)]["reason"] == "injured"
+
+
+def test_a_person_with_no_usable_finger_is_enrolled_face_only_by_exceptions(
+    desk: Station, regulars: list[Path]
+) -> None:
+    enrolled = enroll(
+        desk,
+        FaceInput.of(read_rgb(photos_of(regulars[1])[0])),
+        FingerInput(exceptions={RIGHT_INDEX: "missing", LEFT_INDEX: "missing"}),
+        fields=PersonFields(name="No Fingers"),
+        consent=True,
+    )
+    assert enrolled.held and enrolled.reasons == ["finger_exception"]
+    with pytest.raises(InvalidInputError, match="exception is one of"):
+        enroll(
+            desk,
+            FaceInput.of(read_rgb(photos_of(regulars[1])[1])),
+            FingerInput(exceptions={RIGHT_INDEX: "lost it", LEFT_INDEX: "missing"}),
+            fields=PersonFields(name="No Fingers"),
+            consent=True,
+        )

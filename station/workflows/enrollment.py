@@ -3,6 +3,12 @@
 against the whole purpose (face and fingers fused, and the document number), and a hold for a
 supervisor when the person looks enrolled already (:mod:`station.workflows.holds`).
 
+A finger that cannot be taken (missing, injured, bandaged, unreadable after several tries) is
+recorded as an exception with its reason, and counts towards the minimum; the enrollment is then
+held until a supervisor approves the exceptions (a person with no usable finger is enrolled face
+only that way). The finger images are kept with the templates (the centre can extract them
+again with its own algorithm).
+
 An operator may not enroll their own document. The record, its templates, photos, consent, card
 summary, hold and audit rows are one transaction; nothing is stored when a step fails.
 """
@@ -17,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from drivers.idcard import ChipDocument
 from matcher.face.templates import face_distance
+from matcher.fingerprint import FingerprintTemplate
 from matcher.fusion import decide
 from station.errors import InvalidInputError, StationError
 from station.records import PersonFields, Record, RecordStatus
@@ -25,10 +32,12 @@ from station.storage import Biometric, utc_now
 from station.workflows.inputs import (
     CardInput,
     FaceInput,
+    FingerImage,
     FingerInput,
     card_fields,
     card_summary,
     jpeg,
+    png,
 )
 from station.workflows.scoring import Probe, Scored, search, shows_identities
 
@@ -56,7 +65,8 @@ class SelfEnrollmentError(StationError):
 class Enrollment:
     record: Record
     candidates: list[Scored]
-    reasons: list[str]  # why it is held: likely_duplicate, same_document, card_face_mismatch
+    # why it is held: likely_duplicate, same_document, card_face_mismatch, finger_exception
+    reasons: list[str]
     chip_face_distance: float | None
     seconds: float
 
@@ -109,11 +119,13 @@ def enroll(
     station.allow(actor, Permission.ENROLL)
     chosen = station.purpose(purpose)
     require_consent(consent)
-    fingers = (fingers or FingerInput()).check()
+    fingers = (fingers if fingers is not None else FingerInput()).check()
     minimum = station.settings.enroll_min_fingers
-    if len(fingers) < minimum:
+    if len(fingers) + len(fingers.exceptions) < minimum:
         raise InvalidInputError(
-            f"enrollment needs at least {minimum} fingers, got {len(fingers)}", field="fingers"
+            f"enrollment needs at least {minimum} fingers (taken, or each marked as an "
+            f"exception with its reason), got {len(fingers) + len(fingers.exceptions)}",
+            field="fingers",
         )
     face.check()
     if card is not None:
@@ -130,10 +142,10 @@ def enroll(
         person = person.corrected({"health": fields.health, "disability": fields.disability})
     check_not_the_operator(station, actor, person.document_number)
     pixels = face.acquire(station)
-    templates = fingers.acquire(station)
+    templates, images = fingers.acquire_with_images(station)
     encoded = station.encode(pixels)
     chip_distance = None
-    reasons: list[str] = []
+    reasons: list[str] = ["finger_exception"] if fingers.exceptions else []
     if chip is not None:
         chip_distance = face_distance(encoded.vector, station.encode(chip.photo).vector)
         if chip_distance > station.settings.face_verify_threshold:
@@ -165,7 +177,7 @@ def enroll(
             person,
             encoded,
             pixels,
-            templates,
+            Captured(templates, images, dict(fingers.exceptions)),
             chip,
             chosen,
             reasons,
@@ -178,12 +190,21 @@ def enroll(
     return Enrollment(record, candidates, reasons, chip_distance, time.perf_counter() - started)
 
 
+@dataclass(frozen=True)
+class Captured:
+    """The fingers an enrollment took (templates and images) and those it could not."""
+
+    templates: dict[int, FingerprintTemplate]
+    images: dict[int, FingerImage]
+    exceptions: dict[int, str]
+
+
 def _store(
     station: Station,
     person: PersonFields,
     encoded: Any,
     pixels: Any,
-    templates: dict[int, Any],
+    fingers: Captured,
     chip: ChipDocument | None,
     purpose: str,
     reasons: list[str],
@@ -195,9 +216,14 @@ def _store(
 ) -> Record:
     """Write the record, its biometrics, photos, consent, hold and audit rows (the caller holds
     the write transaction); the galleries learn an active record and forget it on failure."""
+    templates = fingers.templates
     biometrics = [Biometric.face(encoded.vector, encoded.box)] + [
         Biometric.finger(p, t.to_bytes(), float(t.quality)) for p, t in sorted(templates.items())
     ]
+    exceptions = {
+        str(position): {"reason": reason, "recorded_by": actor.login, "at": utc_now()}
+        for position, reason in sorted(fingers.exceptions.items())
+    }
     consent = {
         "given": True,
         "notice_version": CONSENT_VERSION,
@@ -215,8 +241,13 @@ def _store(
             consent=consent,
             card_summary=card_summary(chip) if chip is not None else None,
             status=RecordStatus.HELD if reasons else RecordStatus.ACTIVE,
+            finger_exceptions=exceptions or None,
         )
         storage.put_photo(record.id, "portrait", "image/jpeg", jpeg(pixels))
+        for position, image in sorted(fingers.images.items()):
+            storage.put_photo(
+                record.id, f"finger_{position}", "image/png", png(image.pixels, image.dpi)
+            )
         if chip is not None:
             storage.put_photo(record.id, "document", chip.photo_mime, chip.photo_bytes)
         ids = sorted({c.record.id for c in candidates} | set(same_document))
@@ -225,7 +256,12 @@ def _store(
             "enroll",
             target=record.id,
             outcome="held" if reasons else "ok",
-            detail={"fingers": len(templates), "card": chip is not None, "candidates": ids},
+            detail={
+                "fingers": len(templates),
+                "exceptions": len(exceptions),
+                "card": chip is not None,
+                "candidates": ids,
+            },
         )
         if reasons:
             storage.put_hold(
@@ -235,6 +271,7 @@ def _store(
                     "candidates": [c.to_json(names=False) for c in candidates],
                     "same_document": same_document,
                     "chip_face_distance": chip_distance,
+                    "finger_exceptions": sorted(int(p) for p in exceptions),
                 },
                 actor.login,
             )

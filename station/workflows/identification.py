@@ -62,7 +62,7 @@ def identify(
     k = station.settings.top_k if top_k is None else top_k
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100:
         raise InvalidInputError("top_k must lie between 1 and 100", field="top_k")
-    fingers = (fingers or FingerInput()).check()
+    fingers = (fingers if fingers is not None else FingerInput()).check()
     if face is None and not len(fingers):
         raise InvalidInputError("send a face, fingers, or both", field="image")
     if face is not None:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from station.core import Station
 
 FINGER_POSITIONS = range(1, 11)  # ISO/IEC 19794-2: 1 right thumb ... 6 left thumb ... 10
+# Why a finger could not be taken (a biometric exception, approved by a supervisor).
+EXCEPTION_REASONS = ("missing", "injured", "bandaged", "unreadable")
 
 
 class FingerRefusedError(StationError):
@@ -103,15 +105,26 @@ class FaceInput:
 
 
 @dataclass(frozen=True)
+class FingerImage:
+    """A finger image as captured (grey or RGB pixels) and its resolution."""
+
+    pixels: NDArray[np.uint8] = field(repr=False)
+    dpi: float = 500
+
+
+@dataclass(frozen=True)
 class FingerInput:
     """Fingers by ISO position: uploaded image files (bytes, at ``dpi``), decoded images,
-    templates already extracted, and positions to take from the scanner, in that order."""
+    templates already extracted, and positions to take from the scanner, in that order; and
+    the fingers that could not be taken, with why (``exceptions``: position -> one of
+    :data:`EXCEPTION_REASONS`), which a supervisor must approve."""
 
     uploads: Mapping[int, bytes] = field(default_factory=dict)
-    images: Mapping[int, NDArray[np.uint8]] = field(default_factory=dict, repr=False)
+    images: Mapping[int, FingerImage] = field(default_factory=dict, repr=False)
     templates: Mapping[int, FingerprintTemplate] = field(default_factory=dict, repr=False)
     scans: Sequence[int] = ()
     dpi: float = 500
+    exceptions: Mapping[int, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, templates: Mapping[int, FingerprintTemplate]) -> FingerInput:
@@ -130,27 +143,45 @@ class FingerInput:
         for source, positions in (
             ("finger", list(self.uploads) + list(self.images) + list(self.templates)),
             ("scan_fingers", list(self.scans)),
+            ("exceptions", list(self.exceptions)),
         ):
             for position in positions:
-                name = source if source == "scan_fingers" else f"finger_{position}"
+                name = f"finger_{position}" if source == "finger" else source
                 check_position(position, name)
                 if position in seen:
                     raise InvalidInputError(f"finger {position} given twice", field=name)
                 seen.add(position)
+        for position, reason in self.exceptions.items():
+            if reason not in EXCEPTION_REASONS:
+                raise InvalidInputError(
+                    f"finger {position}: an exception is one of {', '.join(EXCEPTION_REASONS)}",
+                    field="exceptions",
+                )
         return self
 
     def acquire(self, station: Station) -> dict[int, FingerprintTemplate]:
         """The templates: uploads decoded and extracted one at a time, then the scans."""
-        out: dict[int, FingerprintTemplate] = dict(self.templates)
+        return self.acquire_with_images(station)[0]
+
+    def acquire_with_images(
+        self, station: Station
+    ) -> tuple[dict[int, FingerprintTemplate], dict[int, FingerImage]]:
+        """The templates, and the images they were made from (to keep with an enrollment)."""
+        templates: dict[int, FingerprintTemplate] = dict(self.templates)
+        images: dict[int, FingerImage] = {}
         for position, data in sorted(self.uploads.items()):
-            pixels = station.decode_finger(data, self.dpi)
-            out[position] = finger_template(station, position, pixels, self.dpi)
-        for position, pixels in sorted(self.images.items()):
-            out[position] = finger_template(station, position, pixels, self.dpi)
+            images[position] = FingerImage(station.decode_finger(data, self.dpi), self.dpi)
+            templates[position] = finger_template(
+                station, position, images[position].pixels, self.dpi
+            )
+        for position, image in sorted(self.images.items()):
+            images[position] = image
+            templates[position] = finger_template(station, position, image.pixels, image.dpi)
         for position in self.scans:
-            image = station.devices.scan_finger()
-            out[position] = finger_template(station, position, image.pixels, image.dpi)
-        return out
+            scanned = station.devices.scan_finger()
+            images[position] = FingerImage(scanned.pixels, scanned.dpi)
+            templates[position] = finger_template(station, position, scanned.pixels, scanned.dpi)
+        return templates, images
 
 
 def finger_template(
@@ -194,18 +225,33 @@ def finger_template(
 @dataclass(frozen=True)
 class CardInput:
     """The ID card on the station's reader, opened with the access key from its MRZ (typed by
-    the operator or read from the card by the camera)."""
+    the operator or read from the card by the camera); or a card already read (``document``)."""
 
-    mrz: str
+    mrz: str | None = None
+    document: ChipDocument | None = field(default=None, repr=False)
 
-    def check(self) -> AccessKey:
+    @classmethod
+    def of(cls, document: ChipDocument) -> CardInput:
+        return cls(document=document)
+
+    def check(self) -> AccessKey | None:
+        if self.document is not None:
+            return None
+        if not self.mrz:
+            raise InvalidInputError(
+                "mrz is required: the card's machine-readable zone", field="mrz"
+            )
         try:
             return AccessKey.from_mrz(self.mrz.replace("\\n", "\n"))
         except (MRZError, ValueError) as exc:
             raise InvalidInputError(f"mrz: {exc}", field="mrz") from None
 
     def acquire(self, station: Station) -> ChipDocument:
-        return station.devices.read_card(self.check())
+        if self.document is not None:
+            return self.document
+        key = self.check()
+        assert key is not None
+        return station.devices.read_card(key)
 
 
 def card_fields(card: ChipDocument) -> PersonFields:
@@ -250,4 +296,13 @@ def card_summary(card: ChipDocument) -> dict[str, Any]:
 def jpeg(pixels: NDArray[np.uint8]) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def png(pixels: NDArray[np.uint8], dpi: float | None = None) -> bytes:
+    """Lossless, for finger images (the centre may extract them again with its own algorithm);
+    the resolution goes in the file's pHYs chunk."""
+    buffer = io.BytesIO()
+    extra = {"dpi": (dpi, dpi)} if dpi else {}
+    Image.fromarray(pixels).save(buffer, format="PNG", optimize=True, **extra)
     return buffer.getvalue()

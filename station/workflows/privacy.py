@@ -196,6 +196,7 @@ def export_record(station: Station, record_id: int, actor: Actor = SYSTEM) -> di
         "purpose": record.purpose,
         "retention": {"days": days, "until": retention_until(record.created_at, days)},
         "consent": record.consent,
+        "finger_exceptions": storage.finger_exceptions(record_id),
         "card_summary": record.card_summary,
         "biometrics": [
             {
@@ -291,6 +292,11 @@ def render_text(export: dict[str, Any]) -> str:
         out.append(f"  {what:<22} {b['format']}, {size} bytes{quality}, taken {b['created_at']}")
     if not export["biometrics"]:
         out.append("  none")
+    exceptions = export.get("finger_exceptions") or {}
+    if exceptions:
+        out += ["", "Fingers not taken"]
+        for position, item in sorted(exceptions.items(), key=lambda kv: int(kv[0])):
+            out.append(_line(FINGER_NAMES.get(int(position), position), item.get("reason")))
     out += ["", "Photos"]
     for p in export["photos"]:
         size = len(base64.b64decode(p["image_base64"]))
