@@ -141,17 +141,32 @@ class AuditLog:
         return seq
 
     def rows(
-        self, after: int = 0, limit: int = 100, target: str | None = None
+        self,
+        after: int = 0,
+        limit: int = 100,
+        target: str | None = None,
+        operator: str | None = None,
+        action: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Rows with sequence number above ``after``, oldest first."""
+        """Rows with sequence number above ``after``, oldest first; only those about ``target``,
+        by ``operator``, of ``action``, dated from ``since`` to ``until`` (ISO 8601) when given."""
         query = (
             "SELECT seq, at, station, operator, action, target, outcome, detail, hash FROM audit "
             "WHERE seq > ?"
         )
         args: list[Any] = [after]
-        if target is not None:
-            query += " AND target = ?"
-            args.append(target)
+        for column, condition, value in (
+            ("target", "=", target),
+            ("operator", "=", operator),
+            ("action", "=", action),
+            ("at", ">=", since),
+            ("at", "<=", until),
+        ):
+            if value is not None:
+                query += f" AND {column} {condition} ?"
+                args.append(value)
         with self.storage.reading() as db:
             found = db.execute(query + " ORDER BY id LIMIT ?", (*args, limit)).fetchall()
         names = ("seq", "at", "station", "operator", "action", "target", "outcome", "detail")

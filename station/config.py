@@ -172,6 +172,8 @@ class Settings:
     fingerprint_min_quality: int = 20  # a capture below this NFIQ2-like quality is refused
     fingerprint_min_minutiae: int = 12
     enroll_min_fingers: int = 2  # 0: a station without a scanner enrolls faces only
+    finger_attempts: int = 3  # failed scans of a finger before it may be marked an exception
+    console_language: str = "ky"  # the console's language before an operator chooses: ky, ru, en
     scanner_timeout: float = 10.0
     card_timeout: float = 10.0
     fusion_verify_threshold: float = 4.6  # fused log-likelihood ratio, ln(100): matcher/fusion.py
@@ -213,6 +215,7 @@ class Settings:
             "max_detection_side",
             "lockout_failures",
             "lockout_seconds",
+            "finger_attempts",
             "login_parallel_per_client",
             "login_failures_per_client",
             "session_idle_seconds",
@@ -229,6 +232,8 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be positive")
+        if self.console_language not in {"ky", "ru", "en"}:
+            raise ConfigError("console_language is ky, ru or en")
         if not 0 <= self.enroll_min_fingers <= 10:
             raise ConfigError("enroll_min_fingers lies between 0 (faces only) and 10")
         if not 0 <= self.login_answer_seconds <= 10:

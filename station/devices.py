@@ -7,22 +7,114 @@ before the capture returns.
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image
 
 from drivers.camera import Camera, camera_for_url
 from drivers.errors import DriverError
 from drivers.fingerprint import FingerprintImage, FingerprintScanner, scanner_for_url
 from drivers.idcard import AccessKey, CardReader, ChipDocument, card_reader_for_url
 from drivers.urls import redacted
-from matcher.face.quality import FaceQualityChecker
+from matcher.face.quality import FaceQualityChecker, QualityReport
 from station.capture import capture_face
 from station.config import Settings
-from station.errors import CaptureRefusedError, NoCameraError, NoCardReaderError, NoScannerError
+from station.errors import (
+    CaptureRefusedError,
+    NoCameraError,
+    NoCardReaderError,
+    NoScannerError,
+    StationError,
+)
+
+
+@dataclass
+class LiveFrame:
+    """One frame of a live capture: a small JPEG to show, the quality verdict, and the token
+    portrait once a frame passes."""
+
+    preview: bytes
+    report: QualityReport
+    portrait: NDArray[np.uint8] | None = field(default=None, repr=False)
+
+    @property
+    def accepted(self) -> bool:
+        return self.portrait is not None
+
+
+class LiveCapture:
+    """The camera opened for one person's face step, frame by frame (the console's preview),
+    closed when a frame passes, when :meth:`close` is called, or after ``idle_seconds`` without a
+    frame asked for: the camera never runs on by itself."""
+
+    def __init__(self, devices: Devices, quality: FaceQualityChecker, idle_seconds: float) -> None:
+        if devices.camera is None:
+            raise NoCameraError()
+        self.camera = devices.camera
+        self.quality = quality
+        self.idle_seconds = idle_seconds
+        self.frame_timeout = devices.settings.camera_timeout
+        self._lock = devices._camera_lock
+        if not self._lock.acquire(timeout=devices.settings.camera_timeout):
+            raise StationError("the camera is busy with another capture: try again")
+        try:
+            self.camera.open()
+        except BaseException:
+            self._lock.release()
+            raise
+        self._closed = False
+        self._timer: threading.Timer | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = threading.Timer(self.idle_seconds, self.close)
+        self._timer.daemon = True
+        self._timer.start()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def next(self) -> LiveFrame:
+        """The next frame, assessed; the camera closes once one passes."""
+        if self._closed:
+            raise StationError("the camera was closed: start the capture again")
+        self._arm()
+        frame = self.camera.capture(timeout=self.frame_timeout)
+        report = self.quality.assess(frame.pixels)
+        preview = _preview_jpeg(frame.pixels)
+        portrait = None
+        if report.accepted and report.landmarks is not None:
+            portrait = self.quality.portrait(frame.pixels, report)
+            self.close()
+        return LiveFrame(preview, report, portrait)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        try:
+            self.camera.close()
+        finally:
+            self._lock.release()
+
+
+def _preview_jpeg(pixels: NDArray[np.uint8], side: int = 480) -> bytes:
+    image = Image.fromarray(pixels)
+    image.thumbnail((side, side))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=75)
+    return buffer.getvalue()
 
 
 class Devices:
@@ -55,6 +147,10 @@ class Devices:
             reasons = result.report.reasons
             raise CaptureRefusedError([r.message for r in reasons], [r.code for r in reasons])
         return result.portrait
+
+    def live_capture(self, quality: FaceQualityChecker, idle_seconds: float = 20) -> LiveCapture:
+        """The camera opened for a live preview (see :class:`LiveCapture`)."""
+        return LiveCapture(self, quality, idle_seconds)
 
     def scan_finger(self) -> FingerprintImage:
         """One image from the fingerprint scanner, opened for this capture only."""

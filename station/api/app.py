@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,8 +45,10 @@ BLUEPRINTS = (
 def create_app(
     overrides: Mapping[str, Any] | None = None,
     station: Station | None = None,
+    console: bool = True,
 ) -> Flask:
-    """Build the API around an open station (opened here from settings when not given).
+    """Build the API (and the operator's console, at ``/``) around an open station (opened here
+    from settings when not given).
 
     ``overrides`` are station settings applied over the file and environment layers.
     """
@@ -53,6 +56,9 @@ def create_app(
         station = Station(load_settings(overrides=overrides)).open()
         atexit.register(station.close)
     app = Flask(__name__, static_folder=None)
+    app.secret_key = secrets.token_bytes(32)  # the console's one-time messages; per process
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
     app.config["MAX_CONTENT_LENGTH"] = station.settings.max_upload_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["station"] = station
@@ -63,6 +69,10 @@ def create_app(
     app.before_request(refuse_unknown_query)
     app.after_request(never_cache)
     register_error_handlers(app)
+    if console:
+        from station.console import register_console
+
+        register_console(app)
     return app
 
 

@@ -33,7 +33,7 @@ def application() -> tuple[Response, int]:
 
 
 @blueprint.post("/applications/status")
-@requires(Permission.VERIFY)
+@requires(Permission.CHECK_RECEIPT)
 def status() -> Response:
     """``{"number", "code"}`` from a receipt: the application's decision and date."""
     body = request_fields()

@@ -41,6 +41,8 @@ def bearer_token() -> str | None:
 def require_session() -> None:
     """``before_request``: refuse a request without a live session (401) or, while the
     one-time password is unchanged, anything but changing it (403)."""
+    if not request.path.startswith(API_PREFIX + "/"):
+        return  # the console has its own sessions (station.console.session)
     if request.routing_exception is not None:
         return  # no such route or method: its 404/405 says so, signed in or not
     if request.endpoint in PUBLIC_ENDPOINTS:
@@ -58,7 +60,7 @@ def require_session() -> None:
 def refuse_unknown_query() -> None:
     """``before_request``: a query parameter the operation does not take is an error, not
     silently ignored (a typo such as ?limt=5 would otherwise look like it worked)."""
-    if request.url_rule is None or not request.args:
+    if request.url_rule is None or not request.args or not request.path.startswith(API_PREFIX):
         return
     path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", request.url_rule.rule).removeprefix(API_PREFIX)
     unknown = sorted(set(request.args) - query_parameters(path, request.method))

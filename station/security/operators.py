@@ -285,6 +285,16 @@ class Operators:
                 detail={"document": bool(number)},
             )
 
+    def language_of(self, login: str) -> str | None:
+        """The console language the operator chose at their last sign-in, if any."""
+        with self.storage.reading() as db:
+            row = db.execute("SELECT language FROM operators WHERE login = ?", (login,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_language(self, login: str, language: str) -> None:
+        with self.storage.transaction():
+            self._update(login, language=language)
+
     def document_index_of(self, login: str) -> str | None:
         """The keyed hash of the operator's own document number, if an admin recorded it."""
         with self.storage.reading() as db:

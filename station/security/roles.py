@@ -22,6 +22,7 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     ADMIN = "admin"
     SYSTEM = "system"  # in-process callers: tests, benchmarks; never a login
+    PUBLIC = "public"  # a citizen checking a receipt on the console's public page; never a login
 
 
 class Permission(StrEnum):
@@ -41,6 +42,7 @@ class Permission(StrEnum):
     EXPORT = "export"  # subject access: everything held about one person
     PURGE = "purge"  # delete what has outlived its retention period
     DECIDE = "decide"  # decide on an enrollment held as a likely duplicate
+    CHECK_RECEIPT = "check_receipt"  # a receipt's decision, from its number and code
 
 
 # What each permission lets one do, in the words a refusal uses ("the operator role may not ...").
@@ -61,10 +63,11 @@ WORDS = {
     Permission.EXPORT: "export a person's data",
     Permission.PURGE: "purge expired records",
     Permission.DECIDE: "list or decide on held enrollments",
+    Permission.CHECK_RECEIPT: "check a receipt",
 }
 
 _P = Permission
-_DESK = {_P.ENROLL, _P.IDENTIFY, _P.VERIFY, _P.DEVICES}
+_DESK = {_P.ENROLL, _P.IDENTIFY, _P.VERIFY, _P.DEVICES, _P.CHECK_RECEIPT}
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset(_DESK),
     Role.SUPERVISOR: frozenset(
@@ -86,6 +89,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         {_P.MANAGE_OPERATORS, _P.UNLOCK_OPERATORS, _P.DEVICES, _P.MAINTAIN, _P.PURGE}
     ),
     Role.SYSTEM: frozenset(Permission),
+    Role.PUBLIC: frozenset({_P.CHECK_RECEIPT}),
 }
 LOGIN_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
 

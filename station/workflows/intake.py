@@ -217,7 +217,7 @@ def application_status(
 ) -> dict[str, Any]:
     """An application's decision, for the number and status code on its receipt (nothing more:
     no name, no scores). A wrong code and an unknown number get the same answer."""
-    station.allow(actor, Permission.VERIFY)
+    station.allow(actor, Permission.CHECK_RECEIPT)
     found = station.storage.get_application(number.strip().upper())
     ok = found is not None and hmac.compare_digest(
         found["code_hash"], _code_hash(station, code.strip().upper())

@@ -34,14 +34,27 @@ def read_audit(
     limit: int = 100,
     target: str | None = None,
     actor: Actor = SYSTEM,
+    operator: str | None = None,
+    action: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
 ) -> AuditPage:
-    """Rows with a sequence number above ``after``, oldest first, at most ``limit``."""
+    """Rows with a sequence number above ``after``, oldest first, at most ``limit``; filtered by
+    target (a record id or login), operator, action and time (ISO 8601, UTC) when given."""
     station.allow(actor, Permission.AUDIT_READ)
     if not 1 <= limit <= 1000:
         raise InvalidInputError("limit must lie between 1 and 1000", field="limit")
     if after < 0:
         raise InvalidInputError("after is a sequence number, 0 or more", field="after")
-    rows = station.audit.rows(after=after, limit=limit, target=target)
+    rows = station.audit.rows(
+        after=after,
+        limit=limit,
+        target=target,
+        operator=operator,
+        action=action,
+        since=since,
+        until=until,
+    )
     own = station.audit.append(
         actor.login, "audit_read", detail={"after": after, "rows": len(rows)}
     )

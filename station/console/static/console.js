@@ -1,0 +1,109 @@
+// The console's few scripts: the live camera, the password policy, the idle warning, printing.
+// No inline script anywhere (the Content-Security-Policy forbids it): everything hangs on ids.
+"use strict";
+
+function csrf() { return document.body.dataset.csrf || ""; }
+
+function post(url) {
+  const body = new URLSearchParams({ csrf: csrf() });
+  return fetch(url, { method: "POST", body, credentials: "same-origin" }).then((r) => r.json());
+}
+
+function camera() {
+  const box = document.querySelector(".camera");
+  if (!box) return;
+  const image = document.getElementById("live");
+  const hints = document.getElementById("hints");
+  const start = document.getElementById("camera-start");
+  const stop = document.getElementById("camera-stop");
+  const next = document.getElementById("face-next");
+  const placeholder = document.getElementById("placeholder");
+  let running = false;
+
+  function show(words, passed) {
+    hints.replaceChildren(...words.map((w) => {
+      const li = document.createElement("li");
+      li.textContent = w;
+      if (passed) li.className = "passed";
+      return li;
+    }));
+  }
+
+  function frame() {
+    if (!running) return;
+    post(box.dataset.frame).then((answer) => {
+      if (!answer.ok) { running = false; show([answer.message], false); stop.hidden = true; return; }
+      image.hidden = false;
+      if (placeholder) placeholder.hidden = true;
+      if (answer.accepted) {
+        running = false;
+        image.src = box.dataset.face + "?t=" + Date.now();
+        show([box.dataset.passed], true);
+        stop.hidden = true;
+        if (next) next.disabled = false;
+        return;
+      }
+      image.src = box.dataset.image + "?t=" + Date.now();
+      show(answer.hints, false);
+      setTimeout(frame, 150);
+    }).catch(() => { running = false; });
+  }
+
+  start.addEventListener("click", () => {
+    post(box.dataset.start).then((answer) => {
+      if (!answer.ok) { show([answer.message], false); return; }
+      running = true;
+      stop.hidden = false;
+      if (next) next.disabled = true;
+      frame();
+    });
+  });
+  stop.addEventListener("click", () => { running = false; stop.hidden = true; post(box.dataset.stop); });
+  window.addEventListener("pagehide", () => {
+    if (running) navigator.sendBeacon(box.dataset.stop, new URLSearchParams({ csrf: csrf() }));
+  });
+}
+
+function passwordPolicy() {
+  const input = document.getElementById("new-password");
+  const list = document.getElementById("policy");
+  if (!input || !list) return;
+  const rules = {
+    length: (v, li) => v.length >= Number(li.dataset.min),
+    upper: (v) => /\p{Lu}/u.test(v),
+    lower: (v) => /\p{Ll}/u.test(v),
+    digit: (v) => /\p{Nd}/u.test(v),
+    special: (v) => /[^\p{L}\p{Nd}]/u.test(v),
+  };
+  input.addEventListener("input", () => {
+    for (const li of list.querySelectorAll("li")) {
+      li.classList.toggle("met", rules[li.dataset.rule](input.value, li));
+    }
+  });
+}
+
+function idleWarning() {
+  const body = document.body;
+  const dialog = document.getElementById("idle-warning");
+  if (!body.dataset.expires || !dialog) return;
+  let expires = Number(body.dataset.expires) * 1000;
+  const skew = Date.now() - Math.floor(Date.now() / 1000) * 1000;
+  function check() {
+    const left = expires - Date.now() + skew;
+    if (left <= 0) { window.location = body.dataset.signin; return; }
+    if (left <= 60000 && !dialog.open) dialog.showModal();
+    setTimeout(check, 5000);
+  }
+  document.getElementById("stay").addEventListener("click", () => {
+    fetch(body.dataset.keepalive, { method: "POST", body: new URLSearchParams({ csrf: csrf() }), credentials: "same-origin" })
+      .then((r) => r.text()).then((t) => { expires = Number(t) * 1000; dialog.close(); });
+  });
+  setTimeout(check, 5000);
+}
+
+function printing() {
+  const button = document.getElementById("print");
+  if (button) button.addEventListener("click", () => window.print());
+}
+
+document.addEventListener("DOMContentLoaded", () => { camera(); passwordPolicy(); idleWarning(); printing(); });
