@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import schemathesis
 from flask import Flask
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import (
@@ -118,6 +118,9 @@ def test_every_answer_is_one_the_description_allows(
     )
     @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
     def run(case: Any, data: Any) -> None:
+        # A query parameter with an empty name or an empty list of values is dropped on the way
+        # out, so the request that arrives is valid: not a case of refusing invalid data.
+        assume(not any(name == "" or value == [] for name, value in (case.query or {}).items()))
         case.call_and_validate(app=app, headers=token_for(station, role), checks=CHECKS)
 
     run()

@@ -30,6 +30,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_image": 400,
     "invalid_template": 400,
     "backup_error": 400,
+    "stale_form": 400,
     "image_too_large": 413,
     "request_too_large": 413,
     # who is asking

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 from flask import g, request
 
@@ -60,15 +61,25 @@ def require_session() -> None:
 def refuse_unknown_query() -> None:
     """``before_request``: a query parameter the operation does not take is an error, not
     silently ignored (a typo such as ?limt=5 would otherwise look like it worked)."""
-    if request.url_rule is None or not request.args or not request.path.startswith(API_PREFIX):
+    if (
+        request.url_rule is None
+        or not request.query_string
+        or not request.path.startswith(API_PREFIX)
+    ):
         return
     path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", request.url_rule.rule).removeprefix(API_PREFIX)
-    unknown = sorted(set(request.args) - query_parameters(path, request.method))
+    sent = {
+        name
+        for name, _ in parse_qsl(
+            request.query_string.decode("utf-8", "replace"), keep_blank_values=True
+        )
+    }
+    unknown = sorted(sent - query_parameters(path, request.method))
     if unknown:
         valid = ", ".join(sorted(query_parameters(path, request.method))) or "none"
+        shown = ", ".join(repr(name) for name in unknown)
         raise InvalidInputError(
-            f"unknown query parameter(s) {', '.join(unknown)}; valid here: {valid}",
-            field=unknown[0],
+            f"unknown query parameter(s) {shown}; valid here: {valid}", field=unknown[0] or None
         )
 
 
