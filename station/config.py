@@ -128,6 +128,7 @@ class Settings:
     scanner_url: str = ""
     card_reader_url: str = ""
     camera_timeout: float = 5.0
+    camera_idle_seconds: float = 20.0  # the console's live preview closes after this without frames
     face_verify_threshold: float = DEFAULT_FACE_VERIFY_THRESHOLD
     face_identify_threshold: float = DEFAULT_FACE_IDENTIFY_THRESHOLD
     calibration_file: Path | None = None  # default: calibration.json in data_dir, if there
@@ -238,19 +239,22 @@ class Settings:
             raise ConfigError("enroll_min_fingers lies between 0 (faces only) and 10")
         if not 0 <= self.login_answer_seconds <= 10:
             raise ConfigError("login_answer_seconds must lie between 0 and 10")
-        for name in ("busy_seconds", "request_header_seconds", "request_body_seconds"):
+        for name in (
+            "busy_seconds",
+            "request_header_seconds",
+            "request_body_seconds",
+            "camera_timeout",
+            "camera_idle_seconds",
+            "scanner_timeout",
+            "card_timeout",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
-        if self.camera_timeout <= 0:
-            raise ConfigError("camera_timeout must be positive")
         n = self.password_kdf_n
         if n < 2**10 or n & (n - 1):
             raise ConfigError(f"password_kdf_n={n} must be a power of two, at least 1024")
         if not self.station_id.strip():
             raise ConfigError("station_id must not be empty")
-        for name in ("scanner_timeout", "card_timeout"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive")
         if not 0 < self.fingerprint_verify_threshold < 1:
             raise ConfigError("fingerprint_verify_threshold must lie between 0 and 1")
         if self.default_purpose not in self.retention_periods:

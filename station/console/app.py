@@ -79,15 +79,24 @@ def _parse(text: str) -> Any:
     return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
 
 
-@blueprint.before_request
+def _console_path() -> bool:
+    return not request.path.startswith("/api/")
+
+
+@blueprint.before_app_request
 def before() -> None:
-    load_visit()
-    if request.method == "POST":
-        check_csrf()
+    """Every console request (its pages, and pages not found): who is signed in; a form's
+    token."""
+    if _console_path():
+        load_visit()
+        if request.method == "POST" and request.blueprint == blueprint.name:
+            check_csrf()
 
 
-@blueprint.after_request
+@blueprint.after_app_request
 def headers(response: Response) -> Response:
+    if not _console_path():
+        return response
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from station.errors import StationError
+from station.errors import InvalidInputError, StationError
+
+
+class FormError(InvalidInputError):
+    """What the console itself asks of the operator (a step left out), already in their
+    language."""
+
 
 # The station's errors as the person at the desk reads them; the English message of the workflow
 # (with its figures) is shown beneath in smaller print.
@@ -52,7 +58,25 @@ ERRORS = {
     "device_not_found": _l("A device does not answer: check its cable, or ask a technician."),
     "device_timeout": _l("A device stopped answering: check its cable, or ask a technician."),
     "scanner_timeout": _l("The scanner stopped answering: check its cable."),
+    "camera_error": _l("The camera failed: check its cable, or ask a technician."),
+    "card_error": _l("The card could not be read: take it off the reader, place it again."),
+    "card_secure_messaging": _l(
+        "The card could not be read: take it off the reader, place it again."
+    ),
+    "card_reader_not_found": _l("The card reader does not answer: check its cable."),
+    "device_error": _l("A device failed: check its cable, or ask a technician."),
+    "operator_not_found": _l("There is no account with this login."),
+    "password_change_required": _l("Change your one-time password first."),
+    "session_required": _l("Sign in first."),
+    "capture_cancelled": _l("The capture was stopped."),
+    "request_too_large": _l("The picture is too large: use a smaller one."),
+    "tampered_data": _l("Stored data failed its integrity check: call a supervisor at once."),
+    "key_error": _l("The station's key does not open its data: call a technician."),
 }
+
+# Every scanner fault that is not the person's finger (a bad packet, a cut cable, a module error)
+# reads the same at the desk.
+SCANNER_FAULT = _l("The scanner failed: unplug it, plug it in again, and scan again.")
 
 QUALITY = {
     "no_face": _l("No face: stand in front of the camera, facing it"),
@@ -119,7 +143,15 @@ ROLES = {
 
 
 def error_words(exc: StationError | Exception) -> str:
-    """The error in the operator's language (its code's sentence), or its own message."""
+    """The error in the operator's language: the console's own request as it is, a workflow's
+    error by its code's sentence (with the workflow's detail for a form field, which it names),
+    or the error's own message."""
+    if isinstance(exc, FormError):
+        return str(exc)
     code = getattr(exc, "code", "")
     words = ERRORS.get(code)
-    return str(words) if words is not None else str(exc)
+    if words is None and code.startswith("scanner_"):
+        words = SCANNER_FAULT
+    if words is None:
+        return str(exc)
+    return f"{words} {exc}" if code == "invalid_input" else str(words)

@@ -51,7 +51,7 @@ def admin_operators() -> Any:
                 unlock_operator(station, login, actor)
                 flash(_("%(login)s is unlocked.", login=login))
         except StationError as exc:
-            error = f"{error_words(exc)} {exc}"
+            error = error_words(exc)
     return render_template(
         "admin/operators.html",
         operators=list_operators(station, actor),

@@ -73,11 +73,18 @@ def sign_in_page() -> Any:
 
 @blueprint.post("/language")
 def language() -> BaseResponse:
-    """The language of the sign-in page (kept in a cookie until the operator signs in)."""
+    """Switch the language: kept in a cookie for this browser, and for a signed-in operator as
+    theirs on any computer; back to the page it was chosen on (a path of this site only)."""
     chosen = request.form.get("language", "")
-    response = redirect(url_for("console.sign_in"))
+    back = request.form.get("next", "")
+    if not (back.startswith("/") and not back.startswith("//") and "\\" not in back):
+        back = url_for("console.index")
+    response = redirect(back)
     if chosen in LANGUAGES:
         response.set_cookie(LANGUAGE_COOKIE, chosen, samesite="Strict", httponly=True)
+        found = session.current()
+        if found is not None:
+            get_station().operators.set_language(found.actor.login, chosen)
     return response
 
 
@@ -110,9 +117,7 @@ def password() -> Any:
                     client=request.remote_addr or "unknown",
                 )
             except StationError as exc:
-                error = (
-                    f"{error_words(exc)} {exc}" if exc.code == "invalid_input" else error_words(exc)
-                )
+                error = error_words(exc)
             else:
                 flash(_("Your password is changed."))
                 return redirect(url_for("console.index"))

@@ -21,8 +21,8 @@ from station.console import session
 from station.console.blueprint import blueprint
 from station.console.common import draft_of, drafts, image_response, jpeg_of, owner, png_of
 from station.console.drafts import Draft, Finger
-from station.console.messages import QUALITY, error_words
-from station.errors import InvalidInputError, StationError
+from station.console.messages import QUALITY, FormError, error_words
+from station.errors import StationError
 from station.records import PersonFields
 from station.security.roles import Permission
 from station.workflows import (
@@ -101,7 +101,7 @@ def enroll_step(draft_id: str, step: str) -> Any:
         purposes=purposes(),
         wanted=wanted_fingers(),
         attempts_allowed=get_station().settings.finger_attempts,
-        exception_reasons=EXCEPTION_REASONS,
+        exception_reasons=reasons_open,
         person=_person_of(draft),
     ), (422 if error else 200)
 
@@ -118,7 +118,7 @@ def _next(draft: Draft, step: str) -> BaseResponse:
 
 def _post_consent(draft: Draft) -> BaseResponse | None:
     if request.form.get("consent") != "yes":
-        raise InvalidInputError(_("Read the notice to the person; they must agree."), "consent")
+        raise FormError(_("Read the notice to the person; they must agree."), "consent")
     draft.consent = True
     draft.purpose = get_station().purpose(request.form.get("purpose"))
     return _next(draft, "card")
@@ -144,12 +144,12 @@ def _post_card(draft: Draft) -> BaseResponse | None:
         return _next(draft, "face")
     if action == "continue" and (draft.card is not None or draft.fields):
         return _next(draft, "face")
-    raise InvalidInputError(_("Read the card, or type the person's details."), "card")
+    raise FormError(_("Read the card, or type the person's details."), "card")
 
 
 def _post_face(draft: Draft) -> BaseResponse | None:
     if draft.face is None:
-        raise InvalidInputError(_("Take the photo first: start the camera."), "face")
+        raise FormError(_("Take the photo first: start the camera."), "face")
     draft.close_camera()
     return _next(draft, "fingers" if wanted_fingers() else "preview")
 
@@ -162,7 +162,7 @@ def _post_fingers(draft: Draft) -> BaseResponse | None:
             p for p in wanted_fingers() if p not in draft.fingers and p not in draft.exceptions
         ]
         if missing:
-            raise InvalidInputError(_("Take every finger asked for, or mark it as an exception."))
+            raise FormError(_("Take every finger asked for, or mark it as an exception."))
         return _next(draft, "preview")
     if position not in wanted_fingers():
         abort(400)
@@ -175,11 +175,13 @@ def _post_fingers(draft: Draft) -> BaseResponse | None:
             raise
         return None
     if action == "exception":
-        if draft.attempts.get(position, 0) < get_station().settings.finger_attempts:
-            raise InvalidInputError(_("Try the scanner first: an exception comes after the tries."))
         reason = request.form.get("reason", "")
         if reason not in EXCEPTION_REASONS:
-            raise InvalidInputError(_("Say why the finger cannot be taken."), "reason")
+            raise FormError(_("Say why the finger cannot be taken."), "reason")
+        if reason not in reasons_open(draft, position):
+            raise FormError(
+                _("Try the scanner first: a finger is unreadable only after the tries.")
+            )
         draft.fingers.pop(position, None)
         draft.exceptions[position] = reason
         return None
@@ -206,6 +208,13 @@ def _post_preview(draft: Draft) -> BaseResponse | None:
         actor=visit.actor,
     )
     return redirect(url_for("console.enroll_result", draft_id=draft.id))
+
+
+def reasons_open(draft: Draft, position: int) -> list[str]:
+    """The exceptions the operator may mark now: a missing, injured or bandaged finger at once
+    (a scan could not help), an unreadable one only after the allowed failed scans."""
+    tried = draft.attempts.get(position, 0) >= get_station().settings.finger_attempts
+    return [r for r in EXCEPTION_REASONS if r != "unreadable" or tried]
 
 
 STEP_POSTS = {
@@ -262,7 +271,10 @@ def camera_start(draft_id: str) -> Response:
     draft.close_camera()
     draft.face = None
     try:
-        draft.live = get_station().devices.live_capture(get_station().quality)
+        station = get_station()
+        draft.live = station.devices.live_capture(
+            station.quality, idle_seconds=station.settings.camera_idle_seconds
+        )
     except (StationError, DriverError) as exc:
         return jsonify({"ok": False, "message": error_words(exc)})
     return jsonify({"ok": True})
@@ -355,7 +367,7 @@ def intake(draft_id: str) -> Any:
 
 def _decide_intake(draft: Draft) -> BaseResponse:
     if draft.card is None or draft.face is None or not draft.fingers:
-        raise InvalidInputError(_("Read the card, take the photo and scan a finger first."))
+        raise FormError(_("Read the card, take the photo and scan a finger first."))
     draft.close_camera()
     draft.result = verify_at_intake(
         get_station(),

@@ -16,8 +16,8 @@ from station.api.context import get_station
 from station.console import session
 from station.console.blueprint import blueprint
 from station.console.common import image_response
-from station.console.messages import HOLD_REASONS, error_words
-from station.errors import InvalidInputError, StationError
+from station.console.messages import HOLD_REASONS, FormError, error_words
+from station.errors import StationError
 from station.records import SPECIAL_FIELDS
 from station.security.roles import Permission
 from station.workflows import (
@@ -65,7 +65,7 @@ def review_hold(record_id: int) -> Any:
                 actor=visit.actor,
             )
         except StationError as exc:
-            error = f"{error_words(exc)} {exc}"
+            error = error_words(exc)
         else:
             flash(
                 _("Record %(id)s: %(status)s", id=record_id, status=decided.status.value)
@@ -128,7 +128,7 @@ def review_record(record_id: int) -> Any:
                 current = station.storage.get_record(record_id).fields
                 changes = {k: v for k, v in changes.items() if getattr(current, k) != v}
                 if not changes:
-                    raise InvalidInputError(_("Change a field before saving."))
+                    raise FormError(_("Change a field before saving."))
                 correct_record(station, record_id, changes, reason, actor=visit.actor)
                 flash(_("The record is corrected; the old version is kept in its history."))
             elif action in {"block", "unblock"}:
@@ -137,7 +137,7 @@ def review_record(record_id: int) -> Any:
             else:
                 abort(400)
         except StationError as exc:
-            error = f"{error_words(exc)} {exc}"
+            error = error_words(exc)
         else:
             return redirect(url_for("console.review_record", record_id=record_id))
     record = view_record(station, record_id, actor=visit.actor)

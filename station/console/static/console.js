@@ -101,9 +101,19 @@ function idleWarning() {
   setTimeout(check, 5000);
 }
 
+function languageSwitch() {
+  // With scripts, choosing a language is enough; without, the form's button sends it.
+  for (const form of document.querySelectorAll("form.language")) {
+    const select = form.querySelector("select");
+    const button = form.querySelector("button");
+    if (button) button.hidden = true;
+    select.addEventListener("change", () => form.submit());
+  }
+}
+
 function printing() {
   const button = document.getElementById("print");
   if (button) button.addEventListener("click", () => window.print());
 }
 
-document.addEventListener("DOMContentLoaded", () => { camera(); passwordPolicy(); idleWarning(); printing(); });
+document.addEventListener("DOMContentLoaded", () => { camera(); passwordPolicy(); idleWarning(); languageSwitch(); printing(); });
