@@ -105,8 +105,8 @@ def serve(
             # On the console only, never in the log file.
             click.echo(
                 f"first start: created the account 'admin' with the one-time password {one_time}\n"
-                "sign in with it (POST /api/v1/auth/login) and choose a new password; then create "
-                "the operators' accounts",
+                f"sign in with it at http://{settings.host}:{settings.port}/ (the console) and "
+                "choose a new password; then create the operators' accounts",
                 err=True,
             )
         app = create_app(station=station)
@@ -123,7 +123,8 @@ def serve(
             fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
         address = write_server_address(settings, settings.host, settings.port)
         click.echo(
-            f"station listening on http://{settings.host}:{settings.port}/api/v1 "
+            f"station listening on http://{settings.host}:{settings.port}/ (console; API at "
+            "/api/v1) "
             f"(data {settings.data_dir}; camera {settings.camera_url or 'none'}; "
             f"scanner {settings.scanner_url or 'none'}; card reader {settings.card_reader_url or 'none'})",
             err=True,

@@ -40,6 +40,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "runs 200).",
     )
     parser.addoption(
+        "--screenshots",
+        default=None,
+        help="Save the browser tests' screenshots of the console in this folder (scripts/"
+        "screenshots writes the README's into docs/screenshots).",
+    )
+    parser.addoption(
         "--camera-url",
         default=None,
         help="Run the camera hardware tests on this camera, e.g. opencv://0?width=1280&height=720 "

@@ -74,6 +74,7 @@ function passwordPolicy() {
     lower: (v) => /\p{Ll}/u.test(v),
     digit: (v) => /\p{Nd}/u.test(v),
     special: (v) => /[^\p{L}\p{Nd}]/u.test(v),
+    login: (v, li) => v.length > 0 && !v.toLowerCase().includes(li.dataset.login.toLowerCase()),
   };
   input.addEventListener("input", () => {
     for (const li of list.querySelectorAll("li")) {
