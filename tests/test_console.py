@@ -653,3 +653,20 @@ def test_a_page_not_found_keeps_the_policy_and_the_operator_s_language(
     assert missing.status_code == 404
     assert "There is no such page" in Console.text(missing)
     assert "Content-Security-Policy" in missing.headers
+
+
+def test_an_idle_session_ends_and_the_sign_in_page_says_why(app: Flask, station: Station) -> None:
+    import time
+
+    console = signed_in(app, station, "operator")
+    console.open("/desk")
+    assert (
+        0
+        < int(console.post("/keepalive").get_data(as_text=True))
+        <= (station.settings.session_idle_seconds)
+    )
+    later = time.time() + station.settings.session_idle_seconds + 1
+    station.sessions.clock = lambda: later
+    gone = console.get("/desk")
+    assert gone.headers["Location"] == "/sign-in?ended=idle"
+    assert "signed out after a time without activity" in console.follow(gone)  # in English still

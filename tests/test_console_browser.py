@@ -128,3 +128,22 @@ def test_a_form_left_open_over_a_sign_out_is_refused_as_out_of_date(
     assert page.driver.current_window_handle != other
     page.press("Enroll a person")  # ...and the first tab's form carries the old session's token
     assert "This form is out of date" in page.text
+
+
+def test_a_minute_before_the_idle_limit_a_warning_offers_to_stay_signed_in(
+    tmp_path: Path, driver: Any
+) -> None:
+    quick = start_server(tmp_path, env={"STATION_SESSION_IDLE_SECONDS": "63"})
+    try:
+        driver.delete_all_cookies()
+        page = Page(driver, quick.url)
+        page.sign_in("admin", quick.one_time_password)
+        warning = driver.find_element("id", "idle-warning")
+        page.wait_for(lambda _: warning.get_attribute("open") is not None, 15, "the warning")
+        assert "signed out in one minute" in warning.text
+        page.press("Stay signed in")
+        page.wait_for(lambda _: warning.get_attribute("open") is None, 10, "the warning to close")
+        assert page.path == "/password"  # still signed in, on the same page
+    finally:
+        driver.delete_all_cookies()
+        assert quick.stop() == 0

@@ -34,7 +34,14 @@ from station.console.messages import (
     ROLES,
     error_words,
 )
-from station.console.session import check_csrf, csrf_token, current, load_visit, set_cookies
+from station.console.session import (
+    check_csrf,
+    csrf_token,
+    current,
+    load_visit,
+    seconds_left,
+    set_cookies,
+)
 from station.errors import StationError
 from station.security.roles import Permission
 
@@ -64,6 +71,7 @@ def register_console(app: Flask) -> None:
         decision_words=DECISIONS,
         check_words=INTAKE_CHECKS,
         Permission=Permission,
+        seconds_left=seconds_left,
         when=lambda text: format_datetime(_parse(text), "medium") if text else "—",
         number=format_decimal,
     )

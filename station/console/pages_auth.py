@@ -39,7 +39,7 @@ def index() -> BaseResponse:
 def sign_in_page() -> Any:
     station = get_station()
     error = None
-    if g.get("expired"):
+    if g.get("expired") or request.args.get("ended") == "idle":
         error = _("You were signed out after a time without activity: sign in again.")
     language = request.form.get("language") or request.cookies.get(LANGUAGE_COOKIE)
     if request.method == "POST":
@@ -61,6 +61,9 @@ def sign_in_page() -> Any:
             response = redirect(
                 url_for("console.password" if new.must_change_password else "console.index")
             )
+            theirs = station.operators.language_of(new.actor.login)
+            if theirs in LANGUAGES:  # after they sign out, the sign-in page stays in it
+                response.set_cookie(LANGUAGE_COOKIE, theirs, samesite="Strict", httponly=True)
             return session.start(response, token)
     page = render_template(
         "signin.html", error=error, chosen=language if language in LANGUAGES else None
@@ -133,5 +136,4 @@ def password() -> Any:
 @session.page()
 def keepalive() -> Response:
     """The idle warning's "stay signed in": any request restarts the session's idle timer."""
-    found = session.visit()
-    return Response(str(int(found.session.expires_at)), mimetype="text/plain")
+    return Response(str(session.seconds_left(session.visit())), mimetype="text/plain")

@@ -106,6 +106,11 @@ def visit() -> Visit:
     return found
 
 
+def seconds_left(found: Visit) -> int:
+    """Seconds until the session ends unless something happens (the idle warning's clock)."""
+    return max(0, int(found.session.expires_at - get_station().sessions.clock()))
+
+
 def page(permission: Permission | None = None) -> Callable[[View], View]:
     """A page for a signed-in operator (with ``permission``, for the roles that have it)."""
 
@@ -114,7 +119,8 @@ def page(permission: Permission | None = None) -> Callable[[View], View]:
         def checked(*args: Any, **kwargs: Any) -> Any:
             found = current()
             if found is None:
-                return redirect(url_for("console.sign_in"))
+                ended = {"ended": "idle"} if g.get("expired") else {}
+                return redirect(url_for("console.sign_in", **ended))
             if found.session.must_change_password and view.__name__ != "password":
                 return redirect(url_for("console.password"))
             if permission is not None:

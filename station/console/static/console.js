@@ -84,22 +84,23 @@ function passwordPolicy() {
 }
 
 function idleWarning() {
+  // The server says how many seconds the session has left (no clock of this computer involved);
+  // a minute before the end a warning offers to stay, then the page goes to the sign-in.
   const body = document.body;
   const dialog = document.getElementById("idle-warning");
-  if (!body.dataset.expires || !dialog) return;
-  let expires = Number(body.dataset.expires) * 1000;
-  const skew = Date.now() - Math.floor(Date.now() / 1000) * 1000;
+  if (!body.dataset.secondsLeft || !dialog) return;
+  let ends = performance.now() + Number(body.dataset.secondsLeft) * 1000;
   function check() {
-    const left = expires - Date.now() + skew;
+    const left = ends - performance.now();
     if (left <= 0) { window.location = body.dataset.signin; return; }
     if (left <= 60000 && !dialog.open) dialog.showModal();
-    setTimeout(check, 5000);
+    setTimeout(check, Math.min(5000, Math.max(250, left - 60000)));
   }
   document.getElementById("stay").addEventListener("click", () => {
     fetch(body.dataset.keepalive, { method: "POST", body: new URLSearchParams({ csrf: csrf() }), credentials: "same-origin" })
-      .then((r) => r.text()).then((t) => { expires = Number(t) * 1000; dialog.close(); });
+      .then((r) => r.text()).then((t) => { ends = performance.now() + Number(t) * 1000; dialog.close(); });
   });
-  setTimeout(check, 5000);
+  check();
 }
 
 function languageSwitch() {
