@@ -119,8 +119,9 @@ def page(permission: Permission | None = None) -> Callable[[View], View]:
         def checked(*args: Any, **kwargs: Any) -> Any:
             found = current()
             if found is None:
-                ended = {"ended": "idle"} if g.get("expired") else {}
-                return redirect(url_for("console.sign_in", **ended))
+                if g.get("expired"):
+                    return redirect(url_for("console.sign_in", ended="idle"))
+                return redirect(url_for("console.sign_in"))
             if found.session.must_change_password and view.__name__ != "password":
                 return redirect(url_for("console.password"))
             if permission is not None:
