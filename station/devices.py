@@ -56,12 +56,15 @@ class Devices:
             raise CaptureRefusedError([r.message for r in reasons], [r.code for r in reasons])
         return result.portrait
 
-    def scan_finger(self) -> FingerprintImage:
-        """One image from the fingerprint scanner, opened for this capture only."""
+    def scan_finger(self, position: int | None = None) -> FingerprintImage:
+        """One image from the fingerprint scanner, opened for this capture only: the finger at
+        ISO ``position``, as the operator asked the person (the scanner hears it first)."""
         if self.scanner is None:
             raise NoScannerError()
-        with self._scanner_lock, self.scanner as scanner:
-            return scanner.capture(timeout=self.settings.scanner_timeout)
+        with self._scanner_lock:
+            self.scanner.expect(position)
+            with self.scanner as scanner:
+                return scanner.capture(timeout=self.settings.scanner_timeout)
 
     def read_card(self, access: AccessKey) -> ChipDocument:
         """The ID card on the reader, its chip opened with the access key from its MRZ."""

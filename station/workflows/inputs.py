@@ -148,7 +148,7 @@ class FingerInput:
         for position, pixels in sorted(self.images.items()):
             out[position] = finger_template(station, position, pixels, self.dpi)
         for position in self.scans:
-            image = station.devices.scan_finger()
+            image = station.devices.scan_finger(position)
             out[position] = finger_template(station, position, image.pixels, image.dpi)
         return out
 
