@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,6 +23,9 @@ from matcher.face.quality import FaceQualityChecker
 from station.capture import capture_face
 from station.config import Settings
 from station.errors import CaptureRefusedError, NoCameraError, NoCardReaderError, NoScannerError
+
+if TYPE_CHECKING:
+    from station.simulation import SimulatedDesk
 
 
 class Devices:
@@ -39,6 +42,8 @@ class Devices:
         self.card_reader: CardReader | None = (
             card_reader_for_url(settings.card_reader_url) if settings.card_reader_url else None
         )
+        #: Who stands at the station, when the devices are simulated (``SimulatedDesk.attach``).
+        self.desk: SimulatedDesk | None = None
         self._camera_lock = threading.Lock()
         self._scanner_lock = threading.Lock()
         self._card_lock = threading.Lock()
