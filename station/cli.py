@@ -76,14 +76,17 @@ def serve(
     from station.api import create_app
     from station.api.security import front_door
     from station.api.server import ServerLimits, make_server
-    from station.simulation import simulated_device_urls
+    from station.simulation import Population, SimulatedDesk, simulated_device_urls
 
     settings = settings_from(
         data_dir, config_file, host=host, port=port, server_threads=server_threads, **device_urls
     )
+    population: Population | None = None
+    unset: dict[str, str] = {}  # the devices --sim simulates
     if sim:
         with reported_errors():
             simulated = simulated_device_urls(settings.datasets_dir, settings.data_dir / "sim-csca")
+            population = Population.from_datasets(settings.datasets_dir)
         unset = {name: url for name, url in simulated.items() if not getattr(settings, name)}
         settings = settings_from(
             data_dir,
@@ -96,6 +99,8 @@ def serve(
     configure_logging(settings.log_level, settings.log_dir)
     with reported_errors():
         station = Station(settings).open()
+    if population is not None and unset:  # the simulated people who come to the station
+        SimulatedDesk.attach(station.devices, population)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     address: Path | None = None
     try:
@@ -129,6 +134,13 @@ def serve(
             f"scanner {settings.scanner_url or 'none'}; card reader {settings.card_reader_url or 'none'})",
             err=True,
         )
+        if station.devices.desk is not None:
+            citizens = station.devices.desk.citizens
+            click.echo(
+                f"simulated desk: {len(citizens)} citizens ({citizens[0].id}-{citizens[-1].id}) "
+                "from the datasets; nobody at the station until one is presented",
+                err=True,
+            )
         server.run()
     finally:
         if address is not None:

@@ -11,7 +11,7 @@ import io
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +32,9 @@ from station.errors import (
     NoScannerError,
     StationError,
 )
+
+if TYPE_CHECKING:
+    from station.simulation import SimulatedDesk
 
 
 @dataclass
@@ -131,6 +134,8 @@ class Devices:
         self.card_reader: CardReader | None = (
             card_reader_for_url(settings.card_reader_url) if settings.card_reader_url else None
         )
+        #: Who stands at the station, when the devices are simulated (``SimulatedDesk.attach``).
+        self.desk: SimulatedDesk | None = None
         self._camera_lock = threading.Lock()
         self._scanner_lock = threading.Lock()
         self._card_lock = threading.Lock()
@@ -152,12 +157,15 @@ class Devices:
         """The camera opened for a live preview (see :class:`LiveCapture`)."""
         return LiveCapture(self, quality, idle_seconds)
 
-    def scan_finger(self) -> FingerprintImage:
-        """One image from the fingerprint scanner, opened for this capture only."""
+    def scan_finger(self, position: int | None = None) -> FingerprintImage:
+        """One image from the fingerprint scanner, opened for this capture only: the finger at
+        ISO ``position``, as the operator asked the person (the scanner hears it first)."""
         if self.scanner is None:
             raise NoScannerError()
-        with self._scanner_lock, self.scanner as scanner:
-            return scanner.capture(timeout=self.settings.scanner_timeout)
+        with self._scanner_lock:
+            self.scanner.expect(position)
+            with self.scanner as scanner:
+                return scanner.capture(timeout=self.settings.scanner_timeout)
 
     def read_card(self, access: AccessKey) -> ChipDocument:
         """The ID card on the reader, its chip opened with the access key from its MRZ."""

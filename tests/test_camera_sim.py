@@ -54,6 +54,31 @@ def test_present_puts_a_chosen_photo_in_front_of_the_camera_for_one_session(
         assert camera.capture().source == str(photos_of(lfw_people[0])[0])
 
 
+def test_a_person_standing_there_is_seen_in_a_new_photo_at_each_session_and_nobody_is_an_empty_scene(
+    lfw_people: list[Path],
+) -> None:
+    import itertools
+
+    camera = SimulatedCamera(f"sim://?dir={lfw_people[0]}")
+    photos = photos_of(lfw_people[3])[:2]
+    camera.stand(itertools.cycle(photos))
+    seen = []
+    for _ in range(3):
+        with camera:
+            seen.append(camera.capture().source)
+            assert camera.capture().source == seen[-1]  # the same photo while it is open
+    assert seen == [str(photos[0]), str(photos[1]), str(photos[0])]
+    camera.stand(None)
+    with camera:
+        frame = camera.capture()
+    assert frame.source == "empty scene" and (frame.pixels == frame.pixels[0, 0]).all()
+    camera.stand(iter([photos[1]]))
+    with camera:
+        assert camera.capture().source == str(photos[1])
+    with camera:  # their photos ran out: they left
+        assert camera.capture().source == "empty scene"
+
+
 def test_without_loop_the_camera_runs_out(lfw_people: list[Path]) -> None:
     person = lfw_people[0]
     with open_camera(f"sim://?dir={person}&loop=false") as camera:

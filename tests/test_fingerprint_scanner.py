@@ -137,6 +137,44 @@ def test_each_capture_in_its_own_session_takes_the_next_finger_of_the_script_eve
         assert np.array_equal(pixels, r503_view(db1, name)), name
 
 
+def test_a_person_at_the_scanner_puts_the_finger_asked_for_on_the_glass_a_new_impression_each_time(
+    db1: Path,
+) -> None:
+    import itertools
+
+    scanner = SimulatedScanner(sim_url(db1, speedup=16))
+    right, left = ["101_1", "101_2"], [db1 / "102_5.png"]  # library names or files
+    scanner.stand({2: itertools.cycle(right), 7: iter(left)})
+    taken = []
+    for position in (7, 2, 2, 2):
+        scanner.expect(position)
+        with scanner as device:
+            taken.append(device.capture(timeout=2).pixels)
+    for pixels, name in zip(taken, ("102_5", "101_1", "101_2", "101_1"), strict=True):
+        assert np.array_equal(pixels, r503_view(db1, name)), name
+    with scanner as device:  # the finger is lifted after its image
+        with pytest.raises(NoFingerError):
+            device.capture(timeout=0.2)
+        scanner.expect(7)  # its images ran out
+        with pytest.raises(NoFingerError):
+            device.capture(timeout=0.2)
+        scanner.expect(3)  # a finger they do not have
+        with pytest.raises(NoFingerError):
+            device.capture(timeout=0.2)
+    scanner.stand(None)  # nobody: an empty glass
+    scanner.expect(2)
+    with scanner as device, pytest.raises(NoFingerError):
+        device.capture(timeout=0.2)
+    with pytest.raises(ValueError, match="ISO position"):
+        scanner.expect(11)
+
+
+def test_expect_is_a_hint_a_scanner_without_a_person_ignores(db1: Path) -> None:
+    with open_scanner(sim_url(db1, script="103_1")) as device:
+        device.expect(2)
+        assert np.array_equal(device.capture(timeout=2).pixels, r503_view(db1, "103_1"))
+
+
 def test_info_reports_model_image_size_resolution_and_baud_rate(scanner: SimulatedScanner) -> None:
     info = scanner.info()
     assert (info.model, info.width, info.height, info.dpi) == ("R503", 192, 192, 500)

@@ -211,6 +211,23 @@ def test_a_card_pulled_mid_read_is_a_clear_error_and_the_reader_works_again(
     assert reader.read_document(KEY).photo_bytes == document.photo
 
 
+def test_a_card_taken_off_the_reader_is_waited_for_and_another_card_put_on_is_read(
+    document: PersonalisedDocument, lfw_people: list[Path]
+) -> None:
+    from drivers.idcard import NoCardError
+
+    reader = reader_for(document)
+    reader.remove()
+    with pytest.raises(NoCardError):
+        reader.read_document(KEY, timeout=0.1)
+    reader.insert()
+    assert reader.read_document(KEY).mrz.surname == "TESTOVA"
+    other_mrz = DEFAULT_MRZ.replace("TESTOVA<<AIZADA<", "ASANOVA<<ASEL<<<")
+    other = personalise(other_mrz, sorted(lfw_people[1].glob("*.jpg"))[0].read_bytes())
+    reader.insert(SimulatedChip(other))
+    assert reader.read_document(KEY).mrz.surname == "ASANOVA"
+
+
 def test_extended_length_reads_fetch_large_chunks(document: PersonalisedDocument) -> None:
     short = reader_for(document).read_document(KEY)
     reader = reader_for(document, "sim://?extended=true&chunk=4096")

@@ -5,13 +5,15 @@ photos; ``sim://?video=FILE[&loop=true]`` plays a video (decoded by OpenCV, as t
 ``opencv://`` backend does, so the same decoding path is exercised without a camera).
 Each capture returns the next photo or frame, and the camera keeps its place between openings;
 ``present(path)`` puts a chosen photo in front of the camera for the next capture (how tests and
-scripted demos pick who is standing there).
+scripted demos pick who is standing there); ``stand(photos)`` puts a person there until told
+otherwise, a new photo of them for each capture, or nobody (an empty scene).
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,8 @@ from drivers.urls import DeviceURL
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".pgm", ".bmp", ".tif", ".tiff"})
 OPTIONS = ("dir", "order", "seed", "loop", "recursive", "video")
+EMPTY_SCENE_SIZE = (480, 640)  # height, width of the frame showing nobody
+EMPTY_SCENE_COLOUR = (186, 180, 170)  # a plain wall
 
 
 def load_rgb(path: Path) -> np.ndarray:
@@ -69,6 +73,18 @@ class SimulatedCamera(Camera):
         self._photos: list[Path] | None = None
         self._position = 0
         self._presented: Path | None = None
+        self._standing = False  # the folder or video is served until stand()
+        self._person: Iterator[Path | str] | None = None
+        self._session_photo: Path | None = None
+        self._session_chosen = False
+
+    def stand(self, photos: Iterator[Path | str] | None) -> None:
+        """Who stands in front of the camera from now on: each capture session shows the next
+        of ``photos`` (``itertools.cycle`` for a person who stays or comes back); None, or the
+        photos running out, is an empty scene: nobody there. :meth:`present` still wins for
+        one session."""
+        self._standing = True
+        self._person = photos
 
     def present(self, photo: Path | str) -> None:
         """Put this photo in front of the camera for the next capture session: every frame is
@@ -121,6 +137,7 @@ class SimulatedCamera(Camera):
 
     def _close(self) -> None:
         self._presented = None
+        self._session_photo, self._session_chosen = None, False
         if self._player is not None:
             self._video_position = self._player.position
             self._player.close()
@@ -146,9 +163,24 @@ class SimulatedCamera(Camera):
             metadata={"frame_index": index},
         )
 
+    def _standing_photo(self) -> Path | None:
+        """The photo of the person standing there for this session (None: nobody)."""
+        if not self._session_chosen:
+            self._session_chosen = True
+            photo = None if self._person is None else next(self._person, None)
+            self._session_photo = None if photo is None else Path(photo)
+        return self._session_photo
+
     def _grab(self, timeout: float) -> Frame:
         if self._presented is not None:
             path = self._presented
+        elif self._standing:
+            standing = self._standing_photo()
+            if standing is None:
+                pixels = np.empty((*EMPTY_SCENE_SIZE, 3), dtype=np.uint8)
+                pixels[:] = EMPTY_SCENE_COLOUR
+                return Frame(pixels=pixels, captured_at=time.time(), source="empty scene")
+            path = standing
         elif self._player is not None:
             return self._next_video_frame(self._player)
         else:

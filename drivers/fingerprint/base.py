@@ -2,7 +2,7 @@
 
 The public methods check state, validate arguments, log, and reconnect after a lost link; a
 backend implements small hooks (``_open``, ``_close``, ``_info``, ``_take_image``,
-``_check_image``, ``_upload_image``, ``_set_led``), the template-method shape of the camera
+``_check_image``, ``_upload_image``, ``_set_led``, ``_expect``), the template-method shape of the camera
 drivers and of pyscard's ``transmit``/``doTransmit``.
 """
 
@@ -178,6 +178,19 @@ class FingerprintScanner(Device, ABC):
             self._cancelled.clear()
             self._wait(timeout, finger=False)
 
+    def expect(self, position: int | None) -> None:
+        """The finger the operator asked for next (ISO/IEC 19794-2 position 1-10, None: any).
+
+        A hint, called before :meth:`capture`: a real scanner cannot tell fingers apart and does
+        nothing with it; the simulated one puts that finger of the person at the station on the
+        glass.
+        """
+        if position is not None and not (
+            isinstance(position, int) and not isinstance(position, bool) and 1 <= position <= 10
+        ):
+            raise ValueError(f"finger position {position!r} is not an ISO position 1-10")
+        self._expect(position)
+
     def cancel(self) -> None:
         """Stop a wait for a finger (or for its removal) running in another thread.
 
@@ -252,6 +265,9 @@ class FingerprintScanner(Device, ABC):
 
     def _set_led(self, mode: str, color: str, speed: int) -> None:
         raise NotSupportedError("this scanner has no controllable LED")
+
+    def _expect(self, position: int | None) -> None:
+        """Learn which finger comes next; real scanners have no use for it."""
 
 
 class _Session:

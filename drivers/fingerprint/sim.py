@@ -19,6 +19,9 @@ The module:
   it has been uploaded, then the finger is lifted for one image command; ``none`` is an empty
   glass for one image command, ``none*N`` for N. Without a script every image in ``dir`` in
   turn. ``place()``, ``lift()`` and ``play()`` change it while running;
+- or follows a person: :meth:`SimulatedScanner.stand` says whose fingers are at the scanner,
+  and each :meth:`~drivers.fingerprint.base.FingerprintScanner.expect` puts the next image of
+  the finger asked for on the glass (an empty glass when nobody stands there);
 - breaks on demand with :class:`Fault` (bad checksum, silence, garbage, error codes, a
   disconnect in the middle of an upload, a wrong password).
 """
@@ -33,7 +36,7 @@ import threading
 import time
 import tty
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -658,6 +661,32 @@ class SimulatedScanner(SerialScanner):
         )
         self.module.inject(*parse_faults(parsed.options.get("faults", "")))
         self._slave_fd: int | None = None
+        self._standing = False  # the script decides what is on the glass until stand()
+        self._fingers: Mapping[int, Iterator[str | Path]] | None = None
+
+    def stand(self, fingers: Mapping[int, Iterator[str | Path]] | None) -> None:
+        """Who stands at the scanner from now on: their fingers by ISO position, each an
+        iterator of the images that finger leaves, one per capture (``itertools.cycle`` for a
+        person who comes back), or None for nobody. The glass is empty until :meth:`expect`
+        names a finger; a finger they do not have, or whose images ran out, leaves it empty."""
+        with self._lock:
+            self._standing = True
+            self._fingers = fingers
+            self.module.play([])
+
+    def _expect(self, position: int | None) -> None:
+        if not self._standing or position is None:
+            return  # the script decides; "any finger" leaves the glass as it is
+        with self._lock:
+            images = None if self._fingers is None else self._fingers.get(position)
+            image = None if images is None else next(images, None)
+            if image is None:
+                self.module.play([])
+                return
+            name = str(image)
+            self.module.library.path(name)  # a missing image is DeviceNotFoundError now
+            self.module.play([name])
+            log.debug("simulated scanner: finger %d is %s", position, name)
 
     def _port_path(self, parsed: DeviceURL) -> str:
         return ""  # known once the pty exists

@@ -99,6 +99,17 @@ class SimulatedCardReader(CardReader):
                 raise ValueError("option bac=false needs pace=CURVE: the chip would offer nothing")
         self.chip = chip
 
+    def insert(self, chip: SimulatedChip | None = None) -> None:
+        """Put a card on the reader: ``chip``, or the one it held last."""
+        if chip is not None:
+            self.chip = chip
+        self.chip.insert()
+
+    def remove(self) -> None:
+        """Take the card off the reader: reads wait for one (``NoCardError`` at their timeout),
+        and a read under way fails as a pulled card would."""
+        self.chip.present = False
+
     def _list_readers(self) -> list[str]:
         return [READER_NAME]
 

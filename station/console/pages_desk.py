@@ -229,7 +229,7 @@ STEP_POSTS = {
 def scan_one(position: int) -> Finger:
     """One finger from the scanner, its template and a picture of the print to show."""
     station = get_station()
-    scanned = station.devices.scan_finger()
+    scanned = station.devices.scan_finger(position)
     template = finger_template(station, position, scanned.pixels, scanned.dpi)
     return Finger(template, png_of(scanned.pixels), scanned.pixels, scanned.dpi)
 

@@ -178,7 +178,7 @@ class FingerInput:
             images[position] = image
             templates[position] = finger_template(station, position, image.pixels, image.dpi)
         for position in self.scans:
-            scanned = station.devices.scan_finger()
+            scanned = station.devices.scan_finger(position)
             images[position] = FingerImage(scanned.pixels, scanned.dpi)
             templates[position] = finger_template(station, position, scanned.pixels, scanned.dpi)
         return templates, images
