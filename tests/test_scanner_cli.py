@@ -84,3 +84,23 @@ def test_a_bad_url_option_exits_1_listing_the_valid_options() -> None:
     )
     assert result.exit_code == 1
     assert "valid options: address, baudrate" in result.output
+
+
+def test_scanner_speed_moves_the_module_to_its_fastest_line_and_says_which_url_to_use(
+    datasets: Path,
+) -> None:
+    slow = sim(datasets).replace("baudrate=115200", "baudrate=57600")
+    result = CliRunner().invoke(main, ["scanner", "speed", "--url", slow, "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["before"] == {"baudrate": 57600, "packet_size": 128}
+    assert answer["after"] == {"baudrate": 115200, "packet_size": 256}
+    assert "baudrate=115200" in answer["url"] and "baudrate=57600" not in answer["url"]
+    assert "model=r503" in answer["url"]
+
+
+def test_scanner_speed_refuses_a_rate_the_protocol_has_not(datasets: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["scanner", "speed", "--url", sim(datasets), "--baudrate", "100000"]
+    )
+    assert result.exit_code != 0 and "9600 x N" in result.output

@@ -33,7 +33,7 @@ from station.workflows import enroll, identify, verify_at_intake
 from station.workflows.inputs import CardInput, FaceInput, FingerInput
 from tests.conftest import make_settings
 
-SPEEDUP = 20  # the scanner's serial line at 20 times its real 57600 baud
+SPEEDUP = 20  # the scanner's serial line at 20 times its real 115200 baud
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 """A simulated ZFM/R30x module answering on a real pseudo-terminal, and the ``sim://`` backend.
 
 URL: ``sim://?dir=PATH&model=r503&baudrate=115200[&script=101_1,none,101_2][&loop=true]
-[&speedup=1][&faults=disconnect,messy][&device_password=0][&device_address=0xFFFFFFFF]``
+[&speedup=1][&faults=disconnect,messy][&device_password=0][&device_address=0xFFFFFFFF]
+[&packet_size=128]``
 plus every ``serial://`` option (``password``, ``address``, ``timeout``, ``check``, ``retries``).
 
 Opening the scanner opens a pty pair (``os.openpty``), starts :class:`SimulatedModule` serving the
@@ -76,6 +77,7 @@ SIM_OPTIONS = (
     "dir",
     "faults",
     "loop",
+    "packet_size",
     "recursive",
     "script",
     "speedup",
@@ -635,6 +637,12 @@ class SimulatedModule:
                 self._lifted = True
 
 
+def module_packet_size(size: int) -> int:
+    """The data packet size the simulated module starts with (32, 64, 128 or 256 bytes)."""
+    packet_size_code(size)  # raises ValueError naming the valid sizes
+    return size
+
+
 class SimulatedScanner(SerialScanner):
     """The serial backend connected through a pty to a :class:`SimulatedModule`."""
 
@@ -655,6 +663,7 @@ class SimulatedScanner(SerialScanner):
             baudrate=settings.baudrate,
             password=_u32_option(parsed, "device_password", settings.password),
             address=_u32_option(parsed, "device_address", settings.address),
+            packet_size=module_packet_size(parsed.int_option("packet_size", 128, minimum=32)),
             speedup=_float_option(parsed, "speedup", 1.0),
             script=None if script is None else parse_script(script),
             loop=parsed.bool_option("loop", True),

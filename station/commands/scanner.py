@@ -46,6 +46,62 @@ def info(url: str, as_json: bool) -> None:
     )
 
 
+FASTEST_BAUDRATE = 115200  # 9600 x 12, the top of the ZFM protocol's range
+LARGEST_PACKET = 256
+
+
+@scanner.command()
+@click.option("--url", required=True, help=URL_HELP)
+@click.option(
+    "--baudrate",
+    type=int,
+    default=FASTEST_BAUDRATE,
+    show_default=True,
+    help="The new rate, 9600 x N with N from 1 to 12.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def speed(url: str, baudrate: int, as_json: bool) -> None:
+    """Set the module to its fastest line (115200 baud, 256-byte packets: an image comes in
+    about half the time it takes at the factory's 57600) and print the URL to use from now on.
+
+    The module keeps the setting when unplugged; the station's scanner_url must then name the
+    new rate.
+    """
+    try:
+        with open_scanner(url) as device:
+            before = device.info()
+            device.set_packet_size(LARGEST_PACKET)
+            device.set_baudrate(baudrate)
+            after = device.info()
+    except (DriverError, ValueError) as exc:
+        fail(exc, as_json)
+    new_url = with_option(url, "baudrate", str(after.baudrate))
+    if as_json:
+        echo_json(
+            {
+                "before": {"baudrate": before.baudrate, "packet_size": before.packet_size},
+                "after": {"baudrate": after.baudrate, "packet_size": after.packet_size},
+                "url": new_url,
+            }
+        )
+        return
+    click.echo(
+        f"{after.model}: {before.baudrate} -> {after.baudrate} baud, data packets "
+        f"{before.packet_size} -> {after.packet_size} bytes\n"
+        f"use from now on: STATION_SCANNER_URL='{new_url}'"
+    )
+
+
+def with_option(url: str, name: str, value: str) -> str:
+    """``url`` with its query option ``name`` set to ``value`` (added or replaced)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    options = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    options.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(options, safe="/:,")))
+
+
 @scanner.command()
 @click.option("--url", required=True, help=URL_HELP)
 @click.option(
