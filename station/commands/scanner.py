@@ -11,6 +11,7 @@ from PIL import Image
 from drivers.errors import DriverError
 from drivers.fingerprint import open_scanner
 from drivers.fingerprint.quality import capture_quality
+from drivers.fingerprint.serial_backend import SerialScanner
 from station.commands.output import echo_json, fail
 
 URL_HELP = (
@@ -69,6 +70,10 @@ def speed(url: str, baudrate: int, as_json: bool) -> None:
     """
     try:
         with open_scanner(url) as device:
+            if not isinstance(device, SerialScanner):
+                raise ValueError(
+                    f"{url}: only a serial module (serial://, sim://) has a line speed"
+                )
             before = device.info()
             device.set_packet_size(LARGEST_PACKET)
             device.set_baudrate(baudrate)
