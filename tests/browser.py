@@ -49,6 +49,7 @@ class StationServer:
     console_log: Path
     one_time_password: str
     passwords: dict[str, str] = field(default_factory=dict)
+    records: dict[str, int] = field(default_factory=dict)  # simulated citizen -> record number
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
@@ -66,7 +67,7 @@ def start_server(folder: Path, *extra: str, env: dict[str, str] | None = None) -
     console_log = folder / "serve.log"
     environ = {
         **os.environ,
-        "STATION_LOG_LEVEL": "WARNING",
+        "STATION_LOG_LEVEL": "INFO",  # everything the station says, for the privacy check
         "STATION_KEY_FILE": str(folder / "station.key"),
         "STATION_PASSWORD_KDF_N": "1024",
         "STATION_LOGIN_ANSWER_SECONDS": "0",
@@ -156,11 +157,22 @@ class Page:
         return str(self.driver.find_element("tag name", "html").get_attribute("lang"))
 
     def wait_for(self, condition: Any, seconds: float = 30, what: str = "") -> Any:
-        from selenium.common.exceptions import TimeoutException
+        from selenium.common.exceptions import (
+            NoSuchElementException,
+            StaleElementReferenceException,
+            TimeoutException,
+        )
         from selenium.webdriver.support.ui import WebDriverWait
 
+        # A page being replaced by the next one is no failure: look again until it is there.
+        waiting = WebDriverWait(
+            self.driver,
+            seconds,
+            poll_frequency=0.1,
+            ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+        )
         try:
-            return WebDriverWait(self.driver, seconds, poll_frequency=0.1).until(condition)
+            return waiting.until(condition)
         except TimeoutException:
             raise AssertionError(
                 f"waited {seconds} s for {what or 'a condition'}; at {self.path}: {self.text[:600]}"
@@ -191,32 +203,65 @@ class Page:
 
         Select(self.field(name)).select_by_value(value)
 
-    def press(self, label: str) -> None:
-        """Click the visible button (or link styled as one) whose text starts with ``label``."""
-        for element in self.driver.find_elements("css selector", "button, a.button"):
-            if element.is_displayed() and element.text.strip().startswith(label):
-                element.click()
-                return
-        raise AssertionError(f"no button {label!r} on {self.path}: {self.text[:400]}")
+    def press(self, label: str, seconds: float = 15) -> None:
+        """Click the visible button (or link styled as one) whose text starts with ``label``,
+        once the page that has it is there; when the click sends a form or follows a link, wait
+        until the next page has replaced this one."""
+        from selenium.common.exceptions import WebDriverException
+
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                for element in self.driver.find_elements("css selector", "button, a.button"):
+                    if element.is_displayed() and element.text.strip().startswith(label):
+                        self.click(element)
+                        return
+            except WebDriverException:
+                pass  # the page changed under us: look again
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no button {label!r} on {self.path}: {self.text[:400]}")
+            time.sleep(0.1)
+
+    def click(self, element: Any, seconds: float = 90) -> None:
+        """Click ``element``; if it submits a form or is a link, wait for the next page."""
+        leaves = element.tag_name == "a" or (element.get_attribute("type") or "submit") == "submit"
+        if element.tag_name == "button" and element.get_attribute("type") == "button":
+            leaves = False
+        old = self.driver.find_element("tag name", "html")
+        element.click()
+        if leaves:
+            self.wait_for(lambda _: gone(old), seconds, "the next page")
+
+    def find(self, css: str, seconds: float = 15) -> Any:
+        """The element at ``css`` once the page has it."""
+        return self.wait_for(
+            lambda _: (self.driver.find_elements("css selector", css) or [None])[0],
+            seconds,
+            css,
+        )
 
     def press_value(self, value: str, within: str = "body") -> None:
         """Click the button carrying ``value`` (e.g. the scan button of one finger's card)."""
-        box = self.driver.find_element("css selector", within)
-        box.find_element("css selector", f'button[value="{value}"]').click()
+        self.click(self.find(f'{within} button[value="{value}"]'))
 
     def sign_in(self, login: str, password: str, language: str = "en") -> None:
         self.go("/sign-in")
         self.fill(login=login, password=password)
         self.choose("language", language)
-        self.driver.find_element("css selector", "form.stack button[type=submit]").click()
-        self.wait_for(lambda _: self.path != "/sign-in" or "error" in self._classes(), 15)
+        self.click(self.find("form.stack button[type=submit]"))
 
     def sign_out(self) -> None:
-        self.driver.find_element("css selector", ".who button").click()
+        self.click(self.find(".who button"))
         self.wait_for(lambda _: self.path == "/sign-in", 15)
 
-    def _classes(self) -> str:
-        return " ".join(
-            e.get_attribute("class") or ""
-            for e in self.driver.find_elements("css selector", "main > div")
-        )
+
+def gone(element: Any) -> bool:
+    """Whether the page ``element`` belonged to has been replaced (Chromium says so in two ways:
+    a stale element, or a node that no longer belongs to the document)."""
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        element.is_enabled()
+    except WebDriverException:
+        return True
+    return False

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import Page, StationServer, chromium, start_server
+from tests.browser import Page, StationServer, chromium, gone, start_server
 
 NEW_PASSWORDS = {
     "admin": "Chief-of-kit-7!",
@@ -128,6 +128,253 @@ def test_a_form_left_open_over_a_sign_out_is_refused_as_out_of_date(
     assert page.driver.current_window_handle != other
     page.press("Enroll a person")  # ...and the first tab's form carries the old session's token
     assert "This form is out of date" in page.text
+
+
+# -- journeys with the simulated citizens ----------------------------------------------------
+
+
+def citizen_comes(page: Page, citizen: str | None, card: bool = True) -> None:
+    """The tester says who stands at the station, from the simulation bar on any page."""
+    bar = page.driver.find_element("css selector", "aside.simulation")
+    page.choose("citizen", citizen or "")
+    page.choose("card", "yes" if card else "no")
+    page.click(bar.find_element("css selector", "button[type=submit]"))
+    if citizen:
+        page.wait_for_text(f"({citizen}) stands at the station")
+
+
+def take_photo(page: Page) -> None:
+    page.press("Start the camera")
+    next_step = page.find("#face-next")
+    page.wait_for(lambda _: next_step.is_enabled(), 60, "a good photo")
+
+
+def read_the_card(page: Page) -> None:
+    """Type the MRZ of the card on the reader (the simulation bar shows it) and read the chip."""
+    mrz = page.find("#sim-mrz").text
+    page.find("textarea[name=mrz]").send_keys(mrz)
+    page.press_value("read")
+
+
+def scan(page: Page, position: int) -> None:
+    page.press_value("scan", within=f"#finger-{position}")
+    page.wait_for(
+        lambda _: (
+            "done"
+            in (page.driver.find_element("id", f"finger-{position}").get_attribute("class") or "")
+        ),
+        60,
+        f"finger {position} taken",
+    )
+
+
+def enroll(page: Page, citizen: str, missing: int | None = None) -> str:
+    """The whole enrollment wizard for a citizen with their card; the result page's heading."""
+    page.go("/desk")
+    citizen_comes(page, citizen)
+    page.press("Enroll a person")
+    page.find("input[name=consent]").click()  # a checkbox: no new page
+    page.press("Next: the ID card")
+    read_the_card(page)
+    page.wait_for_text("genuine")
+    page.press("Next: the face")
+    take_photo(page)
+    page.press("Next: the fingers")
+    for position in (2, 7):
+        if position == missing:
+            card = page.find(f"#finger-{position}")
+            from selenium.webdriver.support.ui import Select
+
+            Select(card.find_element("name", "reason")).select_by_value("missing")
+            page.click(card.find_element("css selector", 'button[value="exception"]'))
+            page.wait_for_text("A supervisor must approve this")
+        else:
+            scan(page, position)
+    page.press("Next: check and save")
+    page.press("Save the enrollment")
+    page.wait_for(lambda _: page.path.endswith("/result"), 60, "the result")
+    return page.heading
+
+
+def record_number(page: Page) -> int:
+    import re
+
+    found = re.search(r"Record (\d+)", page.text)
+    assert found, page.text
+    return int(found.group(1))
+
+
+def test_an_operator_enrolls_a_simulated_citizen_and_prints_the_acknowledgment(
+    page: Page, server: StationServer
+) -> None:
+    signed_in(page, server, "clerk")
+    assert enroll(page, "C01") == "Enrolled"
+    server.records["C01"] = record_number(page)
+    page.shot("en-enrolled")
+    page.press("Print the acknowledgment")
+    sheet = page.driver.find_element("css selector", "article.sheet")
+    assert f"REC-{server.records['C01']}" in sheet.text
+    assert sheet.find_elements("css selector", ".qr svg")
+    assert "clerk" in sheet.text  # who served the person
+
+
+def test_the_same_citizen_again_is_held_and_the_supervisor_rejects_it_side_by_side(
+    page: Page, server: StationServer
+) -> None:
+    signed_in(page, server, "clerk")
+    assert enroll(page, "C01") == "Held for a supervisor"
+    assert "already enrolled" in page.text
+    held = record_number(page)
+    page.sign_out()
+
+    signed_in(page, server, "chief")
+    assert page.path == "/review/holds"
+    page.press("Look and decide")
+    new, earlier = page.driver.find_elements("css selector", ".side-by-side section")
+    assert "The new enrollment" in new.text and f"record {server.records['C01']}" in earlier.text
+    for side in (new, earlier):  # portraits, the card photos and both prints, each side
+        assert len(side.find_elements("css selector", "img")) == 4
+    page.shot("en-hold")
+    page.fill(reason="the same person as the earlier record")
+    page.press("Reject")
+    page.wait_for_text(f"Record {held} was deleted as a duplicate")
+    assert "Nothing is waiting for a decision" in page.text
+
+
+def test_a_missing_finger_is_enrolled_as_an_exception_the_supervisor_approves(
+    page: Page, server: StationServer
+) -> None:
+    signed_in(page, server, "clerk")
+    assert enroll(page, "C02", missing=7) == "Held for a supervisor"
+    assert "fingers could not be taken" in page.text
+    held = record_number(page)
+    page.sign_out()
+
+    signed_in(page, server, "chief")
+    page.press("Look and decide")
+    assert "left index finger: missing" in page.text
+    page.fill(reason="lost the finger in an accident, seen by me")
+    page.press("Accept")
+    page.wait_for_text(f"Record {held}: active")
+
+
+def test_intake_gives_a_receipt_whose_status_a_citizen_checks_without_signing_in(
+    page: Page, server: StationServer
+) -> None:
+    signed_in(page, server, "clerk")
+    page.go("/desk")
+    citizen_comes(page, "C01")
+    page.press("Verify an applicant")
+    read_the_card(page)
+    page.wait_for(lambda _: page.driver.find_elements("css selector", ".card.done"), 30)
+    take_photo_intake(page)
+    page.press_value("scan")
+    page.wait_for(lambda _: len(page.driver.find_elements("css selector", ".card.done")) == 3, 60)
+    page.shot("en-intake")
+    page.press("Decide")
+    page.wait_for(lambda _: page.path.endswith("/result"), 60, "the decision")
+    assert page.heading == "Accepted", page.text
+    page.press("Print the receipt")
+    numbers = page.driver.find_elements("css selector", "dd.number")
+    application, code = numbers[0].text, numbers[1].text
+    page.shot("en-receipt")
+    page.press("Back to the desk")
+    page.sign_out()
+
+    page.driver.delete_all_cookies()  # a citizen's own phone: the station's language first
+    page.go("/status-check")
+    assert page.language == "ky"
+    old = page.driver.find_element("tag name", "html")
+    page.choose("language", "en")  # choosing is enough: the page comes back in English
+    page.wait_for(lambda _: gone(old) and page.language == "en", 15, "the page in English")
+    assert page.path == "/status-check"
+    page.fill(number=application, code=code)
+    page.press("Check")
+    page.wait_for_text("Accepted")
+    assert "C01" not in page.text and "clerk" not in page.text  # nothing else is revealed
+    page.fill(number=application, code="000000")
+    page.press("Check")
+    page.wait_for_text("No application with this number and code")
+
+
+def take_photo_intake(page: Page) -> None:
+    """The intake's face card: the camera runs until a frame passes, then shows the photo."""
+    page.press("Start the camera")
+    page.wait_for(
+        lambda _: "Good photo." in page.driver.find_element("id", "hints").text, 60, "a photo"
+    )
+
+
+ENGLISH_HEADINGS = {
+    "desk": "What do you want to do?",
+    "consent": "Consent",
+    "card": "Read the ID card",
+    "face": "Take the photo",
+    "hold": "Held enrollment",
+}
+
+
+def test_the_main_screens_in_kyrgyz_russian_and_english(page: Page, server: StationServer) -> None:
+    """Each main screen in each language (the README's screenshots come from here): the
+    operator's wizard up to the fingers, a held enrollment side by side, the receipt check."""
+    signed_in(page, server, "clerk")
+    citizen_comes(page, "C01")  # enrolled already: this enrollment will be held
+    page.sign_out()
+    for language in ("ky", "ru", "en"):
+        page.sign_in("clerk", server.passwords["clerk"], language=language)
+        assert page.language == language
+        seen = {"desk": page.heading}
+        page.shot(f"{language}-desk")
+        page.click(page.find('form[action="/desk/enroll"] button'))
+        seen["consent"] = page.heading
+        page.shot(f"{language}-consent")
+        page.find("input[name=consent]").click()
+        page.click(page.find("form.stack button.primary"))
+        read_the_card(page)
+        page.wait_for(lambda _: page.driver.find_elements("css selector", ".found"), 30)
+        seen["card"] = page.heading
+        page.shot(f"{language}-card")
+        page.click(page.find('.found button[value="continue"]'))
+        page.click(page.find("#camera-start"))
+        next_step = page.find("#face-next")
+        page.wait_for(lambda _, button=next_step: button.is_enabled(), 60, "a good photo")
+        seen["face"] = page.heading
+        page.shot(f"{language}-face")
+        if language == "ky":  # one held enrollment, for every language's supervisor
+            page.click(next_step)
+            for position in (2, 7):
+                scan(page, position)
+            page.shot(f"{language}-fingers")
+            page.click(page.find('button[value="done"]'))
+            page.click(page.find("form button.primary"))
+            page.wait_for(lambda _: page.path.endswith("/result"), 60, "the result")
+        page.sign_out()
+
+        page.sign_in("chief", server.passwords["chief"], language=language)
+        page.click(page.find("td a.button"))
+        seen["hold"] = page.heading
+        page.shot(f"{language}-hold")
+        page.sign_out()
+        page.go("/status-check")
+        page.shot(f"{language}-status-check")
+        for screen, english in ENGLISH_HEADINGS.items():
+            translated = language != "en"
+            assert (english not in seen[screen]) == translated, (language, screen, seen[screen])
+        page.driver.delete_all_cookies()
+
+
+def test_nothing_personal_went_into_the_station_s_log(
+    server: StationServer, datasets: Path
+) -> None:
+    from station.simulation import Population
+
+    logs = server.console_log.read_text() + "".join(
+        path.read_text(errors="replace") for path in (server.data / "logs").glob("*.log*")
+    )
+    assert "simulated desk: C01 at the station" in logs  # the log is there, and it is read
+    for citizen in Population.from_datasets(datasets).citizens[:2]:
+        for personal in (citizen.name, citizen.surname, citizen.document_number, citizen.mrz):
+            assert personal not in logs, personal
 
 
 def test_a_minute_before_the_idle_limit_a_warning_offers_to_stay_signed_in(

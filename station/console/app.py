@@ -20,6 +20,7 @@ from station.console import (  # noqa: F401 - the page modules register their vi
     pages_desk,
     pages_public,
     pages_review,
+    pages_sim,
 )
 from station.console.blueprint import blueprint
 from station.console.common import error_page
@@ -72,6 +73,7 @@ def register_console(app: Flask) -> None:
         check_words=INTAKE_CHECKS,
         Permission=Permission,
         seconds_left=seconds_left,
+        simulated_desk=pages_sim.simulated_desk,
         when=lambda text: format_datetime(_parse(text), "medium") if text else "—",
         number=format_decimal,
     )

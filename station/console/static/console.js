@@ -40,6 +40,8 @@ function camera() {
         image.src = box.dataset.face + "?t=" + Date.now();
         show([box.dataset.passed], true);
         stop.hidden = true;
+        start.textContent = start.dataset.again;
+        start.classList.remove("primary");
         if (next) next.disabled = false;
         return;
       }
