@@ -26,7 +26,14 @@ from matcher.fingerprint.template import FingerprintTemplate
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
-_EXTRACTOR_SOURCES = ("extract.py", "params.py", "quality.py", "image.py", "template.py")
+_EXTRACTOR_SOURCES = (
+    "extract.py",
+    "orientation.py",
+    "params.py",
+    "quality.py",
+    "image.py",
+    "template.py",
+)
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,9 @@ from calibration.fingerprint_eval import (
     read_gray,
 )
 from matcher.fingerprint import mcc
-from matcher.fingerprint.extract import extract, orientation_field
+from matcher.fingerprint.extract import extract
 from matcher.fingerprint.image import to_working_resolution
+from matcher.fingerprint.orientation import orientation_field
 from matcher.fingerprint.template import FingerprintTemplate
 
 

@@ -14,7 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 from skimage.morphology import skeletonize
 
-from matcher.fingerprint.extract import orientation_field, segment
+from matcher.fingerprint.extract import segment
+from matcher.fingerprint.orientation import orientation_field
 from matcher.fingerprint.params import PARAMS, Params
 from matcher.fingerprint.template import KIND_BIFURCATION, KIND_ENDING, FingerprintTemplate
 
