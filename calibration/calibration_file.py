@@ -85,7 +85,7 @@ class ModalityCalibration:
     polarity: Polarity
     verify: OperatingPoint | None
     identify: OperatingPoint | None
-    min_quality: float | None  # fingerprint image quality (0-100) an enrolment must reach
+    min_quality: float | None  # fingerprint image quality (0-100) an enrollment must reach
     section: dict[str, Any] = field(repr=False)  # everything as written, for reports
 
 

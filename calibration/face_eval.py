@@ -174,9 +174,9 @@ def evaluate_face_identification(
         usable = [(p, templates[p]) for p in people[name] if templates[p] is not None]
         if not usable:
             continue
-        (_, enrol_vector), *others = usable
-        assert enrol_vector is not None
-        gallery.add_one(index, enrol_vector)
+        (_, enroll_vector), *others = usable
+        assert enroll_vector is not None
+        gallery.add_one(index, enroll_vector)
         label_of[index] = name
         mated.extend((name, v) for _, v in others if v is not None)
     nonmated = [templates[p] for name in held_out for p in people[name] if templates[p] is not None]

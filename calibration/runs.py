@@ -25,13 +25,13 @@ from numpy.typing import NDArray
 
 from calibration.bootstrap import DEFAULT_LEVEL, DEFAULT_REPLICATES
 from calibration.defaults import CalibrationError
-from calibration.enrolment import (
+from calibration.enrollment import (
     DEFAULT_ATTEMPTS,
     DEFAULT_TARGET_FTE,
-    EnrolmentRates,
+    EnrollmentRates,
     QualityThreshold,
     choose_min_quality,
-    enrolment_rates,
+    enrollment_rates,
     subject_ids,
 )
 from calibration.error_rates import Floats, Ints, Polarity, ScoreSet, accepts
@@ -102,7 +102,7 @@ class ModalityRun:
     identification: IdentificationCalibration
     scores: ScoreSet
     searches: Searches
-    enrolment: EnrolmentRates
+    enrollment: EnrollmentRates
     dataset: dict[str, Any]
     seconds: float
     quality: QualityThreshold | None = None
@@ -113,7 +113,7 @@ class ModalityRun:
 
     def section(self) -> dict[str, Any]:
         quality: dict[str, Any] = (
-            self.quality.to_json() if self.quality else self.enrolment.to_json()
+            self.quality.to_json() if self.quality else self.enrollment.to_json()
         )
         quality.update(self.quality_extra)
         return {
@@ -245,7 +245,7 @@ def calibrate_face(
         )
         reasons.update(codes)
         accepted[index] = not codes
-    enrolment = enrolment_rates(
+    enrollment = enrollment_rates(
         subjects,
         accepted,
         attempts=settings.attempts,
@@ -272,7 +272,7 @@ def calibrate_face(
         identification=identification,
         scores=scores,
         searches=searches,
-        enrolment=enrolment,
+        enrollment=enrollment,
         dataset=dataset,
         seconds=time.perf_counter() - started,
         quality_extra={
@@ -380,7 +380,7 @@ def calibrate_fingerprint(
         identification=identification,
         scores=scores,
         searches=searches,
-        enrolment=quality.rates,
+        enrollment=quality.rates,
         dataset=dataset,
         seconds=time.perf_counter() - started,
         quality=quality,

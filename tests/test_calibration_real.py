@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from calibration.calibration_file import load_calibration
-from calibration.enrolment import subject_ids
+from calibration.enrollment import subject_ids
 from calibration.error_rates import ScoreSet
 from calibration.face_samples import (
     cache_version,
@@ -89,7 +89,7 @@ def test_face_numbers_on_lfw_are_sane(face_run: ModalityRun) -> None:
     assert i.method == "measured" and i.gallery_size == 20
     assert i.cmc[0].value > 0.9
     assert i.threshold <= v.threshold + 0.05
-    assert 0.0 <= face_run.enrolment.fta.value < 0.7
+    assert 0.0 <= face_run.enrollment.fta.value < 0.7
     assert np.median(face_run.scores.genuine) < 0.5 < np.median(face_run.scores.impostor)
 
 

@@ -157,7 +157,7 @@ def _finish(run: ModalityRun, out: Path, as_json: bool) -> None:
         f"1:N threshold {i.threshold:.4f} for FPIR {pct(i.target_fpir)} at gallery "
         f"{i.gallery_size:,} ({i.method}): FPIR {with_ci(i.fpir)}, FNIR {with_ci(i.fnir)}; "
         f"rank-1 {pct(i.cmc[0].value)}\n"
-        f"FTA {with_ci(run.enrolment.fta)}, FTE {with_ci(run.enrolment.fte)}"
+        f"FTA {with_ci(run.enrollment.fta)}, FTE {with_ci(run.enrollment.fte)}"
         + (f"; fingerprint min quality {run.quality.min_quality}" if run.quality else "")
     )
     for path in files.all():
@@ -217,7 +217,7 @@ def calibrate_face_command(
     type=float,
     default=0.02,
     show_default=True,
-    help="Quality threshold for this failure-to-enrol rate.",
+    help="Quality threshold for this failure-to-enroll rate.",
 )
 @click.option(
     "--attempts",
