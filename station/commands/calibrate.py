@@ -282,7 +282,7 @@ def calibrate_camera_command(
 ) -> None:
     """Camera intrinsics from chessboard photos in FOLDER."""
     from calibration.calibration_file import FILE_NAME, update_calibration
-    from calibration.camera_intrinsics import calibrate_folder, parse_pattern
+    from drivers.camera.intrinsics import calibrate_folder, parse_pattern
 
     with _reported():
         result = calibrate_folder(folder, parse_pattern(pattern), square)
