@@ -28,14 +28,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-from calibration.fingerprint_eval import (
-    error_rates,
-    folder_dpi,
-    genuine_pairs,
-    impostor_pairs,
-    list_impressions,
-    read_gray,
-)
+from calibration.fingerprint_eval import error_rates, genuine_pairs, impostor_pairs
+from calibration.fingerprint_pipeline import folder_dpi, list_impressions, read_gray
 from matcher.fingerprint import mcc
 from matcher.fingerprint.extract import extract
 from matcher.fingerprint.image import to_working_resolution

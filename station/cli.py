@@ -281,6 +281,7 @@ def eval_face(
 ) -> None:
     """Open-set identification on FOLDER/<person>/<photos> (the LFW layout)."""
     from calibration.face_eval import evaluate_face_identification
+    from calibration.sample_cache import default_cache_root
 
     settings = settings_from(None, None)
     configure_logging("WARNING", None)
@@ -293,6 +294,7 @@ def eval_face(
             limit=limit,
             workers=workers,
             portrait=portrait,
+            cache_root=default_cache_root(),
         )
     if as_json:
         echo_json(result.to_json())
