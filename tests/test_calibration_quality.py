@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from calibration.calibration_file import load_calibration
-from calibration.capture_check import check_capture_settings
+from calibration.capture_quality import check_capture_settings
 from calibration.defaults import CalibrationError
 from calibration.enrollment import choose_min_quality, enrollment_rates, first_attempts, subject_ids
 from matcher.face.quality import FaceMeasures, FaceQualityChecker

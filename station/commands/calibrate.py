@@ -326,8 +326,7 @@ def calibrate_capture_command(
 ) -> None:
     """Check the camera's face size, framing, exposure and focus on photos it took (FOLDER)."""
     from calibration.calibration_file import FILE_NAME, update_calibration
-    from calibration.capture_check import check_capture_settings
-    from calibration.face_quality_eval import assess_photos, list_images
+    from calibration.capture_quality import assess_photos, check_capture_settings, list_images
 
     configure_logging("WARNING", None)
     with _reported():
