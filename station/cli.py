@@ -13,7 +13,6 @@ import click
 from matcher.imageio import read_rgb
 from station.commands.audit import audit
 from station.commands.backup import backup
-from station.commands.bench import bench
 from station.commands.calibrate import calibrate
 from station.commands.camera import camera, eval_quality
 from station.commands.card import card
@@ -324,4 +323,3 @@ main.add_command(identify_person_command)
 evaluate.add_command(eval_quality)
 evaluate.add_command(fingerprint)
 main.add_command(calibrate)
-main.add_command(bench)
