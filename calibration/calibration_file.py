@@ -85,7 +85,7 @@ class ModalityCalibration:
     polarity: Polarity
     verify: OperatingPoint | None
     identify: OperatingPoint | None
-    min_quality: float | None  # fingerprint image quality (0-100) an enrolment must reach
+    min_quality: float | None  # fingerprint image quality (0-100) an enrollment must reach
     section: dict[str, Any] = field(repr=False)  # everything as written, for reports
 
 
@@ -140,10 +140,6 @@ class Calibration:
     @property
     def fused_verify_threshold(self) -> float | None:
         return self.threshold("fused", "verify")
-
-    @property
-    def fused_identify_threshold(self) -> float | None:
-        return self.threshold("fused", "identify")
 
     @property
     def fingerprint_min_quality(self) -> float | None:

@@ -47,11 +47,6 @@ def accepts(scores: ArrayLike, threshold: float, polarity: Polarity) -> NDArray[
     return np.asarray(oriented(scores, polarity) >= oriented(threshold, polarity))
 
 
-def is_stricter(a: float, b: float, polarity: Polarity) -> bool:
-    """Whether threshold ``a`` accepts fewer comparisons than ``b``."""
-    return bool(oriented(a, polarity) > oriented(b, polarity))
-
-
 class ErrorCurve:
     """Operating points at every distinct score, from the most lenient threshold (index 0) to
     one that accepts nothing (the last, infinite). FMR falls and FNMR rises along it.

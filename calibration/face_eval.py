@@ -12,21 +12,19 @@ Reported: rank-1 identification rate (top candidate is the right person, no thre
 (mated probes whose right person is not the top candidate within the threshold), FPIR (non-mated
 probes with any candidate within the threshold), and counts and time.
 
-With ``portrait=True`` every photo is first turned into its token portrait (the largest face,
-aligned to the fixed geometry of :mod:`matcher.face.portrait`), which is then encoded as a stored
-portrait would be: the comparison with ``portrait=False`` says what the portrait step costs or
-gains in accuracy.
+Templates come from the face pipeline (:mod:`calibration.face_pipeline`), as for
+``station calibrate face``. With ``portrait=True`` every photo is first turned into its token
+portrait (the largest face, aligned to the fixed geometry of :mod:`matcher.face.portrait`), which
+is then encoded as a stored portrait would be: the comparison with ``portrait=False`` says what
+the portrait step costs or gains in accuracy.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import random
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,15 +32,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from calibration.defaults import CalibrationError
-from matcher.errors import MatcherError
-from matcher.face import FaceEncoder, FaceGallery
-from matcher.face.encoder import MultipleFacePolicy
-from matcher.face.quality import FaceQualityChecker
-from matcher.imageio import read_rgb
+from calibration.face_pipeline import face_templates, list_people
+from matcher.face import FaceGallery
 
 log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".pgm", ".bmp", ".tif", ".tiff"})
 
 
 @dataclass(frozen=True)
@@ -66,20 +59,6 @@ class FaceEvalResult:
         return asdict(self)
 
 
-def list_people(folder: Path) -> dict[str, list[Path]]:
-    """Person name -> photos (sorted), for every sub-folder that holds at least one photo."""
-    if not folder.is_dir():
-        raise CalibrationError(f"{folder} is not a folder of per-person folders")
-    people = {}
-    for person in sorted(p for p in folder.iterdir() if p.is_dir()):
-        photos = sorted(p for p in person.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if photos:
-            people[person.name] = photos
-    if not people:
-        raise CalibrationError(f"{folder} holds no per-person folders with photos")
-    return people
-
-
 def split_people(
     names: list[str], holdout: float, seed: int, limit: int | None = None
 ) -> tuple[list[str], list[str]]:
@@ -94,59 +73,6 @@ def split_people(
     return sorted(order[n_held:]), sorted(order[:n_held])
 
 
-_worker_encoder: FaceEncoder | None = None
-_worker_portraits: FaceQualityChecker | None = None
-
-
-def _init_worker(policy: MultipleFacePolicy, portrait: bool = False) -> None:
-    global _worker_encoder, _worker_portraits
-    _worker_encoder = FaceEncoder(multiple_faces=policy)
-    _worker_portraits = FaceQualityChecker(encoder=_worker_encoder) if portrait else None
-
-
-def _encode_path(path: str) -> NDArray[np.float32] | None:
-    assert _worker_encoder is not None
-    try:
-        pixels = read_rgb(Path(path))
-        if _worker_portraits is not None:
-            pixels = _worker_portraits.portrait_of(pixels)
-        return _worker_encoder.encode(pixels).vector
-    except MatcherError as exc:  # a photo with no usable face is counted, not fatal
-        log.debug("no template for %s: %s", path, exc)
-        return None
-
-
-def encode_paths(
-    paths: Iterable[Path],
-    workers: int = 0,
-    policy: MultipleFacePolicy = "largest",
-    progress: Callable[[int], None] | None = None,
-    portrait: bool = False,
-) -> list[NDArray[np.float32] | None]:
-    """Templates for these photos (None where no face was found), computed in parallel; with
-    ``portrait``, templates of their token portraits."""
-    items = [str(p) for p in paths]
-    workers = workers or os.cpu_count() or 1
-    if workers == 1:
-        _init_worker(policy, portrait)
-        out = []
-        for item in items:
-            out.append(_encode_path(item))
-            if progress:
-                progress(1)
-        return out
-    context = multiprocessing.get_context("spawn")
-    results: list[NDArray[np.float32] | None] = []
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(policy, portrait)
-    ) as pool:
-        for result in pool.map(_encode_path, items, chunksize=8):
-            results.append(result)
-            if progress:
-                progress(1)
-    return results
-
-
 def evaluate_face_identification(
     folder: Path,
     threshold: float,
@@ -157,13 +83,17 @@ def evaluate_face_identification(
     top_k: int = 1,
     progress: Callable[[int], None] | None = None,
     portrait: bool = False,
+    cache_root: Path | None = None,
 ) -> FaceEvalResult:
+    """The protocol of the module docstring; templates cached under ``cache_root`` (None: none)."""
     started = time.perf_counter()
     people = list_people(folder)
     enrolled, held_out = split_people(list(people), holdout, seed, limit)
     used = enrolled + held_out
     paths = [photo for name in used for photo in people[name]]
-    vectors = encode_paths(paths, workers, progress=progress, portrait=portrait)
+    vectors = face_templates(
+        paths, portrait=portrait, workers=workers, cache_root=cache_root, progress=progress
+    )
     templates = dict(zip(paths, vectors, strict=True))
     failures = sum(1 for t in templates.values() if t is None)
 
@@ -174,9 +104,9 @@ def evaluate_face_identification(
         usable = [(p, templates[p]) for p in people[name] if templates[p] is not None]
         if not usable:
             continue
-        (_, enrol_vector), *others = usable
-        assert enrol_vector is not None
-        gallery.add_one(index, enrol_vector)
+        (_, enroll_vector), *others = usable
+        assert enroll_vector is not None
+        gallery.add_one(index, enroll_vector)
         label_of[index] = name
         mated.extend((name, v) for _, v in others if v is not None)
     nonmated = [templates[p] for name in held_out for p in people[name] if templates[p] is not None]

@@ -5,6 +5,10 @@ finger (10 x C(8, 2) = 280 in an FVC2002 B set). Impostor pairs: every pair of i
 different fingers (2,880 in an FVC2002 B set); the rates reported are computed on these. The FVC
 convention (first impression of each finger against the first impressions of the others, 45
 pairs) is reported beside them. Rates are fractions; scores are "higher means same finger".
+
+Our templates and scores come from the fingerprint pipeline (:mod:`calibration.fingerprint_pipeline`),
+as for ``station calibrate fingerprint``; NBIS (:mod:`calibration.nbis_baseline`) extracts and
+scores the same pixels and pairs in its own way, beside it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -23,19 +26,20 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
 
 from calibration.defaults import CalibrationError
 from calibration.error_rates import ScoreSet
-from matcher.fingerprint import extract, mcc
+from calibration.fingerprint_pipeline import (
+    Impression,
+    extract_templates,
+    read_gray,
+    selected_impressions,
+    similarity_matrix,
+)
 from matcher.fingerprint.image import to_working_resolution
-from matcher.fingerprint.template import FingerprintTemplate
 
 log = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^(?P<finger>[A-Za-z0-9]+)_(?P<impression>\d+)\.(png|tif|tiff)$", re.I)
-# Sensor sizes of public sets whose files carry no usable resolution (width, height) -> dpi
-KNOWN_SENSOR_DPI = {(296, 560): 569}
 Pair = tuple[int, int]
 
 
@@ -82,40 +86,15 @@ class FingerprintEvalResult:
         return out
 
 
-def list_impressions(folder: Path) -> list[tuple[str, int, Path]]:
-    """(finger, impression, path) of every ``<finger>_<impression>`` image, sorted."""
-    found = []
-    for path in folder.iterdir():
-        match = _NAME.match(path.name)
-        if match:
-            found.append((match["finger"], int(match["impression"]), path))
-    if not found:
-        raise CalibrationError(f"no <finger>_<impression>.png|tif images in {folder}")
-    return sorted(found, key=lambda item: (item[0], item[1]))
-
-
-def selected_impressions(
-    folder: Path, limit_fingers: int | None, dpi: float | None
-) -> tuple[list[tuple[str, int, Path]], float]:
-    """The folder's impressions (of its first ``limit_fingers`` fingers if given) and their
-    resolution: ``dpi``, else the folder's own (:func:`folder_dpi`)."""
-    items = list_impressions(folder)
-    if limit_fingers is not None:
-        keep = sorted({finger for finger, _, _ in items})[:limit_fingers]
-        items = [item for item in items if item[0] in keep]
-    resolution = float(dpi) if dpi is not None else folder_dpi([path for _, _, path in items])
-    return items, resolution
-
-
-def genuine_pairs(items: Sequence[tuple[str, int, Path]]) -> list[Pair]:
+def genuine_pairs(items: Sequence[Impression]) -> list[Pair]:
     return [(i, j) for i, j in combinations(range(len(items)), 2) if items[i][0] == items[j][0]]
 
 
-def impostor_pairs(items: Sequence[tuple[str, int, Path]]) -> list[Pair]:
+def impostor_pairs(items: Sequence[Impression]) -> list[Pair]:
     return [(i, j) for i, j in combinations(range(len(items)), 2) if items[i][0] != items[j][0]]
 
 
-def fvc_impostor_pairs(items: Sequence[tuple[str, int, Path]]) -> list[Pair]:
+def fvc_impostor_pairs(items: Sequence[Impression]) -> list[Pair]:
     """First impression of each finger against the first impressions of the others."""
     first: dict[str, int] = {}
     for index, (finger, impression, _) in enumerate(items):
@@ -136,39 +115,6 @@ def error_rates(
         curve.fnmr_at_fmr(0.001),
         curve.fnmr_at_fmr(0.0),
     )
-
-
-def read_gray(path: Path) -> NDArray[np.uint8]:
-    with Image.open(path) as image:
-        return np.asarray(image.convert("L"), dtype=np.uint8).copy()
-
-
-def folder_dpi(paths: Sequence[Path]) -> float:
-    """The resolution of a folder's images: file metadata if plausible, else known sensors, else 500."""
-    with Image.open(paths[0]) as image:
-        info = image.info.get("dpi")
-        size = image.size
-    if info and 300 <= float(info[0]) <= 1000 and abs(float(info[0]) - 96) > 1:
-        return float(info[0])
-    return float(KNOWN_SENSOR_DPI.get(size, 500))
-
-
-def _extract_one(args: tuple[str, float]) -> bytes:
-    path, dpi = args
-    return extract.extract(read_gray(Path(path)), dpi).to_bytes()
-
-
-def extract_all(paths: Sequence[Path], dpi: float, workers: int = 0) -> list[FingerprintTemplate]:
-    """Templates of every image, in worker processes when ``workers`` != 1."""
-    jobs = [(str(p), dpi) for p in paths]
-    count = workers or os.cpu_count() or 1
-    if count == 1:
-        blobs = [_extract_one(job) for job in jobs]
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(count, mp_context=context) as pool:
-            blobs = list(pool.map(_extract_one, jobs, chunksize=4))
-    return [FingerprintTemplate.from_bytes(blob) for blob in blobs]
 
 
 def _rates(
@@ -210,17 +156,19 @@ def evaluate_fingerprint(
     baseline: str | None = None,
     workers: int = 0,
     limit_fingers: int | None = None,
+    cache_root: Path | None = None,
 ) -> FingerprintEvalResult:
-    """Our extractor + MCC matcher on every pair of a folder; NBIS beside it if asked."""
+    """Our extractor + MCC matcher on every pair of a folder (templates cached under
+    ``cache_root``; None: no cache); NBIS beside it if asked."""
     if baseline not in (None, "nbis"):
         raise CalibrationError(f"unknown baseline {baseline!r}; valid: nbis")
     items, resolution = selected_impressions(folder, limit_fingers, dpi)
     paths = [path for _, _, path in items]
     gen, imp, fvc = genuine_pairs(items), impostor_pairs(items), fvc_impostor_pairs(items)
     started = time.monotonic()
-    templates = extract_all(paths, resolution, workers)
-    prepared = [mcc.prepare(t) for t in templates]
-    ours = _rates(lambda i, j: mcc.similarity(prepared[i], prepared[j]), gen, imp, fvc, started)
+    templates = extract_templates(paths, resolution, workers=workers, cache_root=cache_root)
+    scores = similarity_matrix(templates)
+    ours = _rates(lambda i, j: float(scores[i, j]), gen, imp, fvc, started)
     base = None
     if baseline is not None:
         base = _nbis_rates(paths, resolution, gen, imp, fvc, workers)

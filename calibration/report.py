@@ -243,7 +243,7 @@ def summary_markdown(run: ModalityRun, files: ReportFiles, calibration: Calibrat
         "## Capture quality",
         "",
     ]
-    e = run.enrolment
+    e = run.enrollment
     if run.quality is not None:
         q = run.quality
         lines += [

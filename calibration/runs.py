@@ -1,13 +1,14 @@
 """A whole calibration of one modality: samples -> scores -> thresholds, rates and intervals.
 
-Face (``DIR/<Person>/<photo>``): every two templates are compared (genuine: same person); for
+Face (``DIR/<Person>/<photo>``, templates and capture-quality measures from
+:mod:`calibration.face_pipeline`): every two templates are compared (genuine: same person); for
 1:N the first usable photo of each person is enrolled and every other photo searched. Capture
 quality gives FTA and FTE at the station's quality thresholds.
 
-Fingerprint (FVC folders): every two impressions within a folder are compared (as ``station eval
-fingerprint``; impostor pairs never cross folders, that is sensors); for 1:N the first
-impression of each finger is enrolled, per folder. The image quality threshold is chosen for a
-target FTE.
+Fingerprint (FVC folders, templates and similarities from :mod:`calibration.fingerprint_pipeline`):
+every two impressions within a folder are compared (as ``station eval fingerprint``; impostor
+pairs never cross folders, that is sensors); for 1:N the first impression of each finger is
+enrolled, per folder. The image quality threshold is chosen for a target FTE.
 """
 
 from __future__ import annotations
@@ -25,21 +26,29 @@ from numpy.typing import NDArray
 
 from calibration.bootstrap import DEFAULT_LEVEL, DEFAULT_REPLICATES
 from calibration.defaults import CalibrationError
-from calibration.enrolment import (
+from calibration.enrollment import (
     DEFAULT_ATTEMPTS,
     DEFAULT_TARGET_FTE,
-    EnrolmentRates,
+    EnrollmentRates,
     QualityThreshold,
     choose_min_quality,
-    enrolment_rates,
+    enrollment_rates,
     subject_ids,
 )
 from calibration.error_rates import Floats, Ints, Polarity, ScoreSet, accepts
-from calibration.face_samples import cache_version as face_cache_version
-from calibration.face_samples import distance_matrix, list_face_photos, measure_photos
-from calibration.fingerprint_samples import collect_fingerprint_samples, similarity_matrix
+from calibration.face_pipeline import (
+    distance_matrix,
+    face_measures,
+    face_templates,
+    list_face_photos,
+    template_version,
+)
+from calibration.fingerprint_pipeline import (
+    collect_fingerprint_samples,
+    selected_impressions,
+    similarity_matrix,
+)
 from calibration.identification import Searches, first_sample_of_each, pool, searches_from_matrix
-from calibration.sample_cache import SampleCache
 from calibration.thresholds import (
     IdentificationCalibration,
     VerificationCalibration,
@@ -102,7 +111,7 @@ class ModalityRun:
     identification: IdentificationCalibration
     scores: ScoreSet
     searches: Searches
-    enrolment: EnrolmentRates
+    enrollment: EnrollmentRates
     dataset: dict[str, Any]
     seconds: float
     quality: QualityThreshold | None = None
@@ -113,7 +122,7 @@ class ModalityRun:
 
     def section(self) -> dict[str, Any]:
         quality: dict[str, Any] = (
-            self.quality.to_json() if self.quality else self.enrolment.to_json()
+            self.quality.to_json() if self.quality else self.enrollment.to_json()
         )
         quality.update(self.quality_extra)
         return {
@@ -202,15 +211,24 @@ def calibrate_face(
     settings = settings or RunSettings()
     started = time.perf_counter()
     items = list_face_photos(folder, limit_people, photos_per_person)
-    cache = None if cache_root is None else SampleCache("face", face_cache_version(), cache_root)
-    samples = measure_photos(
-        items, workers=workers, cache=cache, progress=progress("face templates", len(items))
+    paths = [path for path, _ in items]
+    templates = face_templates(
+        paths,
+        workers=workers,
+        cache_root=cache_root,
+        progress=progress("face templates", len(items)),
     )
-    subjects, names = subject_ids([s.subject for s in samples])
-    usable = np.array([s.vector is not None for s in samples])
+    measures = face_measures(
+        paths,
+        workers=workers,
+        cache_root=cache_root,
+        progress=progress("face quality", len(items)),
+    )
+    subjects, names = subject_ids([subject for _, subject in items])
+    usable = np.array([t is not None for t in templates])
     if usable.sum() < 3:
         raise CalibrationError(f"{folder}: fewer than 3 photos with a face, nothing to calibrate")
-    vectors = np.stack([s.vector for s in samples if s.vector is not None])
+    vectors = np.stack([t for t in templates if t is not None])
     matrix = distance_matrix(vectors)
     used_subjects = subjects[usable]
     genuine, g_subjects, impostor, i_subjects = verification_scores(
@@ -236,16 +254,12 @@ def calibrate_face(
     thresholds = quality_thresholds or QualityThresholds()
     checker = FaceQualityChecker(thresholds)
     reasons: Counter[str] = Counter()
-    accepted = np.zeros(len(samples), bool)
-    for index, sample in enumerate(samples):
-        codes = (
-            ["unreadable"]
-            if sample.measures is None
-            else [r.code for r in checker.reasons(sample.measures)]
-        )
+    accepted = np.zeros(len(items), bool)
+    for index, measured in enumerate(measures):
+        codes = ["unreadable"] if measured is None else [r.code for r in checker.reasons(measured)]
         reasons.update(codes)
         accepted[index] = not codes
-    enrolment = enrolment_rates(
+    enrollment = enrollment_rates(
         subjects,
         accepted,
         attempts=settings.attempts,
@@ -257,12 +271,12 @@ def calibrate_face(
         "folders": [str(folder)],
         "layout": "<person>/<photo>",
         "subjects": len(names),
-        "samples": len(samples),
+        "samples": len(items),
         "templates": int(usable.sum()),
         "failures_to_acquire": int((~usable).sum()),
         "limit_people": limit_people,
         "photos_per_person": photos_per_person,
-        "template": face_cache_version(),
+        "template": template_version(),
     }
     return ModalityRun(
         modality="face",
@@ -272,7 +286,7 @@ def calibrate_face(
         identification=identification,
         scores=scores,
         searches=searches,
-        enrolment=enrolment,
+        enrollment=enrollment,
         dataset=dataset,
         seconds=time.perf_counter() - started,
         quality_extra={
@@ -380,7 +394,7 @@ def calibrate_fingerprint(
         identification=identification,
         scores=scores,
         searches=searches,
-        enrolment=quality.rates,
+        enrollment=quality.rates,
         dataset=dataset,
         seconds=time.perf_counter() - started,
         quality=quality,
@@ -389,14 +403,7 @@ def calibrate_fingerprint(
 
 
 def _count_images(folders: Sequence[Path], limit_fingers: int | None) -> int:
-    from calibration.fingerprint_eval import list_impressions
-
-    total = 0
-    for folder in folders:
-        items = list_impressions(folder)
-        keep = sorted({f for f, _, _ in items})[:limit_fingers] if limit_fingers else None
-        total += sum(1 for f, _, _ in items if keep is None or f in keep)
-    return total
+    return sum(len(selected_impressions(f, limit_fingers, dpi=500)[0]) for f in folders)
 
 
 def _genuine_kept(

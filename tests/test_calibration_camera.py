@@ -10,8 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from calibration.calibration_file import load_calibration
-from calibration.camera_intrinsics import calibrate_folder, calibrate_views, parse_pattern
-from calibration.defaults import CalibrationError
+from drivers.camera.intrinsics import (
+    IntrinsicsError,
+    calibrate_folder,
+    calibrate_views,
+    parse_pattern,
+)
 from station.cli import main
 
 SIZE = (640, 480)
@@ -86,16 +90,16 @@ def test_photos_without_the_board_are_listed_and_too_few_views_refused(
     blank = np.full(SIZE[::-1], 128, np.uint8)
     result = calibrate_views([*views[:4], ("blank", blank)], PATTERN)
     assert result.rejected == ["blank"]
-    with pytest.raises(CalibrationError, match="found in 2 of 3 photos"):
+    with pytest.raises(IntrinsicsError, match="found in 2 of 3 photos"):
         calibrate_views([*views[:2], ("blank", blank)], PATTERN)
-    with pytest.raises(CalibrationError, match="check --pattern"):
+    with pytest.raises(IntrinsicsError, match="check --pattern"):
         calibrate_views(views[:4], (7, 7))
 
 
 def test_patterns_are_columns_by_rows_of_inner_corners() -> None:
     assert parse_pattern("9x6") == (9, 6)
     for bad in ("9", "ax6", "2x6"):
-        with pytest.raises(CalibrationError):
+        with pytest.raises(IntrinsicsError):
             parse_pattern(bad)
 
 

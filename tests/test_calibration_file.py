@@ -21,7 +21,7 @@ from calibration.calibration_file import (
 )
 from calibration.defaults import CalibrationError
 from calibration.error_rates import ScoreSet
-from calibration.face_samples import distance_matrix
+from calibration.face_pipeline import distance_matrix
 from calibration.identification import first_sample_of_each, searches_from_matrix
 from calibration.runs import verification_scores
 from calibration.synthetic import population

@@ -8,7 +8,7 @@ import pytest
 
 from calibration.defaults import CalibrationError
 from calibration.error_rates import ScoreSet
-from calibration.face_samples import distance_matrix
+from calibration.face_pipeline import distance_matrix
 from calibration.identification import (
     first_sample_of_each,
     fmr_for_fpir,

@@ -1,4 +1,4 @@
-"""Failure-to-enrol and failure-to-acquire rates, the fingerprint quality threshold for a target
+"""Failure-to-enroll and failure-to-acquire rates, the fingerprint quality threshold for a target
 FTE, and the camera settings check on real photos."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from calibration.calibration_file import load_calibration
-from calibration.capture_check import check_capture_settings
+from calibration.capture_quality import check_capture_settings
 from calibration.defaults import CalibrationError
-from calibration.enrolment import choose_min_quality, enrolment_rates, first_attempts, subject_ids
+from calibration.enrollment import choose_min_quality, enrollment_rates, first_attempts, subject_ids
 from matcher.face.quality import FaceMeasures, FaceQualityChecker
 from station.cli import main
 from tests.conftest import photos_of
@@ -24,10 +24,10 @@ def test_fta_and_fte_follow_their_definitions() -> None:
     assert names == ["a", "b", "c"]
     # a: refused 3 times, then accepted (a 4th try); b: second try accepted; c: refused
     accepted = np.array([False, False, False, True, False, True, False])
-    rates = enrolment_rates(subjects, accepted, attempts=3, replicates=20)
+    rates = enrollment_rates(subjects, accepted, attempts=3, replicates=20)
     assert rates.fta.value == pytest.approx(5 / 7)
     assert rates.fte.value == pytest.approx(2 / 3)  # a (within 3 tries) and c fail
-    assert enrolment_rates(subjects, accepted, attempts=4, replicates=0).fte.value == 1 / 3
+    assert enrollment_rates(subjects, accepted, attempts=4, replicates=0).fte.value == 1 / 3
     assert first_attempts(subjects, 2).tolist() == [True, True, False, False, True, True, True]
 
 

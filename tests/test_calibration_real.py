@@ -14,14 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from calibration.calibration_file import load_calibration
-from calibration.enrolment import subject_ids
+from calibration.enrollment import subject_ids
 from calibration.error_rates import ScoreSet
-from calibration.face_samples import (
-    cache_version,
-    distance_matrix,
-    list_face_photos,
-    measure_photos,
-)
+from calibration.face_pipeline import distance_matrix, face_templates, list_face_photos
 from calibration.runs import (
     ModalityRun,
     RunSettings,
@@ -29,7 +24,6 @@ from calibration.runs import (
     calibrate_fingerprint,
     verification_scores,
 )
-from calibration.sample_cache import SampleCache
 from calibration.thresholds import calibrate_verification
 from station.cli import main
 from tests.conftest import photos_of
@@ -89,7 +83,7 @@ def test_face_numbers_on_lfw_are_sane(face_run: ModalityRun) -> None:
     assert i.method == "measured" and i.gallery_size == 20
     assert i.cmc[0].value > 0.9
     assert i.threshold <= v.threshold + 0.05
-    assert 0.0 <= face_run.enrolment.fta.value < 0.7
+    assert 0.0 <= face_run.enrollment.fta.value < 0.7
     assert np.median(face_run.scores.genuine) < 0.5 < np.median(face_run.scores.impostor)
 
 
@@ -125,12 +119,10 @@ def test_the_face_threshold_holds_on_people_held_back(
     faces: Path, cache_root: Path, face_run: ModalityRun
 ) -> None:
     items = list_face_photos(faces)
-    samples = measure_photos(
-        items, workers=1, cache=SampleCache("face", cache_version(), cache_root)
-    )
-    kept = [s for s in samples if s.vector is not None]
-    ids, _ = subject_ids([s.subject for s in kept])
-    vectors = np.stack([s.vector for s in kept if s.vector is not None])
+    templates = face_templates([path for path, _ in items], workers=1, cache_root=cache_root)
+    kept = [(subject, t) for (_, subject), t in zip(items, templates, strict=True) if t is not None]
+    ids, _ = subject_ids([subject for subject, _ in kept])
+    vectors = np.stack([t for _, t in kept])
     halves = ids % 2 == 0, ids % 2 == 1
 
     def scores(mask: np.ndarray) -> ScoreSet:

@@ -1,4 +1,5 @@
-"""``station bench face``: our search beside face_recognition and numpy, on LFW plus distractors."""
+"""``python -m benchmarks face``: our search beside face_recognition and numpy, on LFW plus
+distractors."""
 
 import json
 from pathlib import Path
@@ -7,20 +8,20 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from matcher.face import brute_force_search
-from matcher.face.bench import (
+from benchmarks.__main__ import main
+from benchmarks.face import (
     NumpyBruteForce,
     face_recognition_search,
     load_real_faces,
     make_workload,
 )
-from station.cli import main
+from matcher.face import brute_force_search
 
 PEOPLE = "25"  # the first 25 LFW people: about 150 photos, encoded once and cached
 
 
 def run(*args: str) -> CliRunner:
-    return CliRunner().invoke(main, ["bench", "face", *args], catch_exceptions=False)
+    return CliRunner().invoke(main, ["face", *args], catch_exceptions=False)
 
 
 def test_json_compares_the_three_methods_at_each_size(lfw: Path) -> None:
@@ -76,7 +77,7 @@ def test_the_text_table_shows_the_methods_side_by_side(lfw: Path) -> None:
 
 
 def test_bad_sizes_and_missing_faces_are_reported(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["bench", "face", "--sizes", "10k"])
+    result = CliRunner().invoke(main, ["face", "--sizes", "10k"])
     assert result.exit_code == 2 and "10000,100000" in result.output
     result = run("--sizes", "100", "--lfw", str(tmp_path / "nowhere"))
     assert result.exit_code == 1 and "STATION_DATASETS" in result.output

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks.synthetic_faces import TemplateModel
 from matcher.errors import TemplateError
 from matcher.face import FaceGallery, brute_force_search
 from matcher.face.gallery import GalleryError, _IdMap
@@ -20,7 +21,6 @@ from matcher.face.index_policy import (
     float_store_bytes,
     index_bytes,
 )
-from matcher.face.synthetic import TemplateModel
 
 
 def random_templates(rng: np.random.Generator, n: int) -> np.ndarray:

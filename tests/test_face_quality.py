@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from calibration.face_quality_eval import (
+from calibration.capture_quality import (
     PhotoQuality,
     QualitySurvey,
     assess_photos,

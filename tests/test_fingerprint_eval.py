@@ -12,12 +12,11 @@ from click.testing import CliRunner
 from calibration.defaults import CalibrationError
 from calibration.fingerprint_eval import (
     error_rates,
-    folder_dpi,
     fvc_impostor_pairs,
     genuine_pairs,
     impostor_pairs,
-    list_impressions,
 )
+from calibration.fingerprint_pipeline import folder_dpi, list_impressions
 from station.cli import main
 
 

@@ -8,13 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibration.fingerprint_eval import (
-    error_rates,
-    genuine_pairs,
-    impostor_pairs,
-    list_impressions,
-    read_gray,
-)
+from calibration.fingerprint_eval import error_rates, genuine_pairs, impostor_pairs
+from calibration.fingerprint_pipeline import list_impressions, read_gray
 from matcher.errors import MatcherError
 from matcher.fingerprint import extract, mcc
 from matcher.fingerprint.template import FingerprintTemplate

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcher.fingerprint.distractors import chimera, make_distractors, perturb
+from benchmarks.fingerprint_distractors import chimera, make_distractors, perturb
 from matcher.fingerprint.index import FingerprintGallery, IndexPolicy
 from matcher.fingerprint.template import FingerprintTemplate
 from tests.test_fingerprint_index import one_finger_gallery, perturbed, random_finger

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from calibration.defaults import DEFAULT_FACE_IDENTIFY_THRESHOLD
-from calibration.face_eval import encode_paths
+from calibration.face_pipeline import face_templates
 from tests.conftest import photos_of
 
 ENROLLED = slice(200, 230)
@@ -65,7 +65,7 @@ def outcome(lfw_people: list[Path]) -> dict[str, dict[str, float]]:
     )
     result = {}
     for name, portrait in (("raw", False), ("portrait", True)):
-        vectors = encode_paths(paths, workers=2, portrait=portrait)
+        vectors = face_templates(paths, workers=2, portrait=portrait)
         n = len(enrolled)
         result[name] = figures(vectors[:n], vectors[n : 2 * n], vectors[2 * n :])
     print(f"\nLFW sample, threshold {DEFAULT_FACE_IDENTIFY_THRESHOLD}: {result}")

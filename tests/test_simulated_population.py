@@ -61,8 +61,9 @@ def station(
 
 
 def desk_of(station: Station) -> SimulatedDesk:
-    assert station.devices.desk is not None
-    return station.devices.desk
+    desk = station.devices.desk
+    assert isinstance(desk, SimulatedDesk)
+    return desk
 
 
 # -- the population ----------------------------------------------------------------------------

@@ -69,7 +69,7 @@ with Station(make_settings(data)) as station:
 """
 
 
-def kill_during_enrolment(
+def kill_during_enrollment(
     mode: str, data: Path, prints: Path, photos: list[Path], seconds: float
 ) -> dict[int, str]:
     """Run enrollments in a child process, SIGKILL it after ``seconds``; return what it had
@@ -139,7 +139,7 @@ def check_whole(station: Station, acknowledged: dict[int, str]) -> int:
 
 
 @pytest.mark.parametrize("mode", ["storage", "workflow"])
-def test_sigkill_in_the_middle_of_enrolment_leaves_no_half_written_record(
+def test_sigkill_in_the_middle_of_enrollment_leaves_no_half_written_record(
     tmp_path: Path,
     lfw_people: list[Path],
     fvc_template: Any,
@@ -162,7 +162,7 @@ def test_sigkill_in_the_middle_of_enrolment_leaves_no_half_written_record(
     acknowledged: dict[int, str] = {}
     for _ in range(3):
         acknowledged.update(
-            kill_during_enrolment(mode, data, prints, photos, rng.uniform(0.5, 2.0))
+            kill_during_enrollment(mode, data, prints, photos, rng.uniform(0.5, 2.0))
         )
         with Station(make_settings(data), encoder=shared_encoder) as station:
             counts.append(check_whole(station, acknowledged))

@@ -159,7 +159,7 @@ def test_enrollment_reads_the_card_and_stores_face_fingers_photos_consent_and_pu
     assert str(rid) in desk.galleries.finger("voter_registration").records()
 
 
-def test_enrolment_needs_consent_and_at_least_two_good_fingers(
+def test_enrollment_needs_consent_and_at_least_two_good_fingers(
     desk: Station, desk_app: Flask, cardholder: Path, db1: Path
 ) -> None:
     client = client_as(desk_app, desk, "operator")
@@ -481,7 +481,7 @@ def test_the_fingerprint_gallery_is_rebuilt_from_the_database_at_start(
 # -- end to end with simulated devices ----------------------------------------------------------
 
 
-def test_enrolment_then_intake_with_the_simulated_camera_scanner_and_card_reader(
+def test_enrollment_then_intake_with_the_simulated_camera_scanner_and_card_reader(
     tmp_path: Path,
     lfw: Path,
     db1: Path,

@@ -8,6 +8,8 @@ Backends: ``sim://`` (photos from a folder or a video file, see :mod:`drivers.ca
 ``opencv://`` (a real camera, video file or stream, see :mod:`drivers.camera.opencv`).
 
 The camera is opened only for a capture and closed right after: no continuous video.
+Its intrinsics (matrix and distortion, from chessboard photos) are in
+:mod:`drivers.camera.intrinsics`.
 """
 
 from drivers.camera.base import Camera, CameraError, CameraInfo, Frame

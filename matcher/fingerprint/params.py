@@ -42,7 +42,6 @@ class Params:
     mcc_sigma_s: float = 28.0 / 3.0
     mcc_sigma_d: float = 2.0 * math.pi / 9.0
     mcc_mu_psi: float = 0.01
-    mcc_tau_psi: float = 400.0
     mcc_omega: float = 50.0  # hull dilation (pixels) for valid cells
     mcc_min_valid_cells: float = 0.75  # of the cells inside the radius
     mcc_min_neighbours: int = 2

@@ -7,8 +7,7 @@ curve and the score is 100 times their weighted geometric mean (constants in
 :mod:`matcher.fingerprint.params`). It is not NIST's NFIQ 2 (no trained random forest, not its
 scale). On the dev sets its Spearman correlation with an image's mean genuine score is 0.33
 overall (DB1_B -0.05, DB2_B 0.39, DB3_B 0.38, UPEK 0.36), measured on the data it was tuned on;
-ridge contrast was dropped because it correlated negatively. ``matcher.fingerprint.bench``
-re-measures it.
+ridge contrast was dropped because it correlated negatively.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from matcher.fingerprint.orientation import orientation_field
 from matcher.fingerprint.params import PARAMS, Params
 
 
@@ -29,8 +29,6 @@ def quality_features(
     gray: NDArray[np.uint8], mask: NDArray[np.bool_], *, minutiae: int, confidence: float = 0.0
 ) -> dict[str, float]:
     """The features the score rests on (area in pixels at 500 dpi)."""
-    from matcher.fingerprint.extract import orientation_field
-
     area = float(mask.sum())
     if area == 0:
         return {

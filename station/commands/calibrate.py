@@ -157,7 +157,7 @@ def _finish(run: ModalityRun, out: Path, as_json: bool) -> None:
         f"1:N threshold {i.threshold:.4f} for FPIR {pct(i.target_fpir)} at gallery "
         f"{i.gallery_size:,} ({i.method}): FPIR {with_ci(i.fpir)}, FNIR {with_ci(i.fnir)}; "
         f"rank-1 {pct(i.cmc[0].value)}\n"
-        f"FTA {with_ci(run.enrolment.fta)}, FTE {with_ci(run.enrolment.fte)}"
+        f"FTA {with_ci(run.enrollment.fta)}, FTE {with_ci(run.enrollment.fte)}"
         + (f"; fingerprint min quality {run.quality.min_quality}" if run.quality else "")
     )
     for path in files.all():
@@ -282,7 +282,7 @@ def calibrate_camera_command(
 ) -> None:
     """Camera intrinsics from chessboard photos in FOLDER."""
     from calibration.calibration_file import FILE_NAME, update_calibration
-    from calibration.camera_intrinsics import calibrate_folder, parse_pattern
+    from drivers.camera.intrinsics import calibrate_folder, parse_pattern
 
     with _reported():
         result = calibrate_folder(folder, parse_pattern(pattern), square)
@@ -326,8 +326,7 @@ def calibrate_capture_command(
 ) -> None:
     """Check the camera's face size, framing, exposure and focus on photos it took (FOLDER)."""
     from calibration.calibration_file import FILE_NAME, update_calibration
-    from calibration.capture_check import check_capture_settings
-    from calibration.face_quality_eval import assess_photos, list_images
+    from calibration.capture_quality import assess_photos, check_capture_settings, list_images
 
     configure_logging("WARNING", None)
     with _reported():

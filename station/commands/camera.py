@@ -177,8 +177,8 @@ def eval_quality(
 ) -> None:
     """Face capture quality over every photo under FOLDER: failure-to-acquire rate, reasons,
     and the spread of each measure (what the thresholds are calibrated on)."""
+    from calibration.capture_quality import PERCENTILES, survey_quality
     from calibration.defaults import CalibrationError
-    from calibration.face_quality_eval import PERCENTILES, survey_quality
 
     configure_logging("WARNING", None)
     try:

@@ -42,12 +42,18 @@ def fingerprint(
     cross-finger impostor pairs (rates computed on these) and the FVC 45-pair convention."""
     from calibration.defaults import CalibrationError
     from calibration.fingerprint_eval import evaluate_fingerprint
+    from calibration.sample_cache import default_cache_root
     from matcher.errors import MatcherError
 
     configure_logging("WARNING", None)
     try:
         result = evaluate_fingerprint(
-            folder, dpi=dpi, baseline=baseline, workers=workers, limit_fingers=limit
+            folder,
+            dpi=dpi,
+            baseline=baseline,
+            workers=workers,
+            limit_fingers=limit,
+            cache_root=default_cache_root(),
         )
     except (CalibrationError, MatcherError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)

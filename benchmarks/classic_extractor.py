@@ -1,5 +1,8 @@
 """Our own classical extractor, kept for comparison with LEADER (see README's numbers).
 
+Run by ``scripts/fingerprint_extractors.py own FOLDER``; not part of the matcher, so its
+dependency (scikit-image's thinning) is a development one only.
+
 Stages: segmentation, gradient orientation field, one ridge period per image from the spectrum,
 16-orientation Gabor enhancement, binarisation, thinning, crossing-number minutiae, direction by
 following the ridge, pruning of border minutiae and of close pairs (breaks, spurs, bridges).
@@ -14,7 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 from skimage.morphology import skeletonize
 
-from matcher.fingerprint.extract import orientation_field, segment
+from matcher.fingerprint.extract import segment
+from matcher.fingerprint.orientation import orientation_field
 from matcher.fingerprint.params import PARAMS, Params
 from matcher.fingerprint.template import KIND_BIFURCATION, KIND_ENDING, FingerprintTemplate
 

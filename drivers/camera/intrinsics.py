@@ -5,6 +5,9 @@ column, 9x6 for OpenCV's sample board), refined to sub-pixel accuracy; ``cv2.cal
 then fits the camera matrix and distortion to every view. The RMS reprojection error says how
 well they fit: below about 0.5 px is good, above 1 px a photo is blurred or the board not flat.
 Take 10 to 20 photos with the board tilted and in every part of the frame.
+
+Pure OpenCV on the camera's own pictures: ``station calibrate camera`` writes the result into
+``calibration.json`` (``devices.camera``).
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from calibration.defaults import CalibrationError
-
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".pgm"})
 MIN_VIEWS = 3
+
+
+class IntrinsicsError(ValueError):
+    """The photos or the pattern cannot give the camera's intrinsics; the message says why."""
 
 
 def parse_pattern(text: str) -> tuple[int, int]:
@@ -32,11 +37,11 @@ def parse_pattern(text: str) -> tuple[int, int]:
     try:
         columns, rows = (int(part) for part in text.lower().split("x"))
     except ValueError:
-        raise CalibrationError(
+        raise IntrinsicsError(
             f"pattern {text!r} must be COLUMNSxROWS of inner corners, e.g. 9x6"
         ) from None
     if columns < 3 or rows < 3:
-        raise CalibrationError(f"pattern {text!r}: a board needs at least 3x3 inner corners")
+        raise IntrinsicsError(f"pattern {text!r}: a board needs at least 3x3 inner corners")
     return columns, rows
 
 
@@ -85,7 +90,7 @@ def calibrate_views(
     """Intrinsics from named grey images of the board, all of one size."""
     sizes = {image.shape[:2] for _, image in views}
     if len(sizes) > 1:
-        raise CalibrationError(
+        raise IntrinsicsError(
             f"photos of different sizes {sorted(sizes)}: use one camera resolution"
         )
     object_points, image_points, used, rejected = [], [], [], []
@@ -98,7 +103,7 @@ def calibrate_views(
         image_points.append(corners)
         used.append(name)
     if len(used) < MIN_VIEWS:
-        raise CalibrationError(
+        raise IntrinsicsError(
             f"the {pattern[0]}x{pattern[1]} board was found in {len(used)} of {len(views)} photos, "
             f"at least {MIN_VIEWS} are needed: check --pattern (inner corners, not squares) and "
             "take sharp photos with the whole board in the frame"
@@ -124,11 +129,11 @@ def calibrate_folder(
     """Intrinsics from every chessboard photo in ``folder``."""
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
-        raise CalibrationError(f"{folder} holds no photos of the chessboard")
+        raise IntrinsicsError(f"{folder} holds no photos of the chessboard")
     views = []
     for path in paths:
         image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if image is None:
-            raise CalibrationError(f"{path} is not an image OpenCV can read")
+            raise IntrinsicsError(f"{path} is not an image OpenCV can read")
         views.append((path.name, np.asarray(image, dtype=np.uint8)))
     return calibrate_views(views, pattern, square)

@@ -1,5 +1,7 @@
 """Face search at scale: our gallery beside face_recognition's linear compare and numpy brute force.
 
+    python -m benchmarks face [--sizes 10000,100000] [--queries 1000] [--json] ...
+
 For each gallery size, on the same gallery and the same queries:
 
 - **ours**: :class:`FaceGallery` with its policy (exact below ``exact_below``, above it an
@@ -10,13 +12,13 @@ For each gallery size, on the same gallery and the same queries:
 - **numpy**: brute force with a BLAS product (``|x|^2 - 2 x.q``, norms computed once) and
   ``argpartition``, in row chunks.
 
-Data. Real: LFW dev templates (face_recognition, cached on disk by
-:mod:`matcher.face.template_cache`); a seeded 20% of the people are held out; every other person's
-first photo is enrolled and their other photos are mated probes; the held-out people's photos are
-non-mated probes. Synthetic distractors fill the gallery up to its size: a two-level Gaussian fitted
-to all the LFW templates (:mod:`matcher.face.synthetic`: identity ~ N(mean, between-person
-covariance), photo = identity + N(0, within-person covariance)); half the synthetic queries are
-another photo of a gallery identity (mated), half are new identities.
+Data. Real: LFW dev templates (the face pipeline of :mod:`calibration.face_pipeline`, cached on
+disk as for ``station calibrate face``); a seeded 20% of the people are held out; every other
+person's first photo is enrolled and their other photos are mated probes; the held-out people's
+photos are non-mated probes. Synthetic distractors fill the gallery up to its size: a two-level
+Gaussian fitted to all the LFW templates (:mod:`benchmarks.synthetic_faces`: identity ~ N(mean,
+between-person covariance), photo = identity + N(0, within-person covariance)); half the synthetic
+queries are another photo of a gallery identity (mated), half are new identities.
 
 Measured: p50 and p95 latency per query, single queries and in batches; throughput; recall@1 (the
 top candidate is the exact nearest neighbour, from a float64 re-check of the numpy top 10); rank-1
@@ -38,20 +40,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
+from benchmarks.common import datasets_dir, datasets_option, echo_json, parse_sizes
+from benchmarks.synthetic_faces import TemplateModel
+from calibration.defaults import CalibrationError
+from calibration.face_pipeline import face_templates, list_people
+from calibration.sample_cache import default_cache_root
+from matcher.errors import MatcherError
 from matcher.face.gallery import FaceGallery
-from matcher.face.index_policy import FaceIndexPolicy
-from matcher.face.synthetic import TemplateModel
-from matcher.face.template_cache import cached_templates
+from matcher.face.index_policy import ApproximateIndex, FaceIndexPolicy
 from matcher.face.templates import TEMPLATE_DIM
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 ROW_CHUNK = 1 << 18  # gallery rows per numpy product
 
 
@@ -78,18 +84,15 @@ def load_real_faces(
     """Templates of ``folder/<person>/*.jpg`` (the first ``people`` folders by name), split."""
     if not folder.is_dir():
         raise FileNotFoundError(
-            f"{folder} is not a folder of per-person photo folders (LFW): set STATION_DATASETS"
+            f"{folder} is not a folder of per-person photo folders (LFW): set --datasets or STATION_DATASETS"
         )
-    persons = sorted(p for p in folder.iterdir() if p.is_dir())[:people]
-    photos = {
-        p.name: sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        for p in persons
-    }
+    listed = list_people(folder)
+    photos = {name: listed[name] for name in sorted(listed)[:people]}
     paths = [path for name in sorted(photos) for path in photos[name]]
     names = [name for name in sorted(photos) for _ in photos[name]]
     if progress:
         progress(f"real faces: {len(paths)} photos of {len(photos)} people in {folder}")
-    vectors = cached_templates(paths, workers=workers)
+    vectors = face_templates(paths, workers=workers, cache_root=default_cache_root())
     kept = [n for n, v in enumerate(vectors) if v is not None]
     templates = np.stack([v for v in vectors if v is not None]).astype(np.float32)
     labels = [names[n] for n in kept]
@@ -436,6 +439,7 @@ def run_face_bench(
     policy: FaceIndexPolicy | None = None,
     baseline_seconds: float = 20.0,
     seed: int = 0,
+    workers: int = 0,
     progress: Progress | None = None,
 ) -> list[SizeResult]:
     """The benchmark at each size (smallest first), on LFW faces from ``lfw_folder``."""
@@ -443,7 +447,7 @@ def run_face_bench(
         raise ValueError("give one or more gallery sizes of at least 1")
     if queries < 2:
         raise ValueError("give at least 2 queries")
-    real = load_real_faces(lfw_folder, people=people, seed=seed, progress=progress)
+    real = load_real_faces(lfw_folder, people=people, seed=seed, workers=workers, progress=progress)
     return [
         bench_size(
             size,
@@ -507,3 +511,103 @@ def format_table(results: Sequence[SizeResult]) -> str:
         )
         lines += [f"note: {note}" for note in r.notes]
     return "\n".join(lines)
+
+
+@click.command()
+@click.option(
+    "--sizes",
+    default="10000,100000",
+    show_default=True,
+    callback=parse_sizes,
+    help="Gallery sizes, comma-separated.",
+)
+@click.option(
+    "--queries", default=1000, show_default=True, help="Queries: half LFW, half synthetic."
+)
+@click.option("--top-k", "k", default=5, show_default=True, help="Candidates per query.")
+@click.option("--batch", default=64, show_default=True, help="Queries per batch search.")
+@click.option("--people", type=int, help="Use the first N LFW people only (default: all).")
+@datasets_option
+@click.option(
+    "--lfw",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="LFW-layout folder of real faces. Default: <datasets>/faces/lfw_dev/images.",
+)
+@click.option("--exact-below", type=int, help="Policy: exact search below this gallery size.")
+@click.option(
+    "--factory", help="Policy: one approximate index for every size, a FAISS factory string."
+)
+@click.option("--search-params", help="Policy: FAISS search parameters, e.g. nprobe=512.")
+@click.option("--rerank", type=int, help="Policy: candidates re-ranked exactly per query.")
+@click.option("--threads", type=int, help="Policy: FAISS threads for batches and builds.")
+@click.option(
+    "--baseline-seconds",
+    default=20.0,
+    show_default=True,
+    help="Time budget per size for the single-query timings of each linear baseline.",
+)
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--workers", default=0, help="Processes encoding uncached LFW photos (default: one per core)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per size.")
+def face(
+    sizes: list[int],
+    queries: int,
+    k: int,
+    batch: int,
+    people: int | None,
+    datasets: Path | None,
+    lfw: Path | None,
+    exact_below: int | None,
+    factory: str | None,
+    search_params: str | None,
+    rerank: int | None,
+    threads: int | None,
+    baseline_seconds: float,
+    seed: int,
+    workers: int,
+    as_json: bool,
+) -> None:
+    """Our face search beside face_recognition's face_distance and numpy brute force.
+
+    Galleries are LFW dev faces plus synthetic distractors drawn from a Gaussian fitted to LFW;
+    LFW templates are encoded once and cached in ~/.cache/biometric-station/calibration.
+    """
+    try:
+        policy = FaceIndexPolicy()
+        if factory is not None or search_params is not None:
+            first = policy.approximate[-1]
+            chosen = ApproximateIndex(
+                factory if factory is not None else first.factory,
+                search_params if search_params is not None else first.search_params,
+                first.rerank,
+            )
+            policy = dataclasses.replace(policy, approximate=(chosen,))
+        if rerank is not None:
+            types = tuple(dataclasses.replace(a, rerank=rerank) for a in policy.approximate)
+            policy = dataclasses.replace(policy, approximate=types)
+        changes: dict[str, Any] = {"exact_below": exact_below, "threads": threads}
+        policy = dataclasses.replace(
+            policy, **{name: value for name, value in changes.items() if value is not None}
+        )
+        folder = lfw or datasets_dir(datasets) / "faces" / "lfw_dev" / "images"
+        results = run_face_bench(
+            sizes,
+            folder,
+            queries=queries,
+            k=k,
+            batch=batch,
+            people=people,
+            policy=policy,
+            baseline_seconds=baseline_seconds,
+            seed=seed,
+            workers=workers,
+            progress=lambda message: click.echo(message, err=True),
+        )
+    except (ValueError, OSError, MatcherError, CalibrationError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        echo_json([r.to_json() for r in results])
+    else:
+        click.echo(format_table(results))

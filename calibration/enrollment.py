@@ -1,5 +1,5 @@
-"""Failure-to-acquire and failure-to-enrol rates from capture quality, and the fingerprint
-quality threshold that keeps the failure-to-enrol rate under a target.
+"""Failure-to-acquire and failure-to-enroll rates from capture quality, and the fingerprint
+quality threshold that keeps the failure-to-enroll rate under a target.
 
 - FTA: the share of captures the quality check refuses.
 - FTE: the share of people none of whose first ``attempts`` captures (in capture order) is
@@ -35,7 +35,7 @@ def subject_ids(labels: Sequence[str]) -> tuple[Ints, list[str]]:
 def first_attempts(subjects: Ints, attempts: int) -> NDArray[np.bool_]:
     """Which captures are among the first ``attempts`` of their subject (in the given order)."""
     if attempts < 1:
-        raise CalibrationError("an enrolment allows at least one attempt")
+        raise CalibrationError("an enrollment allows at least one attempt")
     seen: dict[int, int] = {}
     keep = np.zeros(len(subjects), bool)
     for index, subject in enumerate(subjects.tolist()):
@@ -45,7 +45,7 @@ def first_attempts(subjects: Ints, attempts: int) -> NDArray[np.bool_]:
 
 
 @dataclass(frozen=True)
-class EnrolmentRates:
+class EnrollmentRates:
     fta: Interval
     fte: Interval
     captures: int
@@ -72,7 +72,7 @@ def _best_per_subject(
     return best
 
 
-def enrolment_rates(
+def enrollment_rates(
     subjects: Ints,
     accepted: NDArray[np.bool_],
     *,
@@ -80,10 +80,10 @@ def enrolment_rates(
     replicates: int = DEFAULT_REPLICATES,
     seed: int = 0,
     level: float = DEFAULT_LEVEL,
-) -> EnrolmentRates:
+) -> EnrollmentRates:
     """FTA and FTE of captures (subject ids from 0, in capture order) and their verdicts."""
     if len(subjects) == 0 or len(subjects) != len(accepted):
-        raise CalibrationError("enrolment rates need one verdict per capture, and captures")
+        raise CalibrationError("enrollment rates need one verdict per capture, and captures")
     n = int(subjects.max()) + 1
     enrolled = _best_per_subject(subjects, accepted.astype(np.float64), n, attempts) > 0
     present = np.bincount(subjects, minlength=n) > 0
@@ -97,16 +97,16 @@ def enrolment_rates(
         }
 
     ci = bootstrap(statistics, n, replicates, seed, level)
-    return EnrolmentRates(ci["fta"], ci["fte"], len(subjects), int(present.sum()), attempts)
+    return EnrollmentRates(ci["fta"], ci["fte"], len(subjects), int(present.sum()), attempts)
 
 
 @dataclass(frozen=True)
 class QualityThreshold:
-    """The fingerprint quality (0-100) an enrolment capture must reach, and its FTA and FTE."""
+    """The fingerprint quality (0-100) an enrollment capture must reach, and its FTA and FTE."""
 
     min_quality: int
     target_fte: float
-    rates: EnrolmentRates
+    rates: EnrollmentRates
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -128,7 +128,7 @@ def choose_min_quality(
 ) -> QualityThreshold:
     """The highest quality threshold (0-100) whose FTE on these captures is at most
     ``target_fte``, with people allowed ``attempts`` tries: the strictest check that still
-    enrols nearly everyone."""
+    enrolls nearly everyone."""
     if not 0 <= target_fte < 1:
         raise CalibrationError(
             f"target FTE {target_fte} must be a rate from 0 to below 1, e.g. 0.02"
@@ -141,7 +141,7 @@ def choose_min_quality(
     fte = (best[None, :] < candidates[:, None]).mean(axis=1)
     allowed = candidates[fte <= target_fte + 1e-12]
     threshold = int(allowed.max()) if allowed.size else 0
-    rates = enrolment_rates(
+    rates = enrollment_rates(
         subjects,
         values >= threshold,
         attempts=attempts,

@@ -1,40 +1,40 @@
-"""Speed of the fingerprint matcher: ``python -m matcher.fingerprint.bench [--json]``.
+"""Speed of the fingerprint matcher: ``python -m benchmarks fingerprint [--json]``.
 
 Prints extraction time per image, 1:1 comparisons per second on one core, and for galleries of
 several sizes the 1:N latency, the search's rank-1 rate and the prefilter's hit rate against its
 penetration rate.
 
-Data: the real dev sets (``--datasets``, default ``$STATION_DATASETS`` or ``../shared/datasets``),
-in two folds so that every set serves once as mates and once as distractor sources:
+Data: the real dev sets (``--datasets``, default the station's ``datasets_dir`` setting), in two
+folds so that every set serves once as mates and once as distractor sources:
 
 - fold A: impression 1 of each FVC2002 DB1_B and DB2_B finger is enrolled, impressions 2-8 are the
   probes (140); distractors are made from DB3_B and UPEK;
 - fold B: the same with DB3_B and UPEK as mates (182 probes), distractors made from DB1_B and DB2_B.
 
 Distractors are chimeras of two other fingers, warped, thinned and salted
-(:mod:`matcher.fingerprint.distractors` says how); never copies of a probe's own finger.
-Templates are cached on disk (``~/.cache/biometric-station/bench``); extraction time is measured
-on fresh extractions of ``--timed-images`` images.
+(:mod:`benchmarks.fingerprint_distractors` says how); never copies of a probe's own finger.
+Templates come from the fingerprint pipeline (:mod:`calibration.fingerprint_pipeline`), cached on
+disk as for ``station calibrate fingerprint``; extraction time is measured on fresh extractions of
+``--timed-images`` images.
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import json
 import math
-import os
-import pickle
 import resource
 import time
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 
-from matcher.fingerprint import extract, mcc, params
-from matcher.fingerprint.distractors import make_distractors
-from matcher.fingerprint.image import as_gray
+from benchmarks.common import datasets_dir, datasets_option, parse_sizes
+from benchmarks.fingerprint_distractors import make_distractors
+from calibration.fingerprint_pipeline import extract_templates, read_gray
+from calibration.sample_cache import default_cache_root
+from matcher.fingerprint import extract, mcc
 from matcher.fingerprint.index import FingerprintGallery, IndexPolicy
 from matcher.fingerprint.template import FingerprintTemplate
 
@@ -47,13 +47,6 @@ PENETRATIONS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.05)
 Row = tuple[str, int, FingerprintTemplate]
 
 
-def _read(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return as_gray(np.asarray(image.convert("L")))
-
-
 def _images(root: Path) -> list[tuple[str, Path]]:
     return [
         (name, path)
@@ -62,33 +55,20 @@ def _images(root: Path) -> list[tuple[str, Path]]:
     ]
 
 
-def _cache_file(images: list[tuple[str, Path]]) -> Path:
-    digest = hashlib.sha256()
-    for module in (extract, params):
-        digest.update(Path(str(module.__file__)).read_bytes())
-    for _, path in images:
-        stat = path.stat()
-        digest.update(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "biometric-station" / "bench" / f"fingerprints-{digest.hexdigest()[:16]}.pkl"
-
-
 def load_templates(root: Path) -> dict[str, list[Row]]:
-    """Every dev-set template by set, extracted once and cached."""
+    """Every dev-set template by set, through the pipeline's cache."""
     images = _images(root)
     if not images:
-        raise SystemExit(f"no fingerprint images under {root}/fingerprints: set --datasets")
-    cache = _cache_file(images)
-    if cache.exists():
-        blobs = pickle.loads(cache.read_bytes())
-    else:
-        blobs = [extract.extract(_read(path), SETS[name]).to_bytes() for name, path in images]
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_bytes(pickle.dumps(blobs))
+        raise FileNotFoundError(
+            f"no fingerprint images under {root}/fingerprints: set --datasets or STATION_DATASETS"
+        )
     out: dict[str, list[Row]] = {name: [] for name in SETS}
-    for (name, path), blob in zip(images, blobs, strict=True):
-        finger, impression = path.stem.split("_")
-        out[name].append((finger, int(impression), FingerprintTemplate.from_bytes(blob)))
+    for name, dpi in SETS.items():
+        paths = [path for set_name, path in images if set_name == name]
+        templates = extract_templates(paths, dpi, workers=1, cache_root=default_cache_root())
+        for path, template in zip(paths, templates, strict=True):
+            finger, impression = path.stem.split("_")
+            out[name].append((finger, int(impression), template))
     return out
 
 
@@ -97,7 +77,7 @@ def extraction_seconds(root: Path, count: int) -> list[float]:
     picked = [images[i] for i in np.linspace(0, len(images) - 1, count).astype(int)]
     times = []
     for name, path in picked:
-        gray = _read(path)
+        gray = read_gray(path)
         started = time.perf_counter()
         extract.extract(gray, SETS[name])
         times.append(time.perf_counter() - started)
@@ -225,38 +205,50 @@ def run(
     return result
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=str(__doc__).split("\n")[0])
-    parser.add_argument(
-        "--datasets",
-        type=Path,
-        default=Path(os.environ.get("STATION_DATASETS", "../shared/datasets")),
-    )
-    parser.add_argument("--sizes", default="1000,10000,100000", help="Gallery sizes in fingers.")
-    parser.add_argument("--queries", type=int, default=200, help="Mated probes per fold at most.")
-    parser.add_argument("--folds", default="A,B", help="Which folds to run (A, B or A,B).")
-    parser.add_argument("--timed-images", type=int, default=40)
-    parser.add_argument(
-        "--prefilter",
-        choices=("hamming", "ivf"),
-        default="hamming",
-        help="hamming: the default policy; ivf: IndexPolicy.ivf_pq() (flat, then IVF-PQ).",
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="Also print one JSON object at the end."
-    )
-    args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",") if s]
-    folds = [f for f in args.folds.split(",") if f]
-    unknown = set(folds) - set(FOLDS)
+@click.command()
+@datasets_option
+@click.option(
+    "--sizes",
+    default="1000,10000,100000",
+    show_default=True,
+    callback=parse_sizes,
+    help="Gallery sizes in fingers.",
+)
+@click.option("--queries", default=200, show_default=True, help="Mated probes per fold at most.")
+@click.option("--folds", default="A,B", show_default=True, help="Which folds to run (A, B or A,B).")
+@click.option(
+    "--timed-images", default=40, show_default=True, help="Images whose extraction is timed."
+)
+@click.option(
+    "--prefilter",
+    type=click.Choice(["hamming", "ivf"]),
+    default="hamming",
+    show_default=True,
+    help="hamming: the default policy; ivf: IndexPolicy.ivf_pq() (flat, then IVF-PQ).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Also print one JSON object at the end.")
+def fingerprint(
+    datasets: Path | None,
+    sizes: list[int],
+    queries: int,
+    folds: str,
+    timed_images: int,
+    prefilter: str,
+    as_json: bool,
+) -> None:
+    """1:N fingerprint search speed, rank-1 and the prefilter's hit rate on two folds of the dev
+    sets with chimeric distractors; extraction time and 1:1 comparisons per second."""
+    chosen = [f for f in folds.split(",") if f]
+    unknown = set(chosen) - set(FOLDS)
     if unknown:
-        parser.error(f"unknown folds {sorted(unknown)}: use A, B or A,B")
-    with mcc.single_threaded_blas():
-        policy = IndexPolicy.ivf_pq() if args.prefilter == "ivf" else IndexPolicy()
-        result = run(args.datasets, sizes, args.queries, folds, args.timed_images, policy=policy)
-    if args.json:
+        raise click.BadParameter(f"unknown folds {sorted(unknown)}: use A, B or A,B")
+    try:
+        with mcc.single_threaded_blas():
+            policy = IndexPolicy.ivf_pq() if prefilter == "ivf" else IndexPolicy()
+            result = run(
+                datasets_dir(datasets), sizes, queries, chosen, timed_images, policy=policy
+            )
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
         print(json.dumps(result, indent=2))
-
-
-if __name__ == "__main__":
-    main()
