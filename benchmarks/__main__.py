@@ -13,6 +13,7 @@ import logging
 
 import click
 
+from benchmarks.console import console
 from benchmarks.face import face
 from benchmarks.fingerprint import fingerprint
 from benchmarks.scanner import scanner
@@ -33,6 +34,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
+main.add_command(console)
 main.add_command(face)
 main.add_command(fingerprint)
 main.add_command(scanner)

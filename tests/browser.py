@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,3 +266,118 @@ def gone(element: Any) -> bool:
     except WebDriverException:
         return True
     return False
+
+
+# -- the operator's steps at the console, in English ------------------------------------------
+
+
+def _no_lap(step: str) -> None:
+    """Where a journey says a step is done, when no one is timing it."""
+
+
+def citizen_comes(page: Page, citizen: str | None, card: bool = True) -> None:
+    """The tester says who stands at the station, from the simulation bar on any page."""
+    bar = page.driver.find_element("css selector", "aside.simulation")
+    page.choose("citizen", citizen or "")
+    page.choose("card", "yes" if card else "no")
+    page.click(bar.find_element("css selector", "button[type=submit]"))
+    if citizen:
+        page.wait_for_text(f"({citizen}) stands at the station")
+
+
+def take_photo(page: Page) -> None:
+    page.press("Start the camera")
+    next_step = page.find("#face-next")
+    page.wait_for(lambda _: next_step.is_enabled(), 60, "a good photo")
+
+
+def read_the_card(page: Page) -> None:
+    """Type the MRZ of the card on the reader (the simulation bar shows it) and read the chip."""
+    mrz = page.find("#sim-mrz").text
+    page.find("textarea[name=mrz]").send_keys(mrz)
+    page.press_value("read")
+
+
+def scan(page: Page, position: int) -> None:
+    page.press_value("scan", within=f"#finger-{position}")
+    page.wait_for(
+        lambda _: (
+            "done"
+            in (page.driver.find_element("id", f"finger-{position}").get_attribute("class") or "")
+        ),
+        60,
+        f"finger {position} taken",
+    )
+
+
+def enroll(
+    page: Page, citizen: str, missing: int | None = None, lap: Callable[[str], None] = _no_lap
+) -> str:
+    """The whole enrollment wizard, in English, for a citizen with their card; the result
+    page's heading. ``lap(step)`` is called as each step is done (for the benchmark)."""
+    page.go("/desk")
+    citizen_comes(page, citizen)
+    lap("start")
+    page.press("Enroll a person")
+    page.find("input[name=consent]").click()  # a checkbox: no new page
+    page.press("Next: the ID card")
+    lap("consent")
+    read_the_card(page)
+    page.wait_for_text("genuine")
+    lap("card")
+    page.press("Next: the face")
+    take_photo(page)
+    lap("face")
+    page.press("Next: the fingers")
+    for position in (2, 7):
+        if position == missing:
+            card = page.find(f"#finger-{position}")
+            from selenium.webdriver.support.ui import Select
+
+            Select(card.find_element("name", "reason")).select_by_value("missing")
+            page.click(card.find_element("css selector", 'button[value="exception"]'))
+            page.wait_for_text("A supervisor must approve this")
+        else:
+            scan(page, position)
+        lap(f"finger {position}")
+    page.press("Next: check and save")
+    page.press("Save the enrollment")
+    page.wait_for(lambda _: page.path.endswith("/result"), 60, "the result")
+    lap("save")
+    return page.heading
+
+
+def record_number(page: Page) -> int:
+    found = re.search(r"Record (\d+)", page.text)
+    assert found, page.text
+    return int(found.group(1))
+
+
+def verify_at_intake(
+    page: Page,
+    citizen: str,
+    lap: Callable[[str], None] = _no_lap,
+    before_deciding: Callable[[], None] = lambda: None,
+) -> str:
+    """Intake for a citizen with their card: card, live face, a finger, the decision (its
+    heading)."""
+    page.go("/desk")
+    citizen_comes(page, citizen)
+    lap("start")
+    page.press("Verify an applicant")
+    read_the_card(page)
+    page.wait_for(lambda _: page.driver.find_elements("css selector", ".card.done"), 30)
+    lap("card")
+    page.press("Start the camera")
+    page.wait_for(
+        lambda _: "Good photo." in page.driver.find_element("id", "hints").text, 60, "a photo"
+    )
+    lap("face")
+    page.press_value("scan")
+    page.wait_for(lambda _: len(page.driver.find_elements("css selector", ".card.done")) == 3, 60)
+    lap("finger 2")
+    before_deciding()
+    page.press("Decide")
+    page.wait_for(lambda _: page.path.endswith("/result"), 60, "the decision")
+    lap("decide")
+    return page.heading

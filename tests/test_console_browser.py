@@ -13,7 +13,19 @@ from typing import Any
 
 import pytest
 
-from tests.browser import Page, StationServer, chromium, gone, start_server
+from tests.browser import (
+    Page,
+    StationServer,
+    chromium,
+    citizen_comes,
+    enroll,
+    gone,
+    read_the_card,
+    record_number,
+    scan,
+    start_server,
+    verify_at_intake,
+)
 
 NEW_PASSWORDS = {
     "admin": "Chief-of-kit-7!",
@@ -133,77 +145,6 @@ def test_a_form_left_open_over_a_sign_out_is_refused_as_out_of_date(
 # -- journeys with the simulated citizens ----------------------------------------------------
 
 
-def citizen_comes(page: Page, citizen: str | None, card: bool = True) -> None:
-    """The tester says who stands at the station, from the simulation bar on any page."""
-    bar = page.driver.find_element("css selector", "aside.simulation")
-    page.choose("citizen", citizen or "")
-    page.choose("card", "yes" if card else "no")
-    page.click(bar.find_element("css selector", "button[type=submit]"))
-    if citizen:
-        page.wait_for_text(f"({citizen}) stands at the station")
-
-
-def take_photo(page: Page) -> None:
-    page.press("Start the camera")
-    next_step = page.find("#face-next")
-    page.wait_for(lambda _: next_step.is_enabled(), 60, "a good photo")
-
-
-def read_the_card(page: Page) -> None:
-    """Type the MRZ of the card on the reader (the simulation bar shows it) and read the chip."""
-    mrz = page.find("#sim-mrz").text
-    page.find("textarea[name=mrz]").send_keys(mrz)
-    page.press_value("read")
-
-
-def scan(page: Page, position: int) -> None:
-    page.press_value("scan", within=f"#finger-{position}")
-    page.wait_for(
-        lambda _: (
-            "done"
-            in (page.driver.find_element("id", f"finger-{position}").get_attribute("class") or "")
-        ),
-        60,
-        f"finger {position} taken",
-    )
-
-
-def enroll(page: Page, citizen: str, missing: int | None = None) -> str:
-    """The whole enrollment wizard for a citizen with their card; the result page's heading."""
-    page.go("/desk")
-    citizen_comes(page, citizen)
-    page.press("Enroll a person")
-    page.find("input[name=consent]").click()  # a checkbox: no new page
-    page.press("Next: the ID card")
-    read_the_card(page)
-    page.wait_for_text("genuine")
-    page.press("Next: the face")
-    take_photo(page)
-    page.press("Next: the fingers")
-    for position in (2, 7):
-        if position == missing:
-            card = page.find(f"#finger-{position}")
-            from selenium.webdriver.support.ui import Select
-
-            Select(card.find_element("name", "reason")).select_by_value("missing")
-            page.click(card.find_element("css selector", 'button[value="exception"]'))
-            page.wait_for_text("A supervisor must approve this")
-        else:
-            scan(page, position)
-    page.press("Next: check and save")
-    page.press("Save the enrollment")
-    page.wait_for(lambda _: page.path.endswith("/result"), 60, "the result")
-    return page.heading
-
-
-def record_number(page: Page) -> int:
-    import re
-
-    found = re.search(r"Record (\d+)", page.text)
-    assert found, page.text
-    return int(found.group(1))
-
-
 def test_an_operator_enrolls_a_simulated_citizen_and_prints_the_acknowledgment(
     page: Page, server: StationServer
 ) -> None:
@@ -262,18 +203,9 @@ def test_intake_gives_a_receipt_whose_status_a_citizen_checks_without_signing_in
     page: Page, server: StationServer
 ) -> None:
     signed_in(page, server, "clerk")
-    page.go("/desk")
-    citizen_comes(page, "C01")
-    page.press("Verify an applicant")
-    read_the_card(page)
-    page.wait_for(lambda _: page.driver.find_elements("css selector", ".card.done"), 30)
-    take_photo_intake(page)
-    page.press_value("scan")
-    page.wait_for(lambda _: len(page.driver.find_elements("css selector", ".card.done")) == 3, 60)
-    page.shot("en-intake")
-    page.press("Decide")
-    page.wait_for(lambda _: page.path.endswith("/result"), 60, "the decision")
-    assert page.heading == "Accepted", page.text
+    assert verify_at_intake(page, "C01", before_deciding=lambda: page.shot("en-intake")) == (
+        "Accepted"
+    ), page.text
     page.press("Print the receipt")
     numbers = page.driver.find_elements("css selector", "dd.number")
     application, code = numbers[0].text, numbers[1].text
@@ -295,14 +227,6 @@ def test_intake_gives_a_receipt_whose_status_a_citizen_checks_without_signing_in
     page.fill(number=application, code="000000")
     page.press("Check")
     page.wait_for_text("No application with this number and code")
-
-
-def take_photo_intake(page: Page) -> None:
-    """The intake's face card: the camera runs until a frame passes, then shows the photo."""
-    page.press("Start the camera")
-    page.wait_for(
-        lambda _: "Good photo." in page.driver.find_element("id", "hints").text, 60, "a photo"
-    )
 
 
 ENGLISH_HEADINGS = {
