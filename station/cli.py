@@ -138,7 +138,8 @@ def serve(
             citizens = desk.citizens
             click.echo(
                 f"simulated desk: {len(citizens)} citizens ({citizens[0].id}-{citizens[-1].id}) "
-                "from the datasets; nobody at the station until one is presented",
+                "from the datasets; nobody at the station until one is chosen in the console's "
+                "simulation bar",
                 err=True,
             )
         server.run()

@@ -458,6 +458,22 @@ def kit(
         yield station, create_app(station=station), photos
 
 
+def at_the_fingers(station: Station, app: Flask, photo: Path) -> tuple[Console, str]:
+    """An operator's enrollment of a person without a card, up to the fingers step."""
+    console = signed_in(app, station, "operator")
+    console.open("/desk")
+    draft = draft_id_of(console.post("/desk/enroll").headers["Location"])
+    console.open(f"/desk/enroll/{draft}/consent")
+    console.follow(
+        console.post(f"/desk/enroll/{draft}/consent", consent="yes", purpose="voter_registration")
+    )
+    console.follow(console.post(f"/desk/enroll/{draft}/card", action="typed", name="Bek Uulu"))
+    station.camera.present(photo)  # type: ignore[union-attr]
+    take_photo(console, draft)
+    console.follow(console.post(f"/desk/enroll/{draft}/face"))
+    return console, draft
+
+
 def test_enrollment_with_card_and_two_fingers_then_intake_with_a_receipt_the_citizen_checks(
     kit: tuple[Station, Flask, list[Path]],
 ) -> None:
@@ -520,17 +536,7 @@ def test_a_finger_that_is_missing_is_marked_at_once_and_held_for_the_supervisor(
     kit: tuple[Station, Flask, list[Path]],
 ) -> None:
     station, app, photos = kit
-    console = signed_in(app, station, "operator")
-    console.open("/desk")
-    draft = draft_id_of(console.post("/desk/enroll").headers["Location"])
-    console.open(f"/desk/enroll/{draft}/consent")
-    console.follow(
-        console.post(f"/desk/enroll/{draft}/consent", consent="yes", purpose="voter_registration")
-    )
-    console.follow(console.post(f"/desk/enroll/{draft}/card", action="typed", name="Bek Uulu"))
-    station.camera.present(photos[0])  # type: ignore[union-attr]
-    take_photo(console, draft)
-    console.follow(console.post(f"/desk/enroll/{draft}/face"))
+    console, draft = at_the_fingers(station, app, photos[0])
     assert (
         console.post(f"/desk/enroll/{draft}/fingers", action="scan", position="2").status_code
         == 200
@@ -566,17 +572,7 @@ def test_a_finger_becomes_unreadable_only_after_the_allowed_failed_scans(
     kit: tuple[Station, Flask, list[Path]],
 ) -> None:
     station, app, photos = kit
-    console = signed_in(app, station, "operator")
-    console.open("/desk")
-    draft = draft_id_of(console.post("/desk/enroll").headers["Location"])
-    console.open(f"/desk/enroll/{draft}/consent")
-    console.follow(
-        console.post(f"/desk/enroll/{draft}/consent", consent="yes", purpose="voter_registration")
-    )
-    console.follow(console.post(f"/desk/enroll/{draft}/card", action="typed", name="Bek Uulu"))
-    station.camera.present(photos[0])  # type: ignore[union-attr]
-    take_photo(console, draft)
-    console.follow(console.post(f"/desk/enroll/{draft}/face"))
+    console, draft = at_the_fingers(station, app, photos[0])
     for _ in range(3):  # the script's first three prints, then an empty glass
         scanned = console.post(f"/desk/enroll/{draft}/fingers", action="scan", position="2")
         assert scanned.status_code == 200, Console.text(scanned)

@@ -33,6 +33,14 @@ def draft_of(draft_id: str, kind: str) -> Draft:
     return found
 
 
+def finished_draft(draft_id: str, kind: str) -> Draft:
+    """This session's draft whose job is done (its result pages), else 404."""
+    found = draft_of(draft_id, kind)
+    if found.result is None:
+        abort(404)
+    return found
+
+
 def error_page(message: str, status: int, detail: str | None = None) -> tuple[str, int]:
     return render_template("error.html", message=message, detail=detail, status=status), status
 

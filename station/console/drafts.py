@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from drivers.idcard import ChipDocument
 from matcher.fingerprint import FingerprintTemplate
 from station.devices import LiveCapture
+from station.workflows.inputs import FingerImage
 
 DRAFT_SECONDS = 3600
 
@@ -50,6 +51,10 @@ class Draft:
     exceptions: dict[int, str] = field(default_factory=dict)
     result: Any = None  # the workflow's answer once saved
     error: str | None = None
+
+    def finger_images(self) -> dict[int, FingerImage]:
+        """The scanned prints, as a workflow's ``FingerInput`` takes them."""
+        return {p: FingerImage(f.pixels, f.dpi) for p, f in self.fingers.items()}
 
     def close_camera(self) -> None:
         if self.live is not None:

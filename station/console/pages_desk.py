@@ -19,7 +19,15 @@ from matcher.errors import MatcherError
 from station.api.context import get_station
 from station.console import session
 from station.console.blueprint import blueprint
-from station.console.common import draft_of, drafts, image_response, jpeg_of, owner, png_of
+from station.console.common import (
+    draft_of,
+    drafts,
+    finished_draft,
+    image_response,
+    jpeg_of,
+    owner,
+    png_of,
+)
 from station.console.drafts import Draft, Finger
 from station.console.messages import QUALITY, FormError, error_words
 from station.errors import StationError
@@ -34,7 +42,7 @@ from station.workflows import (
     identify,
     verify_at_intake,
 )
-from station.workflows.inputs import EXCEPTION_REASONS, FingerImage, card_fields
+from station.workflows.inputs import EXCEPTION_REASONS, card_fields
 from station.workflows.scoring import shows_identities
 
 # The order fingers are asked for: both index fingers, then middles, thumbs, rings, littles.
@@ -197,10 +205,7 @@ def _post_preview(draft: Draft) -> BaseResponse | None:
     draft.result = enroll(
         station,
         FaceInput.of(draft.face),
-        FingerInput(
-            images={p: FingerImage(f.pixels, f.dpi) for p, f in draft.fingers.items()},
-            exceptions=dict(draft.exceptions),
-        ),
+        FingerInput(images=draft.finger_images(), exceptions=dict(draft.exceptions)),
         fields=fields,
         card=CardInput.of(draft.card) if draft.card is not None else None,
         consent=True,
@@ -237,18 +242,14 @@ def scan_one(position: int) -> Finger:
 @blueprint.get("/desk/enroll/<draft_id>/result")
 @session.page(Permission.ENROLL)
 def enroll_result(draft_id: str) -> str:
-    draft = draft_of(draft_id, "enroll")
-    if draft.result is None:
-        abort(404)
+    draft = finished_draft(draft_id, "enroll")
     return render_template("enroll/result.html", draft=draft, result=draft.result)
 
 
 @blueprint.get("/desk/enroll/<draft_id>/acknowledgment")
 @session.page(Permission.ENROLL)
 def enroll_acknowledgment(draft_id: str) -> str:
-    draft = draft_of(draft_id, "enroll")
-    if draft.result is None:
-        abort(404)
+    draft = finished_draft(draft_id, "enroll")
     from station.console.printing import qr_svg
 
     record = draft.result.record
@@ -373,7 +374,7 @@ def _decide_intake(draft: Draft) -> BaseResponse:
         get_station(),
         CardInput.of(draft.card),
         FaceInput.of(draft.face),
-        FingerInput(images={p: FingerImage(f.pixels, f.dpi) for p, f in draft.fingers.items()}),
+        FingerInput(images=draft.finger_images()),
         actor=session.visit().actor,
     )
     return redirect(url_for("console.intake_result", draft_id=draft.id))
@@ -382,18 +383,14 @@ def _decide_intake(draft: Draft) -> BaseResponse:
 @blueprint.get("/desk/intake/<draft_id>/result")
 @session.page(Permission.VERIFY)
 def intake_result(draft_id: str) -> str:
-    draft = draft_of(draft_id, "intake")
-    if draft.result is None:
-        abort(404)
+    draft = finished_draft(draft_id, "intake")
     return render_template("intake/result.html", draft=draft, result=draft.result)
 
 
 @blueprint.get("/desk/intake/<draft_id>/receipt")
 @session.page(Permission.VERIFY)
 def intake_receipt(draft_id: str) -> str:
-    draft = draft_of(draft_id, "intake")
-    if draft.result is None:
-        abort(404)
+    draft = finished_draft(draft_id, "intake")
     from station.console.printing import qr_svg
 
     return render_template(
@@ -434,9 +431,7 @@ def identify_view(draft_id: str) -> Any:
                 found = identify(
                     get_station(),
                     FaceInput.of(draft.face) if draft.face is not None else None,
-                    FingerInput(
-                        images={p: FingerImage(f.pixels, f.dpi) for p, f in draft.fingers.items()}
-                    ),
+                    FingerInput(images=draft.finger_images()),
                     actor=visit.actor,
                 )
                 draft.result = found.to_json(visit.actor)
