@@ -1,13 +1,7 @@
 """`station serve`: the daemon a precinct runs, with real or simulated devices."""
 
 import json
-import os
-import re
-import signal
 import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -56,56 +50,15 @@ def signed_in_client(station: Station) -> FlaskClient:
 def test_serve_with_simulated_devices_answers_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     """The README's start: a first admin with a one-time password printed on the console (never
     in the log file), which must be changed before anything else."""
-    port = free_port()
-    data = tmp_path / "data"
-    env = {
-        **os.environ,
-        "STATION_LOG_LEVEL": "WARNING",
-        "STATION_KEY_FILE": str(tmp_path / "station.key"),
-        "STATION_PASSWORD_KDF_N": "1024",
-    }
-    env.pop("STATION_ADMIN_PASSWORD", None)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "station",
-            "serve",
-            "--sim",
-            "--port",
-            str(port),
-            "--data",
-            str(data),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    api = f"http://127.0.0.1:{port}/api/v1"
-    console = ""
-    try:
-        assert server.stderr is not None
-        for line in server.stderr:  # until the station says it listens
-            console += line
-            if "listening on" in line:
-                break
-        one_time = re.search(r"one-time password (\S+)", console)
-        assert one_time is not None, console
-        health = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                health = get_json(f"{api}/health")
-                break
-            except OSError:
-                time.sleep(0.2)
-        assert health is not None, console
-        assert health == {"status": "ok"}
+    from tests.browser import start_server
 
+    server = start_server(tmp_path)
+    api = f"{server.url}/api/v1"
+    try:
+        assert get_json(f"{api}/health") == {"status": "ok"}
         assert call(f"{api}/devices")[0] == 401
         status, session = call(
-            f"{api}/auth/login", {"login": "admin", "password": one_time.group(1)}
+            f"{api}/auth/login", {"login": "admin", "password": server.one_time_password}
         )
         assert status == 200 and session["must_change_password"] is True
         token = session["token"]
@@ -113,21 +66,25 @@ def test_serve_with_simulated_devices_answers_and_stops_cleanly_on_sigterm(tmp_p
         assert (status, refused["error"]["code"]) == (403, "password_change_required")
         status, _ = call(
             f"{api}/auth/password",
-            {"current_password": one_time.group(1), "new_password": "Chosen-by-chief-7"},
+            {"current_password": server.one_time_password, "new_password": "Chosen-by-chief-7"},
             token,
         )
         assert status == 200
+        token = call(f"{api}/auth/login", {"login": "admin", "password": "Chosen-by-chief-7"})[1][
+            "token"
+        ]
         assert call(f"{api}/operators", token=token)[0] == 200
         status, state = call(f"{api}/status", token=token)
         assert status == 200
         assert all(url.startswith("sim://") for url in state["devices"].values())
     finally:
-        server.send_signal(signal.SIGTERM)
-        _, stderr = server.communicate(timeout=30)
-    assert server.returncode == 0, console + stderr
-    assert (data / "station.sqlite3").is_file()
-    assert not (data / "station.sqlite3-wal").exists()  # closed cleanly
-    assert one_time.group(1) not in (data / "logs" / "station.log").read_text()
+        code = server.stop()
+    console = server.console_log.read_text()
+    assert code == 0, console
+    assert f"sign in with it at {server.url}/" in console
+    assert (server.data / "station.sqlite3").is_file()
+    assert not (server.data / "station.sqlite3-wal").exists()  # closed cleanly
+    assert server.one_time_password not in (server.data / "logs" / "station.log").read_text()
 
 
 def test_the_devices_check_reports_every_simulated_device(
