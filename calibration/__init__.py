@@ -26,15 +26,19 @@ from calibration.defaults import (
     DEFAULT_FACE_IDENTIFY_THRESHOLD,
     DEFAULT_FACE_VERIFY_THRESHOLD,
     DEFAULT_FINGERPRINT_VERIFY_THRESHOLD,
+    FACE_THRESHOLDS,
     CalibrationError,
+    FaceThresholds,
 )
 
 __all__ = [
     "DEFAULT_FACE_IDENTIFY_THRESHOLD",
     "DEFAULT_FACE_VERIFY_THRESHOLD",
     "DEFAULT_FINGERPRINT_VERIFY_THRESHOLD",
+    "FACE_THRESHOLDS",
     "Calibration",
     "CalibrationError",
+    "FaceThresholds",
     "check_gallery_size",
     "load_calibration",
 ]

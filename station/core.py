@@ -27,14 +27,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from drivers.camera import Camera
-from matcher.face import FaceEncoder, FaceTemplate
+from matcher.face import MODEL_OF, FaceEncoder, FaceTemplate, face_encoder
 from matcher.face.quality import FaceQualityChecker
-from matcher.fusion import FusionParams
+from matcher.fusion import FACE_MODELS, FusionParams
 from station.audit import AuditLog
 from station.config import FIELDS, Settings, load_secrets
 from station.datadir import DataDirectoryLock
 from station.devices import Devices
 from station.errors import InvalidInputError, StationBusyError
+from station.face_migration import FaceMigration, reencode_faces
 from station.galleries import Galleries
 from station.images import decode_image, finger_limit_words
 from station.records import parse_purpose
@@ -43,7 +44,7 @@ from station.security.operators import Operators
 from station.security.roles import SYSTEM, Actor, Permission
 from station.security.sessions import Sessions
 from station.security.throttle import SignInThrottle
-from station.storage import Storage
+from station.storage import Storage, face_format
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,16 @@ class Station:
         camera: Camera | None = None,
     ) -> None:
         self.settings = settings
-        self.encoder = encoder or FaceEncoder(max_detection_side=settings.max_detection_side)
+        self.encoder = encoder or face_encoder(
+            settings.face_encoder,
+            max_detection_side=settings.max_detection_side,
+            refine_landmarks=settings.face_landmarks_68,
+        )
+        if self.encoder.model != MODEL_OF[settings.face_encoder]:
+            raise ValueError(
+                f"the encoder given makes {self.encoder.model} templates, the settings say "
+                f"face_encoder={settings.face_encoder}: thresholds and fusion would not fit"
+            )
         self.quality = FaceQualityChecker(encoder=self.encoder)
         self.devices = Devices(settings, camera)
         self.sessions = Sessions(settings.session_idle_seconds, settings.session_max_seconds)
@@ -95,6 +105,7 @@ class Station:
         self._audit: AuditLog | None = None
         self._operators: Operators | None = None
         self._write_lock = threading.Lock()
+        self.face_migration: FaceMigration | None = None  # what the last open re-encoded
         self._work = threading.BoundedSemaphore(settings.max_parallel_work)
         self.started_at = time.time()
 
@@ -105,6 +116,7 @@ class Station:
         try:
             self.settings.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._storage = open_storage(self.settings, self._env_key)
+            self._storage.face_format = face_format(self.encoder.model)
             self._audit = AuditLog(self._storage, self.settings.station_id)
             self._operators = Operators(
                 self._storage,
@@ -123,6 +135,7 @@ class Station:
                 log.error("the audit table had lost its append-only triggers: restored")
                 self._audit.append(SYSTEM.login, "tamper_detected", detail={"what": "triggers"})
             self._audit_settings_change()
+            self.face_migration = reencode_faces(self._storage, self.encoder, self._audit)
             self._galleries = self._build_galleries(self._storage)
             warning = self.calibration_warning()
             if warning:
@@ -232,6 +245,7 @@ class Station:
     @property
     def fusion(self) -> FusionParams:
         return FusionParams(
+            face=FACE_MODELS[self.settings.face_encoder],
             verify_threshold=self.settings.fusion_verify_threshold,
             identify_threshold=self.settings.fusion_identify_threshold,
         )
@@ -350,6 +364,12 @@ class Station:
             "fingerprint_gallery": "ready" if self.galleries.fingers_ready else "building",
             "face_verify_threshold": self.settings.face_verify_threshold,
             "face_identify_threshold": self.settings.face_identify_threshold,
+            "face": {
+                "encoder": self.settings.face_encoder,
+                "model": self.encoder.model,
+                # Records whose face template is of another model: they need a new capture.
+                "need_recapture": self.storage.records_with_other_face_format(),
+            },
             "devices": self.devices.urls(),
             "uptime_seconds": round(time.time() - self.started_at, 1),
         }

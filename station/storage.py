@@ -37,7 +37,10 @@ from station.security.crypto import KeyProblemError, Sealer, TamperedDataError
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
-FACE_FORMAT = "face-dlib128/1"
+# A face template's format names the model that made it: templates of different models are never
+# compared (each model's distances mean nothing to the other).
+FACE_FORMATS = {"dlib-resnet-v1": "face-dlib128/1", "sface-2021dec-int8bq": "face-sface128/1"}
+FACE_FORMAT = FACE_FORMATS["sface-2021dec-int8bq"]  # the default encoder's
 FINGER_FORMAT = "finger-leader-mcc/1"
 # Columns added to schema 2 after its first development builds: added in place when missing.
 ADDED_COLUMNS = (
@@ -193,6 +196,14 @@ def application_context(application_id: int) -> str:
     return f"applications/{application_id}/result"
 
 
+def face_format(model: str) -> str:
+    """The stored format of a face template of this model."""
+    try:
+        return FACE_FORMATS[model]
+    except KeyError:
+        raise StationError(f"no stored format for face templates of model {model!r}") from None
+
+
 def biometric_context(record_id: int, modality: str, position: int) -> str:
     return record_context(record_id, f"biometrics/{modality}/{position}")
 
@@ -209,8 +220,11 @@ class Biometric:
     box: tuple[int, int, int, int] | None = None
 
     @classmethod
-    def face(cls, vector: NDArray[np.float32], box: tuple[int, int, int, int] | None) -> Biometric:
-        return cls("face", 0, FACE_FORMAT, template_to_bytes(vector), box=box)
+    def face(
+        cls, vector: NDArray[np.float32], box: tuple[int, int, int, int] | None, model: str
+    ) -> Biometric:
+        """A face template made by ``model`` (:attr:`matcher.face.FaceEncoder.model`)."""
+        return cls("face", 0, face_format(model), template_to_bytes(vector), box=box)
 
     @classmethod
     def finger(cls, position: int, template: bytes, quality: float) -> Biometric:
@@ -232,6 +246,8 @@ class Storage:
         run beside a live station (SQLite's WAL lets a reader in while the station writes)."""
         self.path = path
         self.sealer = sealer
+        # The face templates this station compares: those of its encoder (set by the station).
+        self.face_format = FACE_FORMAT
         self._lock = threading.RLock()
         if read_only and not path.is_file():
             raise StationError(f"no station database at {path}: check --data")
@@ -476,12 +492,13 @@ class Storage:
         return {row[0]: self._record_from_row(row) for row in rows}
 
     def get_template(self, record_id: int) -> NDArray[np.float32]:
-        """The face template of a record."""
+        """The face template of a record, made by the station's encoder (a template of another
+        model, not yet re-encoded, is as good as none: :class:`RecordNotFoundError`)."""
         with self.reading() as db:
             row = db.execute(
                 "SELECT template FROM biometrics WHERE record_id = ? AND modality = 'face' "
-                "AND position = 0",
-                (record_id,),
+                "AND position = 0 AND format = ?",
+                (record_id, self.face_format),
             ).fetchone()
         if row is None:
             raise RecordNotFoundError(record_id)
@@ -628,8 +645,8 @@ class Storage:
             rows = db.execute(
                 "SELECT b.record_id, b.template FROM biometrics b JOIN records r "
                 "ON r.id = b.record_id WHERE b.modality = 'face' AND b.position = 0 "
-                "AND r.status = 'active' AND r.purpose = ? ORDER BY b.record_id",
-                (purpose,),
+                "AND b.format = ? AND r.status = 'active' AND r.purpose = ? ORDER BY b.record_id",
+                (self.face_format, purpose),
             ).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         out = np.empty((len(rows), TEMPLATE_DIM), dtype=np.float32)
@@ -638,6 +655,45 @@ class Storage:
                 self.sealer.open(sealed, biometric_context(rid, "face", 0))
             )
         return ids, out
+
+    def face_formats(self) -> dict[str, int]:
+        """How many face templates of each stored format the station holds (every status)."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT format, COUNT(*) FROM biometrics WHERE modality = 'face' GROUP BY format"
+            ).fetchall()
+        return {str(fmt): int(count) for fmt, count in rows}
+
+    def records_with_other_face_format(self) -> list[int]:
+        """Records whose face template was made by another model than the station's."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT record_id FROM biometrics WHERE modality = 'face' AND position = 0 "
+                "AND format != ? ORDER BY record_id",
+                (self.face_format,),
+            ).fetchall()
+        return [int(row[0]) for row in rows]
+
+    def replace_face_template(
+        self,
+        record_id: int,
+        vector: NDArray[np.float32],
+        box: tuple[int, int, int, int],
+        model: str,
+    ) -> None:
+        """Store a record's face template made again by ``model`` (in the caller's transaction)."""
+        item = Biometric.face(vector, box, model)
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE biometrics SET format = ?, template = ?, box = ? "
+                "WHERE record_id = ? AND modality = 'face' AND position = 0",
+                (
+                    item.format,
+                    self.sealer.seal(item.template, biometric_context(record_id, "face", 0)),
+                    json.dumps(list(box)),
+                    record_id,
+                ),
+            )
 
     def finger_templates(self, purpose: str) -> dict[int, dict[int, bytes]]:
         """Finger templates of the active records of one purpose: record -> position -> bytes."""

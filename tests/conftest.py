@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from hypothesis import settings as hypothesis_settings
 from PIL import Image
 
-from matcher.face import FaceEncoder
+from matcher.face import FaceEncoder, face_encoder
 from station.api import create_app
 from station.config import Settings, load_settings
 from station.core import Station
@@ -98,7 +98,7 @@ def group_photo(datasets: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def shared_encoder() -> FaceEncoder:
-    return FaceEncoder()
+    return face_encoder()
 
 
 def make_settings(data_dir: Path, lfw: Path | None = None, **overrides: Any) -> Settings:
@@ -249,7 +249,7 @@ def lfw_templates(
     """Real face templates: the first photo of 40 LFW people, with their names."""
     from matcher.imageio import read_rgb
 
-    encoder = FaceEncoder(multiple_faces="largest")
+    encoder = face_encoder(multiple_faces="largest")
     vectors, names = [], []
     for person in lfw_people[:40]:
         vectors.append(encoder.encode(read_rgb(photos_of(person)[0])).vector)

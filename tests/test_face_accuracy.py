@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from matcher.face import FaceEncoder, FaceNotFoundError
+from matcher.face import FaceNotFoundError, face_encoder
 from matcher.imageio import read_rgb
 from station.core import Station
 from station.workflows import FaceInput, Identification
@@ -25,7 +25,7 @@ Outcome = Identification | None
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory: pytest.TempPathFactory, lfw_people: list[Path]) -> dict[str, list]:
     # LFW photos often show bystanders; the subject is the largest face, as in a station portrait.
-    encoder = FaceEncoder(multiple_faces="largest")
+    encoder = face_encoder(multiple_faces="largest")
     settings = make_settings(tmp_path_factory.mktemp("accuracy"))
     enrolled, strangers = lfw_people[:ENROLLED], lfw_people[ENROLLED : ENROLLED + NEVER_ENROLLED]
     with Station(settings, encoder=encoder) as station:

@@ -1,12 +1,20 @@
-"""Face templates from real photos: one face in, 128 numbers out; anything else is refused."""
+"""Face templates from real photos (the default encoder, SFace): one face in, 128 numbers out;
+anything else is refused."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from calibration import FACE_THRESHOLDS
 from matcher.errors import MatcherError
-from matcher.face import FaceEncoder, FaceNotFoundError, MultipleFacesError, face_distance
+from matcher.face import (
+    FaceEncoder,
+    FaceNotFoundError,
+    MultipleFacesError,
+    face_distance,
+    face_encoder,
+)
 from matcher.imageio import read_rgb
 from tests.conftest import photos_of
 
@@ -26,7 +34,8 @@ def test_the_same_person_is_nearer_than_another_person(
 ) -> None:
     a1, a2 = (shared_encoder.encode(read_rgb(p)).vector for p in photos_of(lfw_people[1])[:2])
     b = shared_encoder.encode(read_rgb(photos_of(lfw_people[2])[0])).vector
-    assert face_distance(a1, a2) < 0.6 < face_distance(a1, b)
+    threshold = FACE_THRESHOLDS["sface"].verify
+    assert face_distance(a1, a2) < threshold < face_distance(a1, b)
 
 
 def test_a_picture_without_a_face_is_refused(datasets: Path, shared_encoder: FaceEncoder) -> None:
@@ -40,21 +49,26 @@ def test_a_flat_grey_picture_is_refused(shared_encoder: FaceEncoder) -> None:
         shared_encoder.encode(np.full((480, 640, 3), 128, np.uint8))
 
 
-def test_two_people_in_the_picture_are_refused_by_default(
+# obama_and_biden.jpg shows two men and, lower right, a child looking down in shadow: YuNet finds
+# all three (dlib's HOG detector found only the two men).
+PEOPLE_IN_GROUP_PHOTO = 3
+
+
+def test_several_people_in_the_picture_are_refused_by_default(
     group_photo: Path, shared_encoder: FaceEncoder
 ) -> None:
     with pytest.raises(MultipleFacesError) as caught:
         shared_encoder.encode(read_rgb(group_photo))
-    assert caught.value.count == 2
+    assert caught.value.count == PEOPLE_IN_GROUP_PHOTO
     assert caught.value.code == "multiple_faces"
 
 
 def test_the_largest_face_policy_takes_the_biggest_face(group_photo: Path) -> None:
-    encoder = FaceEncoder(multiple_faces="largest")
+    encoder = face_encoder(multiple_faces="largest")
     pixels = read_rgb(group_photo)
     boxes = encoder.detect(pixels)
     face = encoder.encode(pixels)
-    assert face.faces_found == 2
+    assert face.faces_found == PEOPLE_IN_GROUP_PHOTO
     assert face.box == boxes[0]
     areas = [(b[2] - b[0]) * (b[1] - b[3]) for b in boxes]
     assert areas[0] == max(areas)
@@ -85,3 +99,16 @@ def overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float
 def test_pixels_of_the_wrong_shape_are_refused(shared_encoder: FaceEncoder) -> None:
     with pytest.raises(MatcherError, match="RGB uint8"):
         shared_encoder.encode(np.zeros((100, 100), np.uint8))  # type: ignore[arg-type]
+
+
+def test_the_dlib_encoder_stays_selectable_and_names_its_model(lfw_people: list[Path]) -> None:
+    photo = read_rgb(photos_of(lfw_people[0])[0])
+    dlib, sface = face_encoder("dlib").encode(photo), face_encoder("sface").encode(photo)
+    assert (dlib.model, sface.model) == ("dlib-resnet-v1", "sface-2021dec-int8bq")
+    assert dlib.vector.shape == sface.vector.shape == (128,)
+    assert abs(float(np.linalg.norm(sface.vector)) - 1.0) < 1e-5  # SFace templates are unit length
+
+
+def test_an_unknown_encoder_name_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValueError, match="sface, dlib"):
+        face_encoder("arcface")

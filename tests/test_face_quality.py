@@ -30,11 +30,11 @@ from calibration.capture_quality import (
     summarize,
 )
 from matcher.face import FaceEncoder
+from matcher.face.dlib_encoder import eye_aspect_ratio
 from matcher.face.portrait import PortraitGeometry, eye_centres, portrait_coverage
 from matcher.face.quality import (
     FaceQualityChecker,
     QualityThresholds,
-    eye_aspect_ratio,
     laplacian_variance,
 )
 from matcher.imageio import read_rgb
@@ -90,12 +90,13 @@ def rate(results: list[PhotoQuality], code: str) -> float:
 def test_lfw_failure_to_acquire_rate_and_reasons(lfw_results: list[PhotoQuality]) -> None:
     survey = summarize(lfw_results, QualityThresholds())
     report_table("LFW dev, 200 photos", survey)
-    # Measured on the 200: 139 accepted (FTA 0.305). Refused: head turned 50, eyes closed 5,
-    # several people 5, cut by the frame 4, tilted 3, blurred 2, face too small 1; no face 0.
-    # LFW is press photos, not a capture station: most refusals are turned heads.
-    assert 0.27 <= survey.failure_to_acquire_rate <= 0.34
+    # Measured on the 200 with SFace's detector (YuNet): 127 accepted (FTA 0.365). Refused: head
+    # turned 50, several people 18, cut by the frame 5, eyes closed 4, tilted 3, blurred 2; no face
+    # 0. LFW is press photos, not a capture station: most refusals are turned heads, and YuNet
+    # sees the neighbours cut by the frame's edge that dlib's HOG detector missed (it found 5).
+    assert 0.32 <= survey.failure_to_acquire_rate <= 0.40
     assert 0.21 <= rate(lfw_results, "not_frontal") <= 0.29
-    assert rate(lfw_results, "multiple_faces") <= 0.05
+    assert rate(lfw_results, "multiple_faces") <= 0.11
     assert rate(lfw_results, "eyes_closed") <= 0.05
     assert rate(lfw_results, "blurred") <= 0.03
     assert rate(lfw_results, "no_face") <= 0.02
@@ -112,11 +113,12 @@ def test_orl_photos_are_all_too_tight_for_a_portrait(orl_results: list[PhotoQual
     survey = summarize(orl_results, QualityThresholds())
     report_table("ORL, 400 photos, default thresholds", survey)
     # ORL's 92x112 frames hold the face from brow to chin: at eyes 33 px apart a token portrait
-    # needs 133x177 px, so every frame is refused: 367 as "step back", 27 whose eyes are also
-    # under 30 px apart as "the picture is too small" (no position works), 6 with no face found.
+    # needs 133x177 px, so every frame is refused: 377 as "step back", 23 whose eyes are also
+    # under 30 px apart as "the picture is too small" (no position works); a face is found in
+    # every one (dlib's HOG detector missed 6).
     assert survey.failure_to_acquire_rate == 1.0
-    assert 0.90 <= rate(orl_results, "too_close") <= 0.94
-    assert 0.05 <= rate(orl_results, "low_resolution") <= 0.09
+    assert 0.92 <= rate(orl_results, "too_close") <= 0.96
+    assert 0.04 <= rate(orl_results, "low_resolution") <= 0.08
     assert rate(orl_results, "too_small") == 0.0  # never "move closer" and "step back" at once
     assert rate(orl_results, "no_face") <= 0.03
     assert 31 <= survey.distributions["eye_distance"]["p50"] <= 36
@@ -151,7 +153,8 @@ def test_example_photos_get_the_right_verdicts(example_results: dict[str, PhotoQ
     report_table("face_recognition examples, 18 photos", survey)
     verdict = {name: set(r.reasons) for name, r in example_results.items()}
     test = "examples/knn_examples/test/"
-    assert verdict[test + "obama_and_biden.jpg"] == {"multiple_faces"}
+    # Three people (two men and a child, see test_face_encoder.py); the largest face, tilted.
+    assert verdict[test + "obama_and_biden.jpg"] == {"multiple_faces", "tilted"}
     assert "multiple_faces" in verdict[test + "kit_with_rose.jpg"]
     assert verdict[test + "alex_lacamoire1.jpg"] == set()
     assert verdict[test + "johnsnow_test1.jpg"] == set()
@@ -165,8 +168,8 @@ def test_the_multi_face_photo_asks_for_one_person(
 ) -> None:
     report = checker.assess(read_rgb(examples / "examples/knn_examples/test/obama_and_biden.jpg"))
     assert not report.accepted
-    assert report.measures.faces == 2
-    assert [r.message for r in report.reasons] == ["only one person in front of the camera, please"]
+    assert report.measures.faces == 3  # two men and a child (see test_face_encoder.py)
+    assert report.reasons[0].message == "only one person in front of the camera, please"
 
 
 # --- bad frames made from good ones --------------------------------------------------------------

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from matcher.face import FaceEncoder
+from matcher.face import MODEL_OF, FaceEncoder
 from matcher.face.templates import template_to_bytes
 from matcher.imageio import read_rgb
 from station.cli import main
@@ -313,7 +313,7 @@ def test_a_lookup_for_one_purpose_never_returns_records_of_another(
     two_purposes: Station,
 ) -> None:
     storage = two_purposes.storage
-    face = Biometric.face(np.full(128, 0.1, dtype=np.float32), None)
+    face = Biometric.face(np.full(128, 0.1, dtype=np.float32), None, MODEL_OF["sface"])
     a = storage.add_record(PersonFields(name="A", document_number="X1"), [face], "census")
     b = storage.add_record(PersonFields(name="B", document_number="X1"), [], "voter_registration")
     assert storage.get_records([a.id, b.id], purpose="census").keys() == {a.id}

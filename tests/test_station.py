@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcher.face import FaceEncoder
+from matcher.face import MODEL_OF, FaceEncoder
 from matcher.imageio import read_rgb
 from station.core import Station
 from station.errors import DataDirectoryInUseError, RecordNotFoundError, StationError
@@ -22,7 +22,7 @@ def new_storage(path: Path, key: bytes | None = None) -> Storage:
 
 
 def face(value: float = 0.0) -> list[Biometric]:
-    return [Biometric.face(np.full(128, value, np.float32), None)]
+    return [Biometric.face(np.full(128, value, np.float32), None, MODEL_OF["sface"])]
 
 
 def enroll_people(station: Station, people: list[Path]) -> list[int]:

@@ -62,7 +62,7 @@ with Station(make_settings(data)) as station:
         else:  # one transaction as fast as the disk allows: kills land inside it
             with station.storage.transaction():
                 record = station.storage.add_record(
-                    fields, [Biometric.face(template.vector, template.box)], "voter_registration"
+                    fields, [Biometric.face(template.vector, template.box, template.model)], "voter_registration"
                 )
                 station.audit.append("system", "enroll", target=record.id)
             print("ack", record.id, "active", flush=True)

@@ -1,24 +1,28 @@
-"""Face detection and 128-d templates with face_recognition (dlib HOG detector + ResNet encoder).
+"""What every face encoder does: find faces with their landmarks, and make one face's template.
 
-Detection runs on a copy scaled to a bounded size (speed does not depend on the camera's
-resolution); the template is computed on the full-resolution pixels.
+Two encoders ship (:mod:`matcher.face.engines` makes either by name):
+
+- ``sface`` (:mod:`matcher.face.sface`, the default): OpenCV's YuNet detector (five landmarks) and
+  SFace recognizer.
+- ``dlib`` (:mod:`matcher.face.dlib_encoder`): face_recognition's HOG detector, 68 landmarks and
+  ResNet recognizer, kept for comparison and for stations still holding its templates.
+
+Both give 128 float32 values compared by Euclidean distance (lower is more alike), but the values
+of one model mean nothing to the other: every template is stored with :attr:`FaceEncoder.model`
+and compared only with templates of the same model.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
 
 from matcher.errors import MatcherError
-from matcher.face.templates import Vector, as_template
-
-log = logging.getLogger(__name__)
+from matcher.face.templates import Vector
 
 # (top, right, bottom, left) in pixels, face_recognition's convention.
 Box = tuple[int, int, int, int]
@@ -50,12 +54,29 @@ class MultipleFacesError(MatcherError):
 
 
 @dataclass(frozen=True)
+class FoundFace:
+    """A face a detector found: its box and its landmarks in full-resolution pixels.
+
+    ``landmarks`` are dlib's 68 iBUG 300-W points (68 x 2) or YuNet's five (5 x 2: the eye on the
+    image's left, the other eye, the nose tip, the two mouth corners, left first);
+    :mod:`matcher.face.portrait` and :mod:`matcher.face.quality` read either. ``alignment`` are
+    the points the recognizer aligns its crop on, when they are not the landmarks (SFace aligns on
+    YuNet's five, as it was trained).
+    """
+
+    box: Box
+    landmarks: NDArray[np.float64]
+    alignment: NDArray[np.float64] | None = None
+
+
+@dataclass(frozen=True)
 class FaceTemplate:
-    """A face's template and where it was found."""
+    """A face's template, the model that made it, and where the face was found."""
 
     vector: Vector
     box: Box
     faces_found: int
+    model: str
 
     @property
     def face_width(self) -> int:
@@ -63,113 +84,70 @@ class FaceTemplate:
         return right - left
 
 
-def _box_area(box: Box) -> int:
+def box_area(box: Box) -> int:
     top, right, bottom, left = box
     return max(0, bottom - top) * max(0, right - left)
 
 
-class FaceEncoder:
+# A face narrower than this share of the largest one is someone further back (a queue, a poster),
+# not a second person at the desk. YuNet finds faces from about 20 px: without this, a station in
+# a crowded room would refuse every frame. Faces beside the subject (LFW's press photos: 0.55-1.07
+# of the subject's width) still count.
+BACKGROUND_FACE_RATIO = 0.5
+
+
+def subjects(boxes: list[Box], ratio: float = BACKGROUND_FACE_RATIO) -> list[int]:
+    """Indexes of the boxes (largest first) at least ``ratio`` as wide as the largest."""
+    if not boxes:
+        return []
+    widest = max(right - left for _, right, _, left in boxes)
+    return [i for i, (_, right, _, left) in enumerate(boxes) if right - left >= ratio * widest]
+
+
+class FaceEncoder(ABC):
     """Turns RGB pixels into one face template.
 
-    ``max_detection_side`` bounds the picture the detector sees; small pictures are upsampled
-    (dlib's HOG detector finds faces of about 80 px and larger) so low-resolution sources work.
     ``multiple_faces`` says what to do when several faces are found: ``"reject"`` for a live
     capture (only the person served may be in front of the camera), ``"largest"`` for curated
     photo collections where the subject is the main face.
     """
 
-    def __init__(
-        self,
-        max_detection_side: int = 800,
-        num_jitters: int = 1,
-        multiple_faces: MultipleFacePolicy = "reject",
-    ) -> None:
-        if max_detection_side < 64:
-            raise ValueError("max_detection_side must be at least 64 pixels")
-        self.max_detection_side = max_detection_side
-        self.num_jitters = num_jitters
+    model: ClassVar[str]  # stored with every template this encoder makes
+
+    def __init__(self, multiple_faces: MultipleFacePolicy = "reject") -> None:
         self.multiple_faces: MultipleFacePolicy = multiple_faces
-        # dlib's models are shared module state in face_recognition: one caller at a time.
-        self._lock = threading.Lock()
+
+    @abstractmethod
+    def find(self, pixels: NDArray[np.uint8]) -> list[FoundFace]:
+        """Every face in the picture with its landmarks, largest first."""
+
+    @abstractmethod
+    def vector(self, pixels: NDArray[np.uint8], face: FoundFace) -> Vector:
+        """The template of one found face."""
+
+    @abstractmethod
+    def eye_openness(self, pixels: NDArray[np.uint8], face: FoundFace) -> float | None:
+        """The eye aspect ratio of the face (about 0.3 open, below 0.15 closed), or None when
+        this encoder does not measure it."""
 
     def detect(self, pixels: NDArray[np.uint8]) -> list[Box]:
         """Face boxes in full-resolution coordinates, largest first."""
-        face_recognition = _face_recognition()
-
-        image = _check_rgb(pixels)
-        height, width = image.shape[:2]
-        scale = min(1.0, self.max_detection_side / max(height, width))
-        if scale < 1.0:
-            size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            small = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
-        else:
-            small = image
-        # HOG finds faces of about 80 px and up: upsample small pictures so a face filling a
-        # third of the frame is still found (a 250 px portrait once, a 112 px one twice).
-        longest = max(small.shape[:2])
-        upsample = 0 if longest >= 480 else 1 if longest >= 160 else 2
-        with self._lock:
-            found = face_recognition.face_locations(
-                small, number_of_times_to_upsample=upsample, model="hog"
-            )
-        boxes = [
-            (
-                max(0, round(top / scale)),
-                min(width, round(right / scale)),
-                min(height, round(bottom / scale)),
-                max(0, round(left / scale)),
-            )
-            for top, right, bottom, left in found
-        ]
-        return sorted(boxes, key=_box_area, reverse=True)
+        return [face.box for face in self.find(pixels)]
 
     def encode(self, pixels: NDArray[np.uint8]) -> FaceTemplate:
         """The template of the one face in the picture (or the largest, per the policy)."""
-        face_recognition = _face_recognition()
-
-        image = _check_rgb(pixels)
-        boxes = self.detect(image)
-        if not boxes:
+        image = check_rgb(pixels)
+        faces = self.find(image)
+        if not faces:
             raise FaceNotFoundError()
-        if len(boxes) > 1 and self.multiple_faces == "reject":
-            raise MultipleFacesError(len(boxes), boxes)
-        box = boxes[0]
-        with self._lock:
-            encodings = face_recognition.face_encodings(
-                image, known_face_locations=[box], num_jitters=self.num_jitters, model="small"
-            )
-        if not encodings:
-            raise FaceNotFoundError()
-        return FaceTemplate(vector=as_template(encodings[0]), box=box, faces_found=len(boxes))
-
-    def landmarks(self, pixels: NDArray[np.uint8], box: Box) -> NDArray[np.float64]:
-        """The 68 iBUG 300-W landmarks (x, y) of the face in ``box``, full-resolution pixels.
-
-        Order as dlib's 68-point model: jaw 0-16, brows 17-26, nose 27-35, the eye on the image's
-        left 36-41, the other eye 42-47, mouth 48-67.
-        """
-        face_recognition = _face_recognition()
-        import dlib
-
-        image = _check_rgb(pixels)
-        top, right, bottom, left = box
-        with self._lock:
-            shape = face_recognition.api.pose_predictor_68_point(
-                image, dlib.rectangle(int(left), int(top), int(right), int(bottom))
-            )
-        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+        if len(faces) > 1 and self.multiple_faces == "reject":
+            raise MultipleFacesError(len(faces), [face.box for face in faces])
+        vector = self.vector(image, faces[0])
+        return FaceTemplate(vector, faces[0].box, len(faces), self.model)
 
 
-def _face_recognition() -> Any:
-    """Import face_recognition, undoing its global switch that makes Pillow accept cut-short files."""
-    import face_recognition
-    from PIL import ImageFile
-
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    return face_recognition
-
-
-def _check_rgb(pixels: NDArray[np.uint8]) -> NDArray[np.uint8]:
+def check_rgb(pixels: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """RGB uint8 pixels as a contiguous array, or :class:`MatcherError` saying what was given."""
     if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
         raise MatcherError(
             f"expected RGB uint8 pixels (height x width x 3), got {pixels.dtype} {pixels.shape}"

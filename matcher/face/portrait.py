@@ -52,11 +52,15 @@ class PortraitGeometry:
 
 
 def eye_centres(landmarks: NDArray[np.float64]) -> tuple[Point, Point]:
-    """Centres of the two eyes from the 68 landmarks: (image-left eye, image-right eye)."""
-    if landmarks.shape != (68, 2):
-        raise MatcherError(f"expected 68 landmarks (68 x 2), got {landmarks.shape}")
-    a = landmarks[36:42].mean(axis=0)
-    b = landmarks[42:48].mean(axis=0)
+    """Centres of the two eyes: (image-left eye, image-right eye), from dlib's 68 landmarks (the
+    means of each eye's six) or YuNet's five (the first two)."""
+    if landmarks.shape == (5, 2):
+        a, b = landmarks[0], landmarks[1]
+    elif landmarks.shape == (68, 2):
+        a = landmarks[36:42].mean(axis=0)
+        b = landmarks[42:48].mean(axis=0)
+    else:
+        raise MatcherError(f"expected 68 or 5 landmarks (N x 2), got {landmarks.shape}")
     left, right = (a, b) if a[0] <= b[0] else (b, a)
     return (float(left[0]), float(left[1])), (float(right[0]), float(right[1]))
 

@@ -1,14 +1,17 @@
 """Face capture quality: is this frame good enough to store and match, and if not, why.
 
-Measures, all from one detection and the 68 landmarks of the largest face:
+Measures, all from one detection and the landmarks of the largest face (dlib's 68 or YuNet's five,
+see :mod:`matcher.face.encoder`):
 
 - ``faces``: how many faces the detector found (exactly one person must be in the picture).
 - ``eye_distance``: pixels between the eye centres (how large the face is in the frame).
 - ``roll`` and ``yaw`` in degrees: roll is the angle of the line through the eyes; yaw comes from
   where the nose tip sits between the two sides of the face contour, ``asin((l - r) / (l + r))``
-  for a head seen as a cylinder (positive: the nose points to the image's right).
+  for a head seen as a cylinder (positive: the nose points to the image's right). With five
+  landmarks there is no contour: yaw comes from the nose tip's offset from the eye midpoint, in
+  eye distances, scaled to agree with the contour estimate (see :func:`head_pose`).
 - ``eye_openness``: the eye aspect ratio (Soukupova and Cech 2016), mean of both eyes; about 0.3
-  for open eyes, below 0.15 for closed ones.
+  for open eyes, below 0.15 for closed ones (None when the encoder does not measure it).
 - ``sharpness``: variance of the Laplacian of the inner face (eyes to mouth) resampled so the
   eyes are 40 px apart and scaled to a mean grey of 128. At a fixed scale the value does not
   depend on the camera's resolution or distance, and at a fixed mean it does not depend on
@@ -39,7 +42,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from matcher.errors import MatcherError
-from matcher.face.encoder import Box, FaceEncoder, FaceNotFoundError, _check_rgb
+from matcher.face.encoder import Box, FaceEncoder, FaceNotFoundError, check_rgb
+from matcher.face.engines import face_encoder
 from matcher.face.portrait import (
     PortraitGeometry,
     eye_centres,
@@ -200,17 +204,13 @@ def laplacian_variance(levels: NDArray[np.float64]) -> float:
     return float(lap.var())
 
 
-def eye_aspect_ratio(eye: NDArray[np.float64]) -> float:
-    """EAR of one eye's six landmarks (corner, two upper, corner, two lower)."""
-    p1, p2, p3, p4, p5, p6 = eye
-    width = float(np.linalg.norm(p1 - p4))
-    if width < 1e-6:
-        return 0.0
-    return float((np.linalg.norm(p2 - p6) + np.linalg.norm(p3 - p5)) / (2.0 * width))
+# The nose tip's depth in front of the eyes, in eye distances, as YuNet's landmarks place it: the
+# scale that makes the five-landmark yaw agree with the 68-landmark contour yaw on LFW dev.
+NOSE_DEPTH = 0.45  # least squares on 298 LFW dev photos (correlation 0.86)
 
 
 def head_pose(landmarks: NDArray[np.float64]) -> tuple[float, float]:
-    """(yaw, roll) in degrees from the 68 landmarks.
+    """(yaw, roll) in degrees from dlib's 68 landmarks or YuNet's five.
 
     Roll: the angle of the line from the image-left eye to the image-right eye (positive when
     the right one is lower). Yaw: the landmarks are first rotated by -roll about the eye midpoint;
@@ -223,6 +223,14 @@ def head_pose(landmarks: NDArray[np.float64]) -> tuple[float, float]:
     centre = np.array([(lx + rx) / 2, (ly + ry) / 2])
     shifted = landmarks - centre
     level_x = shifted[:, 0] * cos - shifted[:, 1] * sin
+    if landmarks.shape[0] == 5:
+        # The nose tip's offset from the eye midpoint, in eye distances: it grows with the turn
+        # as sin(yaw) times the nose's depth in eye distances, fitted on LFW dev against the
+        # contour estimate below (see NOSE_DEPTH).
+        span = math.hypot(rx - lx, ry - ly)
+        offset = 0.0 if span <= 1e-6 else float(level_x[2]) / span
+        ratio = max(-1.0, min(1.0, offset / NOSE_DEPTH))
+        return math.degrees(math.asin(ratio)), math.degrees(roll)
     left = float(level_x[0:3].mean())
     right = float(level_x[14:17].mean())
     nose = float(level_x[30])
@@ -235,8 +243,8 @@ def head_pose(landmarks: NDArray[np.float64]) -> tuple[float, float]:
 class FaceQualityChecker:
     """Assesses frames (RGB uint8) against :class:`QualityThresholds`.
 
-    Uses the encoder's detector (same upsampling for small pictures as matching) and its
-    68-point landmarks, under the encoder's lock: face_recognition's dlib models are shared state.
+    Uses the encoder's detector and landmarks (the same as matching uses), so a frame is judged on
+    what the matcher will see.
     """
 
     def __init__(
@@ -246,15 +254,15 @@ class FaceQualityChecker:
         geometry: PortraitGeometry | None = None,
     ) -> None:
         self.thresholds = thresholds or QualityThresholds()
-        self.encoder = encoder or FaceEncoder()
+        self.encoder = encoder or face_encoder()
         self.geometry = geometry or PortraitGeometry()
 
     def assess(self, pixels: NDArray[np.uint8]) -> QualityReport:
         """Measure one frame and list every reason to refuse it (none: accepted)."""
-        image = _check_rgb(pixels)
+        image = check_rgb(pixels)
         limits = self.thresholds
-        boxes = self.encoder.detect(image)
-        if not boxes:
+        faces = self.encoder.find(image)
+        if not faces:
             # No face: say so, and also whether the whole picture is too dark or too bright,
             # which is often why the detector found nothing.
             reasons = [_reason("no_face")]
@@ -267,17 +275,16 @@ class FaceQualityChecker:
             measures = FaceMeasures(faces=0, highlight=highlight, brightness=level)
             return QualityReport(measures, tuple(reasons))
 
-        box = boxes[0]
-        landmarks = self.encoder.landmarks(image, box)
+        box, landmarks = faces[0].box, faces[0].landmarks
         eyes = eye_centres(landmarks)
         eye_distance = math.dist(*eyes)
         yaw, roll = head_pose(landmarks)
-        openness = (eye_aspect_ratio(landmarks[36:42]) + eye_aspect_ratio(landmarks[42:48])) / 2
+        openness = self.encoder.eye_openness(image, faces[0])
         chip = grey(warp_eyes(image, eyes, _CHIP_EYES, _CHIP_SIZE))
         brightness = float(chip.mean())
         sharpness = laplacian_variance(chip * (128.0 / max(brightness, 1.0)))
         measures = FaceMeasures(
-            faces=len(boxes),
+            faces=len(faces),
             eye_distance=eye_distance,
             yaw=yaw,
             roll=roll,
@@ -304,7 +311,7 @@ class FaceQualityChecker:
         if m.faces == 0:
             return [_reason("no_face")]
         assert m.eye_distance is not None and m.yaw is not None and m.roll is not None
-        assert m.eye_openness is not None and m.sharpness is not None
+        assert m.sharpness is not None
         assert m.brightness is not None and m.portrait_coverage is not None
         assert m.highlight is not None and m.portrait_fit is not None
         assert m.dark_fraction is not None and m.bright_fraction is not None
@@ -329,7 +336,7 @@ class FaceQualityChecker:
             out.append("not_frontal")
         if abs(m.roll) > limits.max_roll:
             out.append("tilted")
-        if m.eye_openness < limits.min_eye_openness:
+        if m.eye_openness is not None and m.eye_openness < limits.min_eye_openness:
             out.append("eyes_closed")
         # Clipped or crushed pixels have lost their detail: sharpness is not judged on a badly
         # exposed face (the light comes first, and "blurred" would send the operator astray).
@@ -342,12 +349,12 @@ class FaceQualityChecker:
         """The token portrait of the face a report measured (what gets stored and matched)."""
         if report.landmarks is None:
             raise MatcherError("no face was measured in this frame: no portrait can be made")
-        return token_portrait(_check_rgb(pixels), report.landmarks, self.geometry)
+        return token_portrait(check_rgb(pixels), report.landmarks, self.geometry)
 
     def portrait_of(self, pixels: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """Detect the largest face, align it to the token geometry (no quality verdict)."""
-        image = _check_rgb(pixels)
-        boxes = self.encoder.detect(image)
-        if not boxes:
+        image = check_rgb(pixels)
+        faces = self.encoder.find(image)
+        if not faces:
             raise FaceNotFoundError()
-        return token_portrait(image, self.encoder.landmarks(image, boxes[0]), self.geometry)
+        return token_portrait(image, faces[0].landmarks, self.geometry)

@@ -217,7 +217,7 @@ def _store(
     """Write the record, its biometrics, photos, consent, hold and audit rows (the caller holds
     the write transaction); the galleries learn an active record and forget it on failure."""
     templates = fingers.templates
-    biometrics = [Biometric.face(encoded.vector, encoded.box)] + [
+    biometrics = [Biometric.face(encoded.vector, encoded.box, encoded.model)] + [
         Biometric.finger(p, t.to_bytes(), float(t.quality)) for p, t in sorted(templates.items())
     ]
     exceptions = {
