@@ -56,6 +56,7 @@ from calibration.thresholds import (
     calibrate_verification,
     extrapolate_identification,
 )
+from matcher.face.engines import DEFAULT_ENCODER
 from matcher.face.quality import FaceQualityChecker, QualityThresholds
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ class ModalityRun:
     seconds: float
     quality: QualityThreshold | None = None
     quality_extra: dict[str, Any] = field(default_factory=dict)
+    encoder: str | None = None  # the face encoder that made the scores (face only)
 
     def warnings(self) -> list[str]:
         return self.verification.warnings() + self.identification.warnings()
@@ -125,7 +127,8 @@ class ModalityRun:
             self.quality.to_json() if self.quality else self.enrollment.to_json()
         )
         quality.update(self.quality_extra)
-        return {
+        encoder = {} if self.encoder is None else {"encoder": self.encoder}
+        return encoder | {
             "score": self.polarity,
             "accept": "score <= threshold" if self.polarity == "distance" else "score >= threshold",
             "verify": self.verification.to_json(),
@@ -206,20 +209,25 @@ def calibrate_face(
     cache_root: Path | None = None,
     quality_thresholds: QualityThresholds | None = None,
     progress: ProgressFactory = _no_progress,
+    encoder: str = DEFAULT_ENCODER,
 ) -> ModalityRun:
-    """Calibrate the face matcher on ``folder`` (one sub-folder per person)."""
+    """Calibrate the face matcher of ``encoder`` on ``folder`` (one sub-folder per person); the
+    thresholds written are for that encoder's templates only (a station of another encoder
+    ignores them)."""
     settings = settings or RunSettings()
     started = time.perf_counter()
     items = list_face_photos(folder, limit_people, photos_per_person)
     paths = [path for path, _ in items]
     templates = face_templates(
         paths,
+        encoder=encoder,
         workers=workers,
         cache_root=cache_root,
         progress=progress("face templates", len(items)),
     )
     measures = face_measures(
         paths,
+        encoder=encoder,
         workers=workers,
         cache_root=cache_root,
         progress=progress("face quality", len(items)),
@@ -276,7 +284,7 @@ def calibrate_face(
         "failures_to_acquire": int((~usable).sum()),
         "limit_people": limit_people,
         "photos_per_person": photos_per_person,
-        "template": template_version(),
+        "template": template_version(encoder),
     }
     return ModalityRun(
         modality="face",
@@ -294,6 +302,7 @@ def calibrate_face(
             "reasons": dict(reasons.most_common()),
             "thresholds": thresholds.to_json(),
         },
+        encoder=encoder,
     )
 
 

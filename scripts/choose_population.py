@@ -20,10 +20,11 @@ Faces (LFW dev, people in name order, the first eight photos of each): a photo i
 station's capture accepts it (the simulated camera holding it, the capture quality check, the
 token portrait). The chip photo is a live photo that the encoder also finds exactly one face in
 as a whole picture (as the station encodes a chip's DG2), and the live photos kept for it are the
-others whose portrait lies within 0.45 of it (the station's 1:1 threshold is 0.55) and within 0.5
-of one another, at most four, nearest first. A person becomes a citizen with at least two such
-live photos, when every one of their pictures lies further than 0.6 from every picture of the
-citizens chosen before. Citizens alternate women and men (women: the LFW people in ``WOMEN``,
+others whose portrait lies within 0.95 of it (the station's 1:1 threshold for SFace is 1.10) and
+within 1.0 of one another, at most four, nearest first. A person becomes a citizen with at least
+two such live photos, when every one of their pictures lies further than 1.2 from every picture of
+the citizens chosen before (1% of LFW's impostor pairs are nearer). Distances are the station's
+default encoder's (SFace). Citizens alternate women and men (women: the LFW people in ``WOMEN``,
 public figures known by their names; men: the others), as many as there are pairs of fingers.
 """
 
@@ -47,7 +48,7 @@ from drivers.fingerprint.models import model_profile
 from drivers.fingerprint.protocol import pack_4bit, unpack_4bit
 from drivers.fingerprint.sim import sensor_frame
 from drivers.idcard.base import decode_photo
-from matcher.face import FaceEncoder
+from matcher.face import face_encoder
 from matcher.face.quality import FaceQualityChecker
 from matcher.face.templates import face_distance
 from matcher.fingerprint import mcc
@@ -61,10 +62,10 @@ MIN_QUALITY, MIN_MINUTIAE = 40, 15  # the station's defaults are 20 and 12
 GENUINE_MARGIN = 0.08  # fingerprint_verify_threshold is 0.05
 IMPOSTOR_LIMIT = 0.05
 PHOTOS_PER_PERSON = 8
-CHIP_DISTANCE = 0.45  # face_verify_threshold is 0.55
-LIVE_DISTANCE = 0.50
+CHIP_DISTANCE = 0.95  # face_verify_threshold is 1.10 (SFace)
+LIVE_DISTANCE = 1.00
 MAX_LIVE = 4
-OTHERS_DISTANCE = 0.60
+OTHERS_DISTANCE = 1.20  # LFW dev: FMR 1% at 1.186
 # LFW people of this folder who are women, as the public figures they are.
 WOMEN_NAMES = """
 Ai_Sugiyama Alex_Sink Alexandra_Stevenson Allyson_Felix Amelia_Vega Amelie_Mauresmo
@@ -183,7 +184,9 @@ class FaceJudge:
 
     def __init__(self, folder: Path) -> None:
         settings = load_settings(environ={})
-        self.encoder = FaceEncoder(max_detection_side=settings.max_detection_side)
+        self.encoder = face_encoder(
+            settings.face_encoder, max_detection_side=settings.max_detection_side
+        )
         self.quality = FaceQualityChecker(encoder=self.encoder)
         self.camera = SimulatedCamera(f"sim://?dir={quote(str(folder))}")
 
@@ -259,7 +262,7 @@ def choose_faces(datasets: Path, count: int) -> list[dict[str, Any]]:
                     for a in other["_vectors"]
                     for b in found["_vectors"]
                 ),
-                default=1.0,
+                default=float("inf"),
             )
             if nearest <= OTHERS_DISTANCE:
                 log(f"face {person.name}: left out (within {nearest:.2f} of a citizen chosen)")

@@ -5,7 +5,9 @@ whose ``face_encoder`` changed (an upgrade from dlib to SFace) makes every face 
 from the record's sealed portrait before it searches anyone: :func:`reencode_faces` runs when the
 station opens, in one transaction per record, and audits what it did. A record whose portrait is
 missing or shows no face the new encoder finds keeps its old template, is left out of the face
-gallery (its fingers still search), and is listed for a new capture (``station face status``).
+gallery (its fingers still search), and is listed for a new capture (``GET /api/v1/status``:
+``face.need_recapture``). The face re-encoded is the one over the box the
+old encoder stored, so a neighbour the new detector sees in the photo changes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from matcher.errors import MatcherError
-from matcher.face import FaceEncoder
+from matcher.face import FaceEncoder, FaceNotFoundError, FoundFace
+from matcher.face.encoder import Box, overlap
 from station.audit import AuditLog
 from station.security.roles import SYSTEM
 from station.storage import Storage
@@ -66,6 +69,14 @@ def _portrait_pixels(storage: Storage, record_id: int) -> np.ndarray | None:
         return None
 
 
+def _the_enrolled_face(faces: list[FoundFace], enrolled_box: Box | None) -> FoundFace:
+    """The face the old encoder enrolled: the one over the box it stored (the new detector may
+    see a neighbour the old one missed), else the largest."""
+    if enrolled_box is None:
+        return faces[0]
+    return max(faces, key=lambda face: overlap(face.box, enrolled_box))
+
+
 def reencode_faces(storage: Storage, encoder: FaceEncoder, audit: AuditLog) -> FaceMigration:
     """Make again, with ``encoder``, every face template of another model the station holds."""
     started = time.perf_counter()
@@ -76,19 +87,23 @@ def reencode_faces(storage: Storage, encoder: FaceEncoder, audit: AuditLog) -> F
             migration.recapture.append(Recapture(record_id, "no readable portrait is stored"))
             continue
         try:
-            made = encoder.encode(pixels)
+            faces = encoder.find(pixels)
+            if not faces:
+                raise FaceNotFoundError()
+            face = _the_enrolled_face(faces, storage.get_record(record_id).face_box)
+            vector = encoder.vector(pixels, face)
         except MatcherError as exc:
             migration.recapture.append(Recapture(record_id, f"the stored portrait: {exc}"))
             continue
         with storage.transaction():
-            storage.replace_face_template(record_id, made.vector, made.box, made.model)
-            audit.append(SYSTEM.login, "face_reencode", record_id, detail={"model": made.model})
+            storage.replace_face_template(record_id, vector, face.box, encoder.model)
+            audit.append(SYSTEM.login, "face_reencode", record_id, detail={"model": encoder.model})
         migration.reencoded.append(record_id)
     migration.seconds = time.perf_counter() - started
     if migration.reencoded or migration.recapture:
         log.warning(
             "face templates moved to %s: %d re-encoded from their portraits in %.1f s; %d need "
-            "a new capture (station face status)",
+            "a new capture (face.need_recapture in the status)",
             encoder.model,
             len(migration.reencoded),
             migration.seconds,

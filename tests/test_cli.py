@@ -223,10 +223,17 @@ def test_eval_face_prints_the_agreed_json_keys(tmp_path: Path, lfw_people: list[
     chosen = lfw_people[100:112]
     for person in chosen:
         (folder / person.name).symlink_to(person)
-    result = run("eval", "face", str(folder), "--json", "--holdout", "0.25", "--workers", "2")
+    result = run(
+        "eval", "face", str(folder), "--json", "--holdout", "0.25", "--workers", "2"
+    )  # both encoders by default, side by side
     assert result.returncode == 0, result.stderr
-    figures = json.loads(result.stdout)
+    both = json.loads(result.stdout)
+    assert set(both) == {"sface", "dlib"}
+    assert both["sface"]["images"] == both["dlib"]["images"]  # the same photos for both
+    figures = both["sface"]
     assert {"rank1", "fnir", "fpir", "probes", "gallery", "seconds"} <= set(figures)
+    assert {"failure_to_acquire_rate", "ms_per_face", "encoder"} <= set(figures)
+    assert {"fnmr_at_fmr_0.001", "fnmr_at_fmr_0.0001"} <= set(figures["verification"])
     held_out = 3
     photos = {p.name: len(photos_of(p)) for p in chosen}
     assert figures["gallery"] == len(chosen) - held_out

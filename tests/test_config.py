@@ -4,13 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from calibration import DEFAULT_FACE_IDENTIFY_THRESHOLD
+from calibration import FACE_THRESHOLDS
 from station.config import ConfigError, load_settings
 
 
 def test_defaults_apply_when_nothing_is_set(tmp_path: Path) -> None:
     settings = load_settings(overrides={"data_dir": tmp_path}, environ={})
-    assert settings.face_identify_threshold == DEFAULT_FACE_IDENTIFY_THRESHOLD
+    assert settings.face_encoder == "sface"
+    assert settings.face_identify_threshold == FACE_THRESHOLDS["sface"].identify
+    assert settings.face_verify_threshold == FACE_THRESHOLDS["sface"].verify
     assert settings.host == "127.0.0.1"
     assert settings.database_path == tmp_path / "station.sqlite3"
 
@@ -57,3 +59,18 @@ def test_a_broken_config_file_is_reported(tmp_path: Path) -> None:
     config.write_text("port = [\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(config_file=config, environ={})
+
+
+def test_each_encoder_brings_its_own_face_thresholds_and_an_unknown_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    dlib = load_settings(overrides={"data_dir": tmp_path, "face_encoder": "dlib"}, environ={})
+    assert (dlib.face_verify_threshold, dlib.face_identify_threshold) == (0.55, 0.5)
+    with pytest.raises(ConfigError, match="face_encoder='arcface' is not one of dlib, sface"):
+        load_settings(overrides={"data_dir": tmp_path, "face_encoder": "arcface"}, environ={})
+    off = load_settings(
+        environ={"STATION_FACE_LANDMARKS_68": "false", "STATION_DATA": str(tmp_path)}
+    )
+    assert off.face_landmarks_68 is False
+    with pytest.raises(ConfigError, match="must be true or false"):
+        load_settings(environ={"STATION_FACE_LANDMARKS_68": "maybe", "STATION_DATA": str(tmp_path)})

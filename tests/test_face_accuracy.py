@@ -53,33 +53,37 @@ def matched_id(result: Outcome) -> int | None:
     return result.match.record.id if result and result.match else None
 
 
-def test_rank1_identification_rate_is_at_least_95_percent(outcomes: dict[str, list]) -> None:
-    # Measured: 0.98 (one probe has no detectable face, one is ranked second).
+def test_rank1_identification_rate_is_at_least_98_percent(outcomes: dict[str, list]) -> None:
+    # Measured with SFace: 1.00 (dlib's encoder: 0.98, one probe with no face found, one second).
     mated = outcomes["mated"]
     assert len(mated) == ENROLLED
     rank1 = sum(top_id(r) == expected for expected, r in mated) / len(mated)
-    assert rank1 >= 0.95, f"rank-1 {rank1:.3f}"
+    print(f"\nrank-1 {rank1:.3f}")
+    assert rank1 >= 0.98, f"rank-1 {rank1:.3f}"
 
 
 def test_no_distinct_person_is_held_as_a_duplicate_of_another(outcomes: dict[str, list]) -> None:
-    # Measured: 0 of 100 distinct people held (face only, fused duplicate threshold).
+    # Measured with SFace: 0 of 100 distinct people held (face only, fused duplicate threshold).
+    print(f"\nheld {outcomes['held']}")
     assert len(outcomes["held"]) <= 1, outcomes["held"]
 
 
 def test_enrolled_people_are_found_at_the_threshold_at_the_measured_rate(
     outcomes: dict[str, list],
 ) -> None:
-    # Measured: FNIR 0.61 (61 of 100) at the fused 1:N threshold ln(100) + ln(100) = 9.2, which a
-    # face alone reaches only below a distance of about 0.43 (matcher/fusion.py). A face alone is
-    # weak evidence against a gallery; the station identifies with fingers (tests/test_workflows).
+    # Measured with SFace: FNIR 0.07 (7 of 100) at the fused 1:N threshold ln(100) + ln(100) = 9.2,
+    # which a face alone reaches below a distance of about 0.98 (matcher/fusion.py); dlib's
+    # encoder missed 61 of 100 there. The station identifies with fingers too (test_workflows).
     mated = outcomes["mated"]
     fnir = sum(matched_id(r) != expected for expected, r in mated) / len(mated)
-    assert fnir <= 0.63, f"FNIR {fnir:.3f}"
+    print(f"\nFNIR {fnir:.3f}")
+    assert fnir <= 0.10, f"FNIR {fnir:.3f}"
 
 
 def test_never_enrolled_people_are_rejected_at_the_threshold(outcomes: dict[str, list]) -> None:
-    # Measured: FPIR 0.00 (0 of 50) at the fused 1:N threshold, gallery of 100.
+    # Measured with SFace: FPIR 0.00 (0 of 50) at the fused 1:N threshold, gallery of 100.
     nonmated = outcomes["nonmated"]
     assert len(nonmated) == NEVER_ENROLLED
     fpir = sum(matched_id(r) is not None for r in nonmated) / len(nonmated)
+    print(f"\nFPIR {fpir:.3f}")
     assert fpir <= 0.02, f"FPIR {fpir:.3f}"

@@ -106,6 +106,6 @@ def test_the_workload_puts_real_faces_where_their_probes_expect_them(lfw: Path) 
     own = np.linalg.norm(
         w.vectors[w.real_truth[mated]] - w.queries[: w.real_queries][mated], axis=1
     )
-    assert np.median(own) < 0.6
+    assert np.median(own) < 1.0  # SFace: genuine median 0.81, impostor 1.35 on LFW dev
     with pytest.raises(FileNotFoundError, match="STATION_DATASETS"):
         load_real_faces(lfw / "no-such-folder")

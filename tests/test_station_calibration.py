@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from calibration import DEFAULT_FINGERPRINT_VERIFY_THRESHOLD
+from calibration import DEFAULT_FINGERPRINT_VERIFY_THRESHOLD, FACE_THRESHOLDS
 from calibration.calibration_file import update_calibration
 from matcher.face import FaceEncoder
 from station.config import ConfigError, load_settings
@@ -28,16 +28,18 @@ def operating_point(threshold: float, metric: str, gallery: int | None = None) -
     return point
 
 
-def write_calibration(path: Path, face_gallery: int = 2) -> Path:
-    update_calibration(
-        path,
-        modality="face",
-        section={
-            "score": "distance",
-            "verify": operating_point(0.52, "fmr"),
-            "identify": operating_point(0.47, "fpir", face_gallery),
-        },
-    )
+def write_calibration(
+    path: Path, face_gallery: int = 2, encoder: str | None = "sface", face: tuple = (1.02, 0.97)
+) -> Path:
+    """A calibration file; ``encoder`` None writes one as before encoders were recorded."""
+    section: dict[str, Any] = {
+        "score": "distance",
+        "verify": operating_point(face[0], "fmr"),
+        "identify": operating_point(face[1], "fpir", face_gallery),
+    }
+    if encoder is not None:
+        section["encoder"] = encoder
+    update_calibration(path, modality="face", section=section)
     update_calibration(
         path,
         modality="fingerprint",
@@ -61,9 +63,28 @@ def test_the_calibration_file_in_the_data_directory_sets_the_thresholds(tmp_path
     write_calibration(tmp_path / "calibration.json")
     settings = load_settings(overrides={"data_dir": tmp_path}, environ={})
     assert settings.calibration_file == tmp_path / "calibration.json"
-    assert (settings.face_verify_threshold, settings.face_identify_threshold) == (0.52, 0.47)
+    assert (settings.face_verify_threshold, settings.face_identify_threshold) == (1.02, 0.97)
     assert settings.fingerprint_verify_threshold == 0.031
     assert settings.fingerprint_min_quality == 43
+
+
+def test_face_thresholds_measured_with_another_encoder_are_not_used(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A file from before encoders were recorded was measured with dlib's: its distances mean
+    # nothing to SFace's templates, so SFace's defaults apply (the fingerprint part still does).
+    write_calibration(tmp_path / "calibration.json", encoder=None, face=(0.52, 0.47))
+    settings = load_settings(overrides={"data_dir": tmp_path}, environ={})
+    defaults = FACE_THRESHOLDS["sface"]
+    assert (settings.face_verify_threshold, settings.face_identify_threshold) == (
+        defaults.verify,
+        defaults.identify,
+    )
+    assert settings.fingerprint_verify_threshold == 0.031
+    assert "measured with the dlib encoder" in caplog.text
+    # ...and a station that chose dlib takes them.
+    dlib = load_settings(overrides={"data_dir": tmp_path, "face_encoder": "dlib"}, environ={})
+    assert (dlib.face_verify_threshold, dlib.face_identify_threshold) == (0.52, 0.47)
 
 
 def test_an_explicit_setting_still_beats_the_calibration_file(tmp_path: Path) -> None:
@@ -73,7 +94,7 @@ def test_an_explicit_setting_still_beats_the_calibration_file(tmp_path: Path) ->
         environ={"STATION_CALIBRATION_FILE": str(path)},
     )
     assert settings.calibration_file == path
-    assert settings.face_verify_threshold == 0.52  # from the file
+    assert settings.face_verify_threshold == 1.02  # from the file
     assert settings.face_identify_threshold == 0.4  # the override wins
 
 

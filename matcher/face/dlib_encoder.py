@@ -26,6 +26,7 @@ from matcher.face.encoder import (
     MultipleFacePolicy,
     box_area,
     check_rgb,
+    overlap,
     subjects,
 )
 from matcher.face.templates import Vector, as_template
@@ -201,19 +202,10 @@ def _hog_box_near(image: NDArray[np.uint8], box: Box) -> Box | None:
             round(y0 + b / scale),
             round(x0 + lft / scale),
         )
-        overlap = _overlap(candidate, box)
-        if overlap > best_overlap:
-            best, best_overlap = candidate, overlap
+        overlap_ = overlap(candidate, box)
+        if overlap_ > best_overlap:
+            best, best_overlap = candidate, overlap_
     return best
-
-
-def _overlap(a: Box, b: Box) -> float:
-    """Intersection over union of two (top, right, bottom, left) boxes."""
-    height = min(a[2], b[2]) - max(a[0], b[0])
-    width = min(a[1], b[1]) - max(a[3], b[3])
-    inter = max(0, height) * max(0, width)
-    union = box_area(a) + box_area(b) - inter
-    return inter / union if union else 0.0
 
 
 def _face_recognition() -> Any:

@@ -89,6 +89,15 @@ def box_area(box: Box) -> int:
     return max(0, bottom - top) * max(0, right - left)
 
 
+def overlap(a: Box, b: Box) -> float:
+    """Intersection over union of two (top, right, bottom, left) boxes."""
+    height = min(a[2], b[2]) - max(a[0], b[0])
+    width = min(a[1], b[1]) - max(a[3], b[3])
+    inter = max(0, height) * max(0, width)
+    union = box_area(a) + box_area(b) - inter
+    return inter / union if union else 0.0
+
+
 # A face narrower than this share of the largest one is someone further back (a queue, a poster),
 # not a second person at the desk. YuNet finds faces from about 20 px: without this, a station in
 # a crowded room would refuse every frame. Faces beside the subject (LFW's press photos: 0.55-1.07

@@ -214,6 +214,10 @@ class SFaceEncoder(FaceEncoder):
             found.append(FoundFace(detection.box, landmarks, alignment=detection.points))
         return found
 
+    def detect(self, pixels: NDArray[np.uint8]) -> list[Box]:
+        """Face boxes, largest first (no landmark refinement: boxes are all that is asked)."""
+        return [d.box for d in self._subjects(check_rgb(pixels))]
+
     def _subjects(self, image: NDArray[np.uint8]) -> list[Detection]:
         """YuNet's faces, largest first, without the ones far behind (see ``subjects``)."""
         detections = self.detector.detect(image)

@@ -88,6 +88,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "gallery_error": 500,
     "config_error": 500,
     "calibration_error": 500,
+    "face_model_missing": 500,
 }
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from matcher.face.engines import DEFAULT_ENCODER, ENCODER_NAMES
 from station.commands.output import echo_json, fail
 from station.logsetup import configure_logging
 
@@ -174,11 +175,19 @@ def calibrate() -> None:
 @_options
 @click.option("--limit", type=int, help="Use the first N people (by name) only.")
 @click.option("--photos-per-person", type=int, help="Use at most N photos of each person.")
+@click.option(
+    "--encoder",
+    type=click.Choice(ENCODER_NAMES),
+    default=DEFAULT_ENCODER,
+    show_default=True,
+    help="The face encoder to calibrate (the station's face_encoder setting must match).",
+)
 def calibrate_face_command(
     folder: Path,
     out: Path,
     limit: int | None,
     photos_per_person: int | None,
+    encoder: str,
     workers: int,
     cache_dir: Path | None,
     no_cache: bool,
@@ -198,6 +207,7 @@ def calibrate_face_command(
             workers=workers,
             cache_root=_cache_root(cache_dir, no_cache),
             progress=bars,
+            encoder=encoder,
         )
     _finish(run, out, as_json)
 

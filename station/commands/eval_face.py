@@ -43,7 +43,12 @@ from station.logsetup import configure_logging
 @click.option(
     "--portrait", is_flag=True, help="Match token portraits (aligned crops), not the raw photos."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object (with several encoders: one per encoder, by name).",
+)
 def eval_face(
     folder: Path,
     encoders: tuple[str, ...],
@@ -86,7 +91,10 @@ def eval_face(
                 )
             )
     if as_json:
-        echo_json(results[0].to_json() if len(results) == 1 else [r.to_json() for r in results])
+        # One encoder: its figures; several: the figures of each, by encoder name.
+        echo_json(
+            results[0].to_json() if len(results) == 1 else {r.encoder: r.to_json() for r in results}
+        )
         return
     click.echo(face_eval_table(results))
 
