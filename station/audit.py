@@ -63,6 +63,7 @@ ACTIONS = frozenset(
         "receipt_check",
         "alerts",
         "operator_update",
+        "mrz_read",
     }
 )
 
