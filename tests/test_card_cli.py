@@ -133,7 +133,9 @@ def test_card_mrz_of_a_file_that_is_no_image_is_an_error_without_a_traceback(
     not_a_photo.write_text("hello")
     result = CliRunner().invoke(card, ["mrz", str(not_a_photo)])
     assert result.exit_code == 1
-    assert "is not a readable image" in result.output and "give a photo of the card" in result.output
+    assert (
+        "is not a readable image" in result.output and "give a photo of the card" in result.output
+    )
     assert "Traceback" not in result.output
     as_json = CliRunner().invoke(card, ["mrz", str(not_a_photo), "--json"])
     assert json.loads(as_json.output)["error"]["code"] == "invalid_image"
@@ -141,7 +143,9 @@ def test_card_mrz_of_a_file_that_is_no_image_is_an_error_without_a_traceback(
 
 def test_card_mrz_takes_a_photo_or_the_camera() -> None:
     neither = CliRunner().invoke(card, ["mrz"])
-    assert neither.exit_code == 2 and "give a photo of the card (IMAGE), or --camera" in neither.output
+    assert (
+        neither.exit_code == 2 and "give a photo of the card (IMAGE), or --camera" in neither.output
+    )
     url_alone = CliRunner().invoke(card, ["mrz", "--url", "sim://?mrz=X"])
     assert url_alone.exit_code == 2 and "add --camera" in url_alone.output
 
