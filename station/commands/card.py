@@ -157,7 +157,7 @@ def mrz(
     if image is not None or camera_url:
         answer = _read_here(image, camera_url, as_json)
     else:
-        answer = _read_at_station(data_dir, config_file, operator, as_json)
+        answer = _read_at_station(data_dir, config_file, operator)
     if as_json:
         echo_json(answer)
     elif answer["valid"]:
@@ -195,7 +195,7 @@ def _read_here(image: Path | None, camera_url: str | None, as_json: bool) -> dic
 
 
 def _read_at_station(
-    data_dir: Path | None, config_file: Path | None, operator: str | None, as_json: bool
+    data_dir: Path | None, config_file: Path | None, operator: str | None
 ) -> dict[str, Any]:
     """The station's camera, through its API (the running server's, or the station opened
     here): the same workflow as the console's button, audited."""
