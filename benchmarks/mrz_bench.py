@@ -1,13 +1,15 @@
 """Benchmark of the MRZ reader: real specimens against ground truth, and rendered documents.
 
-    python -m benchmarks.mrz_bench [--datasets ../shared/datasets] [--rendered 40] [--json]
+    python -m benchmarks.mrz_bench [--datasets ../shared/datasets] [--rendered 40] [--citizens 22] [--json]
 
 (a) The specimen scans and photos in ``documents/mrz_specimens``, against
 ``benchmarks/mrz_specimens_truth.json`` (read by eye): each is an exact read, a refusal, or a
 wrong read (accepted but not what is printed, or accepted where nothing should be; there must be
 none). (b) ``--rendered N`` documents with random zones (TD1 and TD3 in turn, letter/digit
 look-alikes in names and document numbers) photographed with random rotation, perspective, blur, uneven
-light, noise and JPEG: the exact-read rate. Times are per document, one onnxruntime thread unless
+light, noise and JPEG: the exact-read rate. (c) ``--citizens N``: the ID cards of the first N
+simulated citizens as the simulated desk camera shows them held up (``station.simulation``: their
+MRZ and chip photo, ``HANDHELD``). Times are per document, one onnxruntime thread unless
 ``--threads``.
 """
 
@@ -137,6 +139,27 @@ def bench_rendered(
     return rows
 
 
+def bench_citizens(datasets: Path, engine: MRZEngine, count: int) -> list[dict[str, Any]]:
+    from station.simulation import Population, SimulatedDesk
+
+    desk = SimulatedDesk(Population.from_datasets(datasets, size=count))
+    rows = []
+    for citizen in desk.citizens:
+        reading = read_mrz(desk.card_photo(citizen), engine)
+        rows.append(
+            {
+                "set": "citizens",
+                "document": f"citizen-{citizen.id}-TD1",
+                "expect": "exact",
+                "outcome": outcome(reading, citizen.mrz, "exact"),
+                "seconds": round(reading.seconds, 3),
+                "read": reading.text,
+                "why": reading.message,
+            }
+        )
+    return rows
+
+
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     counts = {k: sum(r["outcome"] == k for r in rows) for k in ("exact", "refused", "wrong")}
     readable = [r for r in rows if r["expect"] == "exact"]
@@ -159,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--datasets", type=Path, default=None, help="the shared datasets folder")
     parser.add_argument("--rendered", type=int, default=40, help="rendered documents (0: none)")
+    parser.add_argument(
+        "--citizens", type=int, default=0, help="simulated citizens' cards (0: none; 22: all)"
+    )
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
     parser.add_argument("--no-specimens", action="store_true")
@@ -173,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_specimens(datasets, engine)
     if args.rendered:
         rows += bench_rendered(datasets, engine, args.rendered, args.seed)
-    sets = sorted({r["set"] for r in rows}, reverse=True)
+    if args.citizens:
+        rows += bench_citizens(datasets, engine, args.citizens)
+    sets = [s for s in ("specimens", "rendered", "citizens") if any(r["set"] == s for r in rows)]
     summaries = {s: summary([r for r in rows if r["set"] == s]) for s in sets}
     if args.json:
         json.dump(

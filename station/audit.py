@@ -64,6 +64,7 @@ ACTIONS = frozenset(
         "alerts",
         "operator_update",
         "face_reencode",
+        "mrz_read",
     }
 )
 

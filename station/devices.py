@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from drivers.camera import Camera, camera_for_url
+from drivers.camera import Camera, Frame, camera_for_url
 from drivers.errors import DriverError
 from drivers.fingerprint import FingerprintImage, FingerprintScanner, scanner_for_url
 from drivers.idcard import AccessKey, CardReader, ChipDocument, card_reader_for_url
@@ -150,6 +150,20 @@ class Devices:
             reasons = result.report.reasons
             raise CaptureRefusedError([r.message for r in reasons], [r.code for r in reasons])
         return result.portrait
+
+    def capture_document(self) -> Frame:
+        """One frame of the ID card the person holds to the camera, opened for this frame
+        only (the reader of its MRZ judges the frame; a hand does not wait for a preview)."""
+        if self.camera is None:
+            raise NoCameraError()
+        if not self._camera_lock.acquire(timeout=self.settings.camera_timeout):
+            raise StationError("the camera is busy with another capture: try again")
+        try:
+            self.camera.expect("document")
+            with self.camera as camera:
+                return camera.capture(timeout=self.settings.camera_timeout)
+        finally:
+            self._camera_lock.release()
 
     def live_capture(self, quality: FaceQualityChecker, idle_seconds: float = 20) -> LiveCapture:
         """The camera opened for a live preview (see :class:`LiveCapture`)."""

@@ -7,7 +7,8 @@ the faces are LFW people, the fingers FVC2002 set B and UPEK fingers, every fing
 real finger. Which photos and impressions is chosen once by ``scripts/choose_population.py`` and
 kept in ``simulation_population.json`` beside this module (so the station encodes nothing to
 start); names, dates and document numbers come from a fixed seed. A :class:`SimulatedDesk` holds
-who stands at the station and makes the simulated camera, scanner and card reader follow them::
+who stands at the station and makes the simulated camera, scanner and card reader follow them
+(a citizen with their card holds it up when the operator asks the camera for it)::
 
     desk = SimulatedDesk.attach(station.devices, Population.from_datasets(datasets_dir))
     desk.present("C01")              # C01 stands at the station with their ID card
@@ -23,8 +24,8 @@ import json
 import logging
 import random
 import threading
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -32,6 +33,9 @@ from urllib.parse import quote
 from station.errors import InvalidInputError, StationError
 
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
     from drivers.camera.sim import SimulatedCamera
     from drivers.fingerprint.sim import SimulatedScanner
     from drivers.idcard.chip import SimulatedChip
@@ -307,8 +311,9 @@ def _identities(sexes: list[str]) -> list[dict[str, Any]]:
 class SimulatedDesk:
     """Who stands at the station, and the simulated devices following them.
 
-    The camera shows one of the citizen's live photos, a different one at each capture; the card
-    reader holds their ID card (a chip with their MRZ and photo, signed by the reader's test PKI
+    The camera shows one of the citizen's live photos, a different one at each capture, or, when
+    the operator asks for the card (``expect("document")``), a photo of their ID card held up to
+    it (their MRZ and chip photo printed on a TD1 card); the card reader holds their ID card (a chip with their MRZ and photo, signed by the reader's test PKI
     so passive authentication passes); the scanner puts the finger the operator asks for on the
     glass, a different impression at each scan, the first one first. A citizen who comes back
     goes on where they left off. Nobody at the station is a state too: an empty scene, an empty
@@ -334,6 +339,7 @@ class SimulatedDesk:
         self._photos: dict[str, Iterator[Path]] = {}
         self._fingers: dict[str, dict[int, Iterator[Path]]] = {}
         self._chips: dict[str, SimulatedChip] = {}
+        self._card_photos: dict[str, NDArray[np.uint8]] = {}
         self.leave()
 
     @classmethod
@@ -393,7 +399,7 @@ class SimulatedDesk:
         citizen = self.population[citizen_id]
         with self._lock:
             if self.camera is not None:
-                self.camera.stand(self._photos_of(citizen))
+                self.camera.stand(self._photos_of(citizen), self._held_card(citizen, card))
             if self.scanner is not None:
                 self.scanner.stand(self._fingers_of(citizen))
             if self.card_reader is not None:
@@ -441,6 +447,24 @@ class SimulatedDesk:
                 document, bac=True if model is None else model.bac
             )
         return self._chips[citizen.id]
+
+    def card_photo(self, citizen: Citizen) -> NDArray[np.uint8]:
+        """What the camera sees of the citizen's ID card held up to it, drawn once: their MRZ
+        and chip photo on a TD1 card, a little turned, soft and unevenly lit (each citizen's own
+        way, the same every run)."""
+        if citizen.id not in self._card_photos:
+            from drivers.camera.sim import held_document, load_rgb
+            from drivers.idcard.document_image import HANDHELD
+
+            number = self.population.citizens.index(citizen)
+            hand = replace(HANDHELD, rotation=0.8 * (number % 5 - 2), seed=number)
+            self._card_photos[citizen.id] = held_document(
+                citizen.mrz, load_rgb(citizen.chip_photo), hand
+            )
+        return self._card_photos[citizen.id]
+
+    def _held_card(self, citizen: Citizen, card: bool) -> Callable[[], NDArray[np.uint8]] | None:
+        return (lambda: self.card_photo(citizen)) if card else None
 
     def to_json(self) -> dict[str, Any]:
         """The desk's state for a console: every citizen, who is here, whether their card is."""

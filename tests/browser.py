@@ -299,8 +299,12 @@ def take_photo(page: Page) -> None:
     page.wait_for(lambda _: next_step.is_enabled(), 60, "a good photo")
 
 
-def read_the_card(page: Page) -> None:
-    """Type the MRZ of the card on the reader (the simulation bar shows it) and read the chip."""
+def read_the_card(page: Page, by_camera: bool = False) -> None:
+    """Type the MRZ of the card on the reader (the simulation bar shows it) and read the chip;
+    or, ``by_camera``, have the citizen hold the card up to the camera and press the button."""
+    if by_camera:
+        page.press_value("camera")
+        return
     mrz = page.find("#sim-mrz").text
     page.find("textarea[name=mrz]").send_keys(mrz)
     page.press_value("read")
@@ -366,14 +370,15 @@ def verify_at_intake(
     citizen: str,
     lap: Callable[[str], None] = _no_lap,
     before_deciding: Callable[[], None] = lambda: None,
+    card_by_camera: bool = False,
 ) -> str:
-    """Intake for a citizen with their card: card, live face, a finger, the decision (its
-    heading)."""
+    """Intake for a citizen with their card: card (typed, or read with the camera), live face,
+    a finger, the decision (its heading)."""
     page.go("/desk")
     citizen_comes(page, citizen)
     lap("start")
     page.press("Verify an applicant")
-    read_the_card(page)
+    read_the_card(page, by_camera=card_by_camera)
     page.wait_for(lambda _: page.driver.find_elements("css selector", ".card.done"), 30)
     lap("card")
     page.press("Start the camera")

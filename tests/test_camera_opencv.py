@@ -161,8 +161,10 @@ def test_present_still_works_with_a_video(clip: Path, lfw_people: list[Path]) ->
         assert camera.capture().metadata["frame_index"] == 0
 
 
-def test_the_simulator_takes_either_photos_or_a_video(tmp_path: Path, clip: Path) -> None:
-    with pytest.raises(ValueError, match=r"either dir= .* or video="):
+def test_the_simulator_takes_photos_a_video_or_a_document_not_two(
+    tmp_path: Path, clip: Path
+) -> None:
+    with pytest.raises(ValueError, match=r"one of dir= .*, video= .* or mrz="):
         camera_for_url(f"sim://?dir={tmp_path}&video={clip}")
 
 

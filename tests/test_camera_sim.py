@@ -104,5 +104,45 @@ def test_unknown_scheme_lists_the_valid_ones() -> None:
 
 
 def test_unknown_option_lists_the_valid_ones(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="valid options: dir, loop, order, recursive, seed, video"):
+    with pytest.raises(
+        ValueError, match="valid options: dir, loop, mrz, order, recursive, seed, video"
+    ):
         camera_for_url(f"sim://?dir={tmp_path}&fps=30")
+
+
+def test_a_person_s_card_is_shown_only_when_the_operator_asks_for_it(
+    lfw_people: list[Path],
+) -> None:
+    photos = photos_of(lfw_people[0])
+    card = np.full((300, 400, 3), 200, np.uint8)
+    camera = SimulatedCamera(f"sim://?dir={lfw_people[0]}")
+    camera.stand(iter(photos), document=lambda: card)
+    camera.expect("document")
+    with camera:
+        assert camera.capture().source == "document"
+    with camera:  # the request lasted one session: the face again
+        assert camera.capture().source == str(photos[0])
+    camera.stand(iter(photos[1:]))  # someone without a card shows their face
+    camera.expect("document")
+    with camera:
+        assert camera.capture().source == str(photos[1])
+    with pytest.raises(ValueError, match="face, document"):
+        camera.expect("hand")
+
+
+def test_a_document_presented_or_named_by_url_is_a_photo_of_a_printed_card(
+    lfw_people: list[Path],
+) -> None:
+    from urllib.parse import quote
+
+    from drivers.idcard.personalise import DEFAULT_MRZ
+
+    camera = SimulatedCamera(f"sim://?dir={lfw_people[0]}")
+    camera.present_document(DEFAULT_MRZ)
+    with camera:
+        frame = camera.capture()
+    assert frame.source == "document" and (frame.width, frame.height) == (1280, 960)
+    with open_camera(f"sim://?mrz={quote(DEFAULT_MRZ)}") as named:
+        assert named.capture().source == "document"
+    with pytest.raises(ValueError, match="one of dir="):
+        camera_for_url(f"sim://?dir={lfw_people[0]}&mrz=X")

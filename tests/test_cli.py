@@ -244,3 +244,22 @@ def test_eval_face_prints_the_agreed_json_keys(tmp_path: Path, lfw_people: list[
     )
     assert figures["rank1"] >= 0.9
     assert 0 <= figures["fpir"] <= 1 and 0 <= figures["fnir"] <= 1
+
+
+def test_card_mrz_camera_uses_the_station_s_own_camera_through_the_workflow(
+    tmp_path: Path,
+) -> None:
+    from urllib.parse import quote
+
+    from drivers.idcard.personalise import DEFAULT_MRZ
+
+    env = {**with_accounts(tmp_path), "STATION_CAMERA_URL": f"sim://?mrz={quote(DEFAULT_MRZ)}"}
+    result = invoke(env, "card", "mrz", "--camera", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["mrz"] == DEFAULT_MRZ
+    from station.core import Station
+    from tests.conftest import make_settings
+
+    with Station(make_settings(tmp_path / "data", key_file=tmp_path / "station.key")) as station:
+        read = station.audit.rows(action="mrz_read")
+    assert [(r["operator"], r["outcome"]) for r in read] == [("clerk", "valid")]

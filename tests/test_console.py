@@ -17,6 +17,7 @@ from urllib.parse import quote
 import pytest
 from flask import Flask
 
+from drivers.camera.sim import SimulatedCamera
 from matcher.face import FaceEncoder
 from matcher.imageio import read_rgb
 from station.api import create_app
@@ -530,6 +531,71 @@ def test_enrollment_with_card_and_two_fingers_then_intake_with_a_receipt_the_cit
     assert checked.status_code == 200 and "Accepted" in Console.text(checked)
     wrong = citizen.post("/status-check", number=number.group(1), code="000000")
     assert wrong.status_code == 404 and "Accepted" not in Console.text(wrong)
+
+
+@pytest.fixture
+def card_desk(
+    tmp_path: Path, lfw: Path, lfw_people: list[Path], shared_encoder: FaceEncoder
+) -> Iterator[tuple[Station, Flask, SimulatedCamera]]:
+    """A desk with a camera and a card reader holding the test card, no scanner."""
+    settings = make_settings(
+        tmp_path / "data",
+        lfw,
+        camera_timeout=2.0,
+        card_reader_url=card_url(photos_of(lfw_people[0])[0], tmp_path / "csca"),
+    )
+    with Station(settings, encoder=shared_encoder) as station:
+        assert isinstance(station.camera, SimulatedCamera)
+        yield station, create_app(station=station), station.camera
+
+
+def at_the_card(console: Console) -> str:
+    """A new enrollment, consent given: the card step's path."""
+    console.open("/desk")
+    draft = draft_id_of(console.post("/desk/enroll").headers["Location"])
+    console.open(f"/desk/enroll/{draft}/consent")
+    console.follow(
+        console.post(f"/desk/enroll/{draft}/consent", consent="yes", purpose="voter_registration")
+    )
+    return f"/desk/enroll/{draft}/card"
+
+
+def test_the_operator_reads_the_card_with_the_camera_and_its_chip_opens_without_typing(
+    card_desk: tuple[Station, Flask, SimulatedCamera],
+) -> None:
+    from drivers.idcard.personalise import DEFAULT_MRZ
+
+    station, app, camera = card_desk
+    console = signed_in(app, station, "operator")
+    step = at_the_card(console)
+    assert "Read the card with the camera" in console.open(step)
+    camera.present_document(DEFAULT_MRZ)  # the person holds the card up
+    read = console.post(step, action="camera")
+    page = Console.text(read)
+    assert read.status_code == 200, page
+    assert "TESTOVA" in page and "genuine" in page  # the chip, read with the camera's MRZ
+    assert DEFAULT_MRZ.replace("<", "&lt;") in page  # the MRZ filled in, for the operator to see
+    assert not camera.is_open
+    assert console.follow(console.post(step, action="continue")).count("Start the camera")
+    assert station.audit.rows(action="mrz_read")[-1]["operator"] == "operator1"
+
+
+def test_a_card_the_camera_cannot_read_is_typed_instead_with_what_to_do_in_words(
+    card_desk: tuple[Station, Flask, SimulatedCamera],
+) -> None:
+    from drivers.idcard.personalise import DEFAULT_MRZ
+
+    station, app, _ = card_desk
+    console = Console(app)
+    console.sign_in(account(station, "operator"), language="ru")
+    step = at_the_card(console)
+    refused = console.post(step, action="camera")  # the camera sees a face, no card
+    page = Console.text(refused)
+    assert refused.status_code == 422
+    assert "На снимке нет MRZ" in page and "no machine readable zone found" in page
+    assert 'name="mrz"' in page and "TESTOVA" not in page
+    typed = console.post(step, action="read", mrz=DEFAULT_MRZ)
+    assert typed.status_code == 200 and "TESTOVA" in Console.text(typed)
 
 
 def test_a_finger_that_is_missing_is_marked_at_once_and_held_for_the_supervisor(

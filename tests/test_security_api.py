@@ -74,6 +74,7 @@ ALLOWED = {
     ("POST", "/api/v1/applications"): {"operator", "supervisor"},
     ("POST", "/api/v1/applications/status"): {"operator", "supervisor"},
     ("POST", "/api/v1/identifications"): {"operator", "supervisor"},
+    ("POST", "/api/v1/cards/mrz"): {"operator", "supervisor"},
     ("GET", "/api/v1/holds"): {"supervisor"},
     ("POST", "/api/v1/records/1/decision"): {"supervisor"},
     ("POST", "/api/v1/operators/nobody/document"): {"admin"},

@@ -29,7 +29,7 @@ from station.simulation import (
     SimulatedDesk,
     simulated_device_urls,
 )
-from station.workflows import enroll, identify, verify_at_intake
+from station.workflows import DocumentInput, enroll, identify, read_card_mrz, verify_at_intake
 from station.workflows.inputs import CardInput, FaceInput, FingerInput
 from tests.conftest import make_settings
 
@@ -169,6 +169,22 @@ def test_nobody_at_the_station_shows_no_face_no_finger_and_no_card(
     assert desk.current is population["C03"] and not desk.card_on_reader
     with pytest.raises(NoCardError):
         station.devices.read_card(AccessKey.from_mrz(population["C03"].mrz))
+
+
+def test_a_citizen_holds_their_card_up_to_the_camera_and_its_mrz_opens_their_chip(
+    station: Station, population: Population
+) -> None:
+    citizen = population["C04"]
+    desk = desk_of(station)
+    desk.present(citizen.id)
+    reading = read_card_mrz(station, DocumentInput(capture=True))  # nothing typed
+    assert reading.valid and reading.text == citizen.mrz, reading.message
+    chip = CardInput(mrz=reading.text).acquire(station)
+    assert chip.mrz.document_number == citizen.document_number and chip.passive_auth.passed
+    assert station.devices.capture_face(station.quality) is not None  # then their face again
+    desk.present("C05", card=False)
+    without = read_card_mrz(station, DocumentInput(capture=True))
+    assert (without.valid, without.outcome) == (False, "no_zone")
 
 
 def scanned_templates(

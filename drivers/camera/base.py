@@ -20,6 +20,10 @@ from drivers.errors import DriverError
 log = logging.getLogger(__name__)
 
 
+#: What the operator can ask the person to show the camera (:meth:`Camera.expect`).
+SUBJECTS = ("face", "document")
+
+
 class CameraError(DriverError):
     """A camera could not deliver a frame."""
 
@@ -85,6 +89,21 @@ class Camera(Device, ABC):
         finally:
             self._is_open = False
             log.debug("camera %s closed", self.url)
+
+    def expect(self, subject: str) -> None:
+        """What the operator asked the person to show for the next session: ``face`` (the
+        default) or ``document`` (their ID card held to the camera).
+
+        A hint, called before :meth:`open`: a real camera sees whatever is there and does
+        nothing with it; the simulated one shows the card of the person standing there. It
+        lasts until the camera is closed.
+        """
+        if subject not in SUBJECTS:
+            raise ValueError(f"a camera is shown one of {', '.join(SUBJECTS)}, not {subject!r}")
+        self._expect(subject)
+
+    def _expect(self, subject: str) -> None:
+        """A hint most backends ignore; those that can change what they show override it."""
 
     def capture(self, timeout: float = 5.0) -> Frame:
         """Return one RGB frame, or raise :class:`CameraError` / ``DeviceTimeoutError``."""

@@ -2,21 +2,27 @@
 
 URLs: ``sim://?dir=PATH[&order=sorted|shuffle][&seed=N][&loop=true][&recursive=true]`` serves
 photos; ``sim://?video=FILE[&loop=true]`` plays a video (decoded by OpenCV, as the real
-``opencv://`` backend does, so the same decoding path is exercised without a camera).
+``opencv://`` backend does, so the same decoding path is exercised without a camera);
+``sim://?mrz=TEXT`` shows an ID card (TD1) or passport page (TD3) printed with this zone (lines
+separated by newlines or ``\\n``), photographed as a hand holds it to the camera.
 Each capture returns the next photo or frame, and the camera keeps its place between openings;
 ``present(path)`` puts a chosen photo in front of the camera for the next capture (how tests and
-scripted demos pick who is standing there); ``stand(photos)`` puts a person there until told
-otherwise, a new photo of them for each capture, or nobody (an empty scene).
+scripted demos pick who is standing there), ``present_document(mrz)`` a document;
+``stand(photos, document)`` puts a person there until told otherwise, a new photo of them for
+each capture (or their document when the operator asks for it, see :meth:`Camera.expect`), or
+nobody (an empty scene).
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from drivers.camera.base import Camera, CameraError, CameraInfo, Frame
@@ -24,8 +30,11 @@ from drivers.camera.opencv import VideoFile
 from drivers.errors import DeviceNotFoundError
 from drivers.urls import DeviceURL
 
+if TYPE_CHECKING:
+    from drivers.idcard.document_image import Distortion
+
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".pgm", ".bmp", ".tif", ".tiff"})
-OPTIONS = ("dir", "order", "seed", "loop", "recursive", "video")
+OPTIONS = ("dir", "order", "seed", "loop", "recursive", "video", "mrz")
 EMPTY_SCENE_SIZE = (480, 640)  # height, width of the frame showing nobody
 EMPTY_SCENE_COLOUR = (186, 180, 170)  # a plain wall
 
@@ -51,13 +60,15 @@ class SimulatedCamera(Camera):
         parsed.check_options(OPTIONS)
         folder = parsed.options.get("dir") or parsed.location
         video = parsed.options.get("video")
-        if video and folder:
+        mrz = parsed.options.get("mrz")
+        if sum(bool(given) for given in (folder, video, mrz)) > 1:
             raise ValueError(
-                "sim:// camera takes either dir= (photos) or video= (a file), not both"
+                "sim:// camera takes one of dir= (photos), video= (a file) or mrz= (a document)"
             )
-        if not folder and not video:
+        if not folder and not video and not mrz:
             raise ValueError(
-                "sim:// camera needs a folder of photos or a video: sim://?dir=PATH, sim://?video=FILE"
+                "sim:// camera needs a folder of photos, a video or a document's MRZ: "
+                "sim://?dir=PATH, sim://?video=FILE, sim://?mrz=TEXT"
             )
         order = parsed.options.get("order", "sorted")
         if order not in {"sorted", "shuffle"}:
@@ -72,29 +83,64 @@ class SimulatedCamera(Camera):
         self._seed = parsed.int_option("seed", 0)
         self._photos: list[Path] | None = None
         self._position = 0
-        self._presented: Path | None = None
+        self._presented: Path | NDArray[np.uint8] | None = None
         self._standing = False  # the folder or video is served until stand()
         self._person: Iterator[Path | str] | None = None
+        self._document: Callable[[], NDArray[np.uint8]] | None = None  # what the person holds
+        self._subject = "face"  # what the operator asked for (expect)
+        self._own_document: NDArray[np.uint8] | None = None  # the mrz= option's, drawn once
+        self._mrz = mrz.replace("\\n", "\n") if mrz else None
         self._session_photo: Path | None = None
         self._session_chosen = False
 
-    def stand(self, photos: Iterator[Path | str] | None) -> None:
+    def stand(
+        self,
+        photos: Iterator[Path | str] | None,
+        document: Callable[[], NDArray[np.uint8]] | None = None,
+    ) -> None:
         """Who stands in front of the camera from now on: each capture session shows the next
         of ``photos`` (``itertools.cycle`` for a person who stays or comes back); None, or the
-        photos running out, is an empty scene: nobody there. :meth:`present` still wins for
-        one session."""
+        photos running out, is an empty scene: nobody there. ``document`` gives the photo of
+        the card they hold to the camera when the operator asks for it (``expect("document")``);
+        without one they show their face. :meth:`present` still wins for one session."""
         self._standing = True
         self._person = photos
+        self._document = document
 
-    def present(self, photo: Path | str) -> None:
-        """Put this photo in front of the camera for the next capture session: every frame is
-        this photo until the camera is closed (the person stands there while it is open)."""
+    def present(self, photo: Path | str | NDArray[np.uint8]) -> None:
+        """Put this photo (a file, or RGB pixels) in front of the camera for the next capture
+        session: every frame is this photo until the camera is closed."""
+        if isinstance(photo, np.ndarray):
+            if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
+                raise ValueError("present RGB uint8 pixels (height x width x 3)")
+            self._presented = photo
+            return
         path = Path(photo)
         if not path.is_file():
             raise DeviceNotFoundError(str(path), "no such photo for the simulated camera")
         self._presented = path
 
+    def present_document(
+        self,
+        mrz_text: str,
+        portrait: NDArray[np.uint8] | None = None,
+        distortion: Distortion | None = None,
+    ) -> None:
+        """Hold a document printed with ``mrz_text`` (TD1 card or TD3 page, see
+        :func:`~drivers.idcard.document_image.render_document`) to the camera for the next
+        capture session, photographed as a hand holds it (``HANDHELD`` unless ``distortion``)."""
+        self.present(held_document(mrz_text, portrait, distortion))
+
+    def _expect(self, subject: str) -> None:
+        self._subject = subject
+
     def info(self) -> CameraInfo:
+        if self._mrz is not None:
+            return CameraInfo(
+                backend=self.backend,
+                url=self.url,
+                description="simulated camera showing a document",
+            )
         if self.video is not None:
             return CameraInfo(
                 backend=self.backend,
@@ -132,11 +178,12 @@ class SimulatedCamera(Camera):
             player = VideoFile(self.video)
             player.open(self._video_position)
             self._player = player
-        else:
+        elif self._mrz is None:
             self._list_photos()
 
     def _close(self) -> None:
         self._presented = None
+        self._subject = "face"
         self._session_photo, self._session_chosen = None, False
         if self._player is not None:
             self._video_position = self._player.position
@@ -172,8 +219,12 @@ class SimulatedCamera(Camera):
         return self._session_photo
 
     def _grab(self, timeout: float) -> Frame:
+        if isinstance(self._presented, np.ndarray):
+            return Frame(pixels=self._presented, captured_at=time.time(), source="document")
         if self._presented is not None:
             path = self._presented
+        elif self._standing and self._subject == "document" and self._document is not None:
+            return Frame(pixels=self._document(), captured_at=time.time(), source="document")
         elif self._standing:
             standing = self._standing_photo()
             if standing is None:
@@ -183,6 +234,10 @@ class SimulatedCamera(Camera):
             path = standing
         elif self._player is not None:
             return self._next_video_frame(self._player)
+        elif self._mrz is not None:
+            if self._own_document is None:
+                self._own_document = held_document(self._mrz)
+            return Frame(pixels=self._own_document, captured_at=time.time(), source="document")
         else:
             photos = self._list_photos()
             if self._position >= len(photos):
@@ -192,3 +247,17 @@ class SimulatedCamera(Camera):
             path = photos[self._position]
             self._position += 1
         return Frame(pixels=load_rgb(path), captured_at=time.time(), source=str(path))
+
+
+def held_document(
+    mrz_text: str,
+    portrait: NDArray[np.uint8] | None = None,
+    distortion: Distortion | None = None,
+) -> NDArray[np.uint8]:
+    """A camera photo of a document printed with ``mrz_text``, as a hand holds it up."""
+    from drivers.idcard.document_image import HANDHELD, render_document
+
+    try:
+        return render_document(mrz_text, portrait, distortion or HANDHELD)
+    except (ValueError, IndexError) as exc:
+        raise ValueError(f"the simulated camera cannot print this MRZ: {exc}") from exc

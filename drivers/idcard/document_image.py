@@ -45,6 +45,13 @@ class Distortion:
     seed: int = 0
 
 
+#: A document held up to a desk camera by a steady hand under office light: a little turned, in
+#: slight perspective, a little soft, unevenly lit, JPEG from the camera.
+HANDHELD = Distortion(
+    rotation=1.5, perspective=0.015, blur=0.6, uneven_light=0.2, noise=2.0, jpeg_quality=85
+)
+
+
 def td1_mrz(
     document_number: str,
     birth_date: str,

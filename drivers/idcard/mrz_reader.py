@@ -83,9 +83,9 @@ VISA_REASON = "a visa"
 VISA_MESSAGE = (
     "this is a visa (document code V), not an identity document: read the passport or card"
 )
+NO_MRZ_REASON = "no machine readable zone found"
 NO_MRZ_MESSAGE = (
-    "no machine readable zone found: show the side with the two or three lines of <<< "
-    f"characters, and {ADVICE}"
+    f"{NO_MRZ_REASON}: show the side with the two or three lines of <<< characters, and {ADVICE}"
 )
 
 
@@ -113,6 +113,21 @@ class MRZReading:
     seconds: float
     mrz: MRZ | None = None  # the parsed zone, only when valid
     found: bool = False  # a band of MRZ-like lines was seen
+    reason: str = ""  # why it is not valid, without the advice ("" when valid)
+
+    @property
+    def outcome(self) -> str:
+        """A stable code: ``valid``, ``no_zone`` (none found), ``visa`` or ``unreliable``."""
+        if self.valid:
+            return "valid"
+        if not self.found:
+            return "no_zone"
+        return "visa" if self.reason == VISA_REASON else "unreliable"
+
+    @property
+    def advice(self) -> str:
+        """What to do for a better photo ("" when valid; a visa needs another document)."""
+        return "" if self.outcome in ("valid", "visa") else ADVICE
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,7 +135,10 @@ class MRZReading:
             "valid": self.valid,
             "format": self.format,
             "fields": self.fields,
+            "outcome": self.outcome,
             "failed_checks": self.failed_checks,
+            "reason": self.reason,
+            "advice": self.advice,
             "message": self.message,
             "seconds": round(self.seconds, 3),
         }
@@ -420,7 +438,9 @@ def read_mrz_file(path: str | Path, engine: MRZEngine | None = None) -> MRZReadi
         with Image.open(path) as image:
             rgb = np.asarray(ImageOps.exif_transpose(image).convert("RGB"), np.uint8)
     except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise UnreadableImageError(f"{path} is not a readable image: {error}") from error
+        raise UnreadableImageError(
+            f"{path} is not a readable image ({error}): give a photo of the card (JPEG, PNG...)"
+        ) from error
     return read_mrz(rgb, engine)
 
 
@@ -452,7 +472,7 @@ def read_mrz(pixels: NDArray[np.uint8], engine: MRZEngine | None = None) -> MRZR
         attempts = [_Attempt(valid[0].text, None, False, [], "two bands read differently")]
     if not attempts:
         log.info("no MRZ found (%d line(s) looked like one) in %.2f s", len(lines), seconds)
-        return MRZReading(False, "", None, {}, [], NO_MRZ_MESSAGE, seconds)
+        return MRZReading(False, "", None, {}, [], NO_MRZ_MESSAGE, seconds, reason=NO_MRZ_REASON)
     best = min(attempts, key=lambda a: (a.format is None, len(a.failed_checks)))
     what = best.reason or "check digits failed: " + ", ".join(best.failed_checks)
     message = f"the machine readable zone did not read reliably ({what}): {ADVICE}"
@@ -468,6 +488,7 @@ def read_mrz(pixels: NDArray[np.uint8], engine: MRZEngine | None = None) -> MRZR
         message=message,
         seconds=seconds,
         found=True,
+        reason=what,
     )
 
 

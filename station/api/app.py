@@ -12,6 +12,7 @@ from flask import Flask, Response
 from station.api import (
     audit,
     auth,
+    cards,
     enrollments,
     identification,
     intake,
@@ -34,6 +35,7 @@ BLUEPRINTS = (
     enrollments,
     intake,
     identification,
+    cards,
     records,
     retention,
     operators,

@@ -198,6 +198,19 @@ COMPONENTS: dict[str, Schema] = {
         receipt=ref("Receipt"),
         seconds=NUMBER,
     ),
+    "MRZReading": obj(
+        ["mrz", "valid", "format", "fields", "outcome", "failed_checks", "message", "seconds"],
+        mrz=TEXT,
+        valid=BOOLEAN,
+        format=nullable({"type": "string", "enum": ["TD1", "TD2", "TD3"]}),
+        fields={"type": "object", "additionalProperties": TEXT},
+        outcome={"type": "string", "enum": ["valid", "no_zone", "visa", "unreliable"]},
+        failed_checks=STRINGS,
+        reason=TEXT,
+        advice=TEXT,
+        message=TEXT,
+        seconds=NUMBER,
+    ),
     "Operator": obj(
         ["login", "role", "must_change_password", "disabled"],
         login=TEXT,
@@ -393,6 +406,16 @@ PATHS: dict[str, Schema] = {
             body=form_and_json(
                 obj(None, **IDENTIFY_FIELDS), obj(None, **as_json_fields(IDENTIFY_FIELDS))
             ),
+        )
+    },
+    "/cards/mrz": {
+        "post": op(
+            "An ID card's MRZ read from a photo of it (an upload, or the camera with "
+            "capture=true): valid only when every check digit passes, else the reason and what "
+            "to do; send it as mrz to /enrollments or /applications",
+            DESK,
+            ref("MRZReading"),
+            body=form_and_json(obj(None, **FACE_FIELDS), obj(None, **as_json_fields(FACE_FIELDS))),
         )
     },
     "/records/{record_id}": {

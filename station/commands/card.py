@@ -1,8 +1,9 @@
 """``station card``: what a technician runs to check an ID-card reader and a document's chip.
 
 ``station card read --url pcsc:// --mrz "..."`` reads a card and prints the MRZ fields and the
-passive-authentication report; ``station card simulate`` puts the simulated chip on vpcd's virtual
-reader so the whole PC/SC chain can be tried without a card.
+passive-authentication report; ``station card mrz PHOTO`` (or ``--camera``) reads the MRZ from a
+photo of the card instead of typing it; ``station card simulate`` puts the simulated chip on
+vpcd's virtual reader so the whole PC/SC chain can be tried without a card.
 """
 
 from __future__ import annotations
@@ -12,16 +13,22 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from drivers.errors import DriverError
 from drivers.idcard import AccessKey, MRZError, card_reader_for_url
-from station.commands.output import fail
+from station.commands.common import data_options
+from station.commands.output import echo_json, fail
+from station.config import load_secrets
 from station.logsetup import configure_logging
 
+if TYPE_CHECKING:
+    from drivers.idcard.mrz_reader import MRZReading
+
 URL_HELP = "Reader URL: pcsc:// (first reader with a card), pcsc://?reader=NAME, or sim:// (simulated chip)."
+EXIT_NOT_VALID = 3
 
 
 def _access_key(
@@ -110,6 +117,99 @@ def read(
             click.echo(f"  {check.verdict:<12} {check.name:<18} {check.detail}")
         click.echo(f"verdict         {document.passive_auth.summary()}")
     sys.exit(0 if document.passive_auth.passed else 4)
+
+
+@card.command()
+@click.argument(
+    "image", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--camera", is_flag=True, help="Photograph the card held up to the camera (one frame)."
+)
+@click.option(
+    "--url",
+    "camera_url",
+    help="With --camera: this camera (opencv://0, sim://?mrz=TEXT...) instead of the station's "
+    "own, which is opened through the station as a signed-in operator and audited.",
+)
+@data_options
+@click.option(
+    "--operator",
+    default=lambda: load_secrets().operator,
+    help="With --camera and no --url: your login (or $STATION_OPERATOR).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def mrz(
+    image: Path | None,
+    camera: bool,
+    camera_url: str | None,
+    data_dir: Path | None,
+    config_file: Path | None,
+    operator: str | None,
+    as_json: bool,
+) -> None:
+    """Read the MRZ from a photo of the card (IMAGE, or --camera): its zone, format and fields.
+    Exit 0 when every check digit passes, 3 when not (the reason and what to do), 1 on error."""
+    if camera_url and not camera:
+        raise click.UsageError("--url names a camera: add --camera")
+    if (image is None) == (not camera):
+        raise click.UsageError("give a photo of the card (IMAGE), or --camera")
+    if image is not None or camera_url:
+        answer = _read_here(image, camera_url, as_json)
+    else:
+        answer = _read_at_station(data_dir, config_file, operator)
+    if as_json:
+        echo_json(answer)
+    elif answer["valid"]:
+        click.echo(f"VALID {answer['format']} ({answer['seconds']:.2f} s)\n{answer['mrz']}")
+        for name, value in answer["fields"].items():
+            click.echo(f"  {name:<16} {value}")
+    else:
+        click.echo(
+            f"NOT VALID: {answer['reason']}" + (f"\n{answer['mrz']}" if answer["mrz"] else "")
+        )
+        click.echo(f"what to do: {answer['advice'] or answer['message']}")
+    sys.exit(0 if answer["valid"] else EXIT_NOT_VALID)
+
+
+def _read_here(image: Path | None, camera_url: str | None, as_json: bool) -> dict[str, Any]:
+    """The MRZ of a photo file, or of one frame of the camera at ``camera_url``."""
+    from drivers.camera import camera_for_url
+    from drivers.idcard.mrz_reader import read_mrz, read_mrz_file
+
+    try:
+        if image is not None:
+            reading: MRZReading = read_mrz_file(image)
+        else:
+            assert camera_url is not None
+            device = camera_for_url(camera_url)
+            device.expect("document")
+            if not as_json:
+                click.echo("hold the card up to the camera, its MRZ side facing it...", err=True)
+            with device:
+                frame = device.capture()
+            reading = read_mrz(frame.pixels)
+    except (DriverError, MRZError, ValueError) as exc:
+        fail(exc, as_json)
+    return reading.to_dict()
+
+
+def _read_at_station(
+    data_dir: Path | None, config_file: Path | None, operator: str | None
+) -> dict[str, Any]:
+    """The station's camera, through its API (the running server's, or the station opened
+    here): the same workflow as the console's button, audited."""
+    from station.commands.workflows import run
+
+    if not operator:
+        raise click.UsageError("--camera uses the station's camera: give --operator LOGIN")
+    answer: dict[str, Any] = run(
+        data_dir,
+        config_file,
+        operator,
+        lambda client: client.call("POST", "/cards/mrz", fields={"capture": "true"}),
+    )
+    return answer
 
 
 @card.command()

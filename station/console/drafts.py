@@ -43,6 +43,7 @@ class Draft:
     purpose: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     card: ChipDocument | None = field(default=None, repr=False)
+    mrz: str = field(default="", repr=False)  # as typed, or as the camera read it
     face: NDArray[np.uint8] | None = field(default=None, repr=False)
     live: LiveCapture | None = field(default=None, repr=False)
     preview: bytes | None = field(default=None, repr=False)  # the last live frame

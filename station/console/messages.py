@@ -74,6 +74,19 @@ ERRORS = {
     "key_error": _l("The station's key does not open its data: call a technician."),
 }
 
+# Why the camera's photo of a card gave no MRZ (the reading's outcome), and what to do.
+MRZ_OUTCOMES = {
+    "no_zone": _l(
+        "No MRZ in the picture: hold the back of the card, with its three lines of <<<, flat and "
+        "still in front of the camera, filling the frame, in good light; or type the lines."
+    ),
+    "unreliable": _l(
+        "The camera could not read the card's MRZ for certain: hold the card flat and still, add "
+        "light without glare, fill the frame with it and try again; or type the lines."
+    ),
+    "visa": _l("This is a visa, not an identity document: read the passport or the ID card."),
+}
+
 # Every scanner fault that is not the person's finger (a bad packet, a cut cable, a module error)
 # reads the same at the desk.
 SCANNER_FAULT = _l("The scanner failed: unplug it, plug it in again, and scan again.")

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from drivers.errors import DriverError
+from drivers.idcard import ChipDocument
 from matcher.errors import MatcherError
 from station.api.context import get_station
 from station.console import session
@@ -29,17 +30,19 @@ from station.console.common import (
     png_of,
 )
 from station.console.drafts import Draft, Finger
-from station.console.messages import QUALITY, FormError, error_words
+from station.console.messages import MRZ_OUTCOMES, QUALITY, FormError, error_words
 from station.errors import StationError
 from station.records import PersonFields
 from station.security.roles import Permission
 from station.workflows import (
     CardInput,
+    DocumentInput,
     FaceInput,
     FingerInput,
     enroll,
     finger_template,
     identify,
+    read_card_mrz,
     verify_at_intake,
 )
 from station.workflows.inputs import EXCEPTION_REASONS, card_fields
@@ -91,11 +94,12 @@ def enroll_step(draft_id: str, step: str) -> Any:
     if step != "face":
         draft.close_camera()
     error: str | None = None
+    detail: str | None = None
     if request.method == "POST":
         try:
             moved = STEP_POSTS[step](draft)
         except (StationError, DriverError, MatcherError) as exc:
-            error = error_words(exc)
+            error, detail = error_words(exc), getattr(exc, "detail", None)
             draft.error = str(exc)
         else:
             if moved is not None:
@@ -106,6 +110,8 @@ def enroll_step(draft_id: str, step: str) -> Any:
         step=step,
         steps=STEPS,
         error=error,
+        error_detail=detail,
+        camera=get_station().devices.camera is not None,
         purposes=purposes(),
         wanted=wanted_fingers(),
         attempts_allowed=get_station().settings.finger_attempts,
@@ -132,13 +138,39 @@ def _post_consent(draft: Draft) -> BaseResponse | None:
     return _next(draft, "card")
 
 
+class MRZRefusedError(FormError):
+    """The camera's photo of the card gave no valid MRZ: what to do in the operator's words,
+    the reader's reason beneath."""
+
+    def __init__(self, outcome: str, reason: str) -> None:
+        self.detail = reason
+        super().__init__(str(MRZ_OUTCOMES.get(outcome, MRZ_OUTCOMES["unreliable"])), "mrz")
+
+
+def card_from_camera(draft: Draft) -> ChipDocument:
+    """The card held up to the camera: its MRZ read from one frame, then its chip read with it
+    as if the operator had typed it. Refused, the operator types it."""
+    station = get_station()
+    draft.close_camera()  # a face preview may hold the camera (the intake page)
+    reading = read_card_mrz(station, DocumentInput(capture=True), actor=session.visit().actor)
+    if not reading.valid:
+        raise MRZRefusedError(reading.outcome, reading.message)
+    draft.mrz = reading.text
+    return CardInput(mrz=reading.text).acquire(station)
+
+
+def card_from_typed(draft: Draft) -> ChipDocument:
+    """The card's chip read with the MRZ the operator typed."""
+    draft.mrz = request.form.get("mrz", "").strip()
+    card = CardInput(mrz=draft.mrz)
+    card.check()
+    return card.acquire(get_station())
+
+
 def _post_card(draft: Draft) -> BaseResponse | None:
     action = request.form.get("action")
-    if action == "read":
-        mrz = request.form.get("mrz", "").strip()
-        card = CardInput(mrz=mrz)
-        card.check()
-        draft.card = card.acquire(get_station())
+    if action in ("read", "camera"):
+        draft.card = card_from_camera(draft) if action == "camera" else card_from_typed(draft)
         draft.fields = {}
         return None  # show the card, then continue
     if action == "typed":
@@ -349,21 +381,27 @@ def intake_start() -> BaseResponse:
 @session.page(Permission.VERIFY)
 def intake(draft_id: str) -> Any:
     draft = draft_of(draft_id, "intake")
-    error = None
+    error = detail = None
     if request.method == "POST":
         action = request.form.get("action")
         try:
             if action == "read":
-                card = CardInput(mrz=request.form.get("mrz", "").strip())
-                card.check()
-                draft.card = card.acquire(get_station())
+                draft.card = card_from_typed(draft)
+            elif action == "camera":
+                draft.card = card_from_camera(draft)
             elif action == "scan":
                 draft.fingers = {2: scan_one(2)}
             elif action == "decide":
                 return _decide_intake(draft)
         except (StationError, DriverError, MatcherError) as exc:
-            error = error_words(exc)
-    return render_template("intake/intake.html", draft=draft, error=error), (422 if error else 200)
+            error, detail = error_words(exc), getattr(exc, "detail", None)
+    return render_template(
+        "intake/intake.html",
+        draft=draft,
+        error=error,
+        error_detail=detail,
+        camera=get_station().devices.camera is not None,
+    ), (422 if error else 200)
 
 
 def _decide_intake(draft: Draft) -> BaseResponse:

@@ -43,6 +43,7 @@ class Permission(StrEnum):
     PURGE = "purge"  # delete what has outlived its retention period
     DECIDE = "decide"  # decide on an enrollment held as a likely duplicate
     CHECK_RECEIPT = "check_receipt"  # a receipt's decision, from its number and code
+    READ_CARD = "read_card"  # an ID card's MRZ from a photo of it, for its chip's access key
 
 
 # What each permission lets one do, in the words a refusal uses ("the operator role may not ...").
@@ -64,10 +65,11 @@ WORDS = {
     Permission.PURGE: "purge expired records",
     Permission.DECIDE: "list or decide on held enrollments",
     Permission.CHECK_RECEIPT: "check a receipt",
+    Permission.READ_CARD: "read ID cards",
 }
 
 _P = Permission
-_DESK = {_P.ENROLL, _P.IDENTIFY, _P.VERIFY, _P.DEVICES, _P.CHECK_RECEIPT}
+_DESK = {_P.ENROLL, _P.IDENTIFY, _P.VERIFY, _P.DEVICES, _P.CHECK_RECEIPT, _P.READ_CARD}
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset(_DESK),
     Role.SUPERVISOR: frozenset(

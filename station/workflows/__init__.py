@@ -9,6 +9,7 @@ list_holds             held enrollments waiting for a supervisor
 decide_hold            accept, reject or dispute a held enrollment
 verify_at_intake       card, live face and finger against chip and record; a receipt
 application_status     a receipt's decision, from its number and code
+read_card_mrz          an ID card's MRZ from a photo (the camera), for its chip's access key
 identify               1:N without a card, face and fingers fused
 view_record            one record (supervisors)
 correct_record         change fields, the old version kept with the reason
@@ -35,6 +36,7 @@ from station.workflows.accounts import (
     sign_out,
     unlock_operator,
 )
+from station.workflows.documents import DocumentInput, read_card_mrz
 from station.workflows.enrollment import Enrollment, SelfEnrollmentError, enroll
 from station.workflows.holds import DECISIONS, NotHeldError, decide_hold, list_holds
 from station.workflows.identification import Identification, identify
@@ -68,6 +70,7 @@ __all__ = [
     "ApplicationNotFoundError",
     "AuditPage",
     "CardInput",
+    "DocumentInput",
     "Enrollment",
     "FaceInput",
     "FingerInput",
@@ -94,6 +97,7 @@ __all__ = [
     "list_operators",
     "purge_expired",
     "read_audit",
+    "read_card_mrz",
     "record_history",
     "render_text",
     "reset_password",
