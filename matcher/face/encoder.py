@@ -143,10 +143,15 @@ class FaceEncoder(ABC):
         """Face boxes in full-resolution coordinates, largest first."""
         return [face.box for face in self.find(pixels)]
 
+    def faces_to_match(self, pixels: NDArray[np.uint8]) -> list[FoundFace]:
+        """The faces :meth:`encode` chooses from: :meth:`find`'s, unless an encoder needs fewer
+        landmarks to match than to judge quality."""
+        return self.find(pixels)
+
     def encode(self, pixels: NDArray[np.uint8]) -> FaceTemplate:
         """The template of the one face in the picture (or the largest, per the policy)."""
         image = check_rgb(pixels)
-        faces = self.find(image)
+        faces = self.faces_to_match(image)
         if not faces:
             raise FaceNotFoundError()
         if len(faces) > 1 and self.multiple_faces == "reject":

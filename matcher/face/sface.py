@@ -30,11 +30,8 @@ from matcher.face.dlib_encoder import landmarks_68_in_yunet_box, mean_eye_aspect
 from matcher.face.encoder import (
     Box,
     FaceEncoder,
-    FaceNotFoundError,
-    FaceTemplate,
     FoundFace,
     MultipleFacePolicy,
-    MultipleFacesError,
     box_area,
     check_rgb,
     subjects,
@@ -232,16 +229,9 @@ class SFaceEncoder(FaceEncoder):
             return None
         return mean_eye_aspect_ratio(face.landmarks)
 
-    def encode(self, pixels: NDArray[np.uint8]) -> FaceTemplate:
-        # Matching needs no landmarks beyond YuNet's: skip the 68-point refinement.
-        image = check_rgb(pixels)
-        detections = self._subjects(image)
-        if not detections:
-            raise FaceNotFoundError()
-        if len(detections) > 1 and self.multiple_faces == "reject":
-            raise MultipleFacesError(len(detections), [d.box for d in detections])
-        vector = as_template(self.recognizer.feature(image, detections[0]))
-        return FaceTemplate(vector, detections[0].box, len(detections), self.model)
+    def faces_to_match(self, pixels: NDArray[np.uint8]) -> list[FoundFace]:
+        # Matching needs no landmarks beyond YuNet's: no 68-point refinement.
+        return [FoundFace(d.box, d.points, alignment=d.points) for d in self._subjects(pixels)]
 
 
 def _five_points(landmarks: NDArray[np.float64]) -> NDArray[np.float64]:

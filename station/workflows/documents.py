@@ -15,8 +15,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from drivers.idcard.mrz_reader import MRZReading, UnreadableImageError, read_mrz
-from station.errors import ImageRequiredError, InvalidImageError, InvalidInputError
+from station.errors import InvalidImageError
 from station.security.roles import SYSTEM, Actor, Permission
+from station.workflows.inputs import one_source
 
 if TYPE_CHECKING:
     from station.core import Station
@@ -38,11 +39,9 @@ class DocumentInput:
         return "camera" if self.capture else "upload" if self.upload is not None else "pixels"
 
     def check(self) -> DocumentInput:
-        given = sum((self.upload is not None, self.pixels is not None, self.capture))
-        if given == 0:
-            raise ImageRequiredError()
-        if given > 1:
-            raise InvalidInputError("send one photo of the card, or capture=true", field="image")
+        one_source(
+            self.upload, self.pixels, self.capture, "send one photo of the card, or capture=true"
+        )
         return self
 
     def acquire(self, station: Station) -> NDArray[np.uint8]:

@@ -86,11 +86,9 @@ class FaceInput:
         return cls(pixels=pixels)
 
     def check(self) -> FaceInput:
-        given = sum((self.upload is not None, self.pixels is not None, self.capture))
-        if given == 0:
-            raise ImageRequiredError()
-        if given > 1:
-            raise InvalidInputError("send one face: a photo, or capture=true", field="image")
+        one_source(
+            self.upload, self.pixels, self.capture, "send one face: a photo, or capture=true"
+        )
         return self
 
     def acquire(self, station: Station) -> NDArray[np.uint8]:
@@ -291,6 +289,17 @@ def card_summary(card: ChipDocument) -> dict[str, Any]:
         "passive_auth": card.passive_auth.summary(),
         "read_at": utc_now(),
     }
+
+
+def one_source(
+    upload: bytes | None, pixels: NDArray[np.uint8] | None, capture: bool, words: str
+) -> None:
+    """Exactly one of an uploaded image, pixels or a capture, or an error a client can fix."""
+    given = sum((upload is not None, pixels is not None, capture))
+    if given == 0:
+        raise ImageRequiredError()
+    if given > 1:
+        raise InvalidInputError(words, field="image")
 
 
 def jpeg(pixels: NDArray[np.uint8]) -> bytes:
