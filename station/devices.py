@@ -22,6 +22,7 @@ from drivers.errors import DriverError
 from drivers.fingerprint import FingerprintImage, FingerprintScanner, scanner_for_url
 from drivers.idcard import AccessKey, CardReader, ChipDocument, card_reader_for_url
 from drivers.urls import redacted
+from matcher.face.liveness import Challenge, LivenessChecker
 from matcher.face.quality import FaceQualityChecker, QualityReport
 from station.capture import capture_face
 from station.config import Settings
@@ -32,6 +33,7 @@ from station.errors import (
     NoScannerError,
     StationError,
 )
+from station.liveness import LiveFaceResult, capture_live_face
 
 
 @dataclass
@@ -150,6 +152,19 @@ class Devices:
             reasons = result.report.reasons
             raise CaptureRefusedError([r.message for r in reasons], [r.code for r in reasons])
         return result.portrait
+
+    def capture_live_face(
+        self,
+        quality: FaceQualityChecker,
+        checker: LivenessChecker,
+        on_instruction: Callable[[Challenge], None] | None = None,
+    ) -> LiveFaceResult:
+        """A face from the camera with the liveness challenge of ``checker``, the camera opened
+        for the challenge only (see :func:`station.liveness.capture_live_face`)."""
+        if self.camera is None:
+            raise NoCameraError()
+        with self._camera_lock:
+            return capture_live_face(self.camera, checker, quality, on_instruction=on_instruction)
 
     def live_capture(self, quality: FaceQualityChecker, idle_seconds: float = 20) -> LiveCapture:
         """The camera opened for a live preview (see :class:`LiveCapture`)."""

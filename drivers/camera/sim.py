@@ -6,17 +6,20 @@ photos; ``sim://?video=FILE[&loop=true]`` plays a video (decoded by OpenCV, as t
 Each capture returns the next photo or frame, and the camera keeps its place between openings;
 ``present(path)`` puts a chosen photo in front of the camera for the next capture (how tests and
 scripted demos pick who is standing there); ``stand(photos)`` puts a person there until told
-otherwise, a new photo of them for each capture, or nobody (an empty scene).
+otherwise, a new photo of them for each capture, or nobody (an empty scene); ``play(frames)``
+plays a clip in the next session, one photo or frame per capture (a person turning their head,
+or an attack from :mod:`drivers.camera.clips`), stamped at the clip's own frame rate.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from drivers.camera.base import Camera, CameraError, CameraInfo, Frame
@@ -77,6 +80,10 @@ class SimulatedCamera(Camera):
         self._person: Iterator[Path | str] | None = None
         self._session_photo: Path | None = None
         self._session_chosen = False
+        self._clip: list[Path | NDArray[np.uint8]] | None = None
+        self._clip_fps: float | None = None
+        self._clip_position = 0
+        self._clip_started = 0.0
 
     def stand(self, photos: Iterator[Path | str] | None) -> None:
         """Who stands in front of the camera from now on: each capture session shows the next
@@ -93,6 +100,29 @@ class SimulatedCamera(Camera):
         if not path.is_file():
             raise DeviceNotFoundError(str(path), "no such photo for the simulated camera")
         self._presented = path
+
+    def play(
+        self, frames: Sequence[Path | str | NDArray[np.uint8]], fps: float | None = 10.0
+    ) -> None:
+        """Play this clip in the next capture session, one frame per capture: photo files or
+        RGB pixels. Frames are stamped ``fps`` apart from the session's start (None: the real
+        time of the capture); after the last frame the camera fails as a video's end does. The
+        clip is gone when the session closes."""
+        if not frames:
+            raise ValueError("a clip needs at least one frame")
+        if fps is not None and fps <= 0:
+            raise ValueError("fps must be positive")
+        clip: list[Path | NDArray[np.uint8]] = []
+        for frame in frames:
+            if isinstance(frame, np.ndarray):
+                if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+                    raise ValueError(f"a clip frame must be RGB uint8 pixels, got {frame.shape}")
+                clip.append(frame)
+            elif not Path(frame).is_file():
+                raise DeviceNotFoundError(str(frame), "no such photo for the simulated camera")
+            else:
+                clip.append(Path(frame))
+        self._clip, self._clip_fps, self._clip_position = clip, fps, 0
 
     def info(self) -> CameraInfo:
         if self.video is not None:
@@ -137,6 +167,7 @@ class SimulatedCamera(Camera):
 
     def _close(self) -> None:
         self._presented = None
+        self._clip = None
         self._session_photo, self._session_chosen = None, False
         if self._player is not None:
             self._video_position = self._player.position
@@ -171,7 +202,22 @@ class SimulatedCamera(Camera):
             self._session_photo = None if photo is None else Path(photo)
         return self._session_photo
 
+    def _clip_frame(self, clip: list[Path | NDArray[np.uint8]]) -> Frame:
+        if self._clip_position >= len(clip):
+            raise CameraError(f"the simulated camera has played all {len(clip)} frames of its clip")
+        index = self._clip_position
+        if index == 0:
+            self._clip_started = time.time()
+        self._clip_position += 1
+        item = clip[index]
+        at = time.time() if self._clip_fps is None else self._clip_started + index / self._clip_fps
+        pixels = load_rgb(item) if isinstance(item, Path) else item.copy()
+        source = str(item) if isinstance(item, Path) else "clip"
+        return Frame(pixels=pixels, captured_at=at, source=source, metadata={"clip_frame": index})
+
     def _grab(self, timeout: float) -> Frame:
+        if self._clip is not None:
+            return self._clip_frame(self._clip)
         if self._presented is not None:
             path = self._presented
         elif self._standing:
