@@ -21,6 +21,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import click
@@ -63,11 +64,17 @@ class Row:
 
 @dataclass(frozen=True)
 class Clip:
-    """A sequence of frames shown for one challenge, and what it shows."""
+    """A sequence of frames shown for one challenge, and what it shows. Attack clips are made
+    when played (``make``), one at a time: a hundred 640 x 480 clips would fill the memory."""
 
     name: str
     shows: Action | str
-    frames: tuple[Pixels, ...]
+    made: tuple[Pixels, ...] = ()
+    make: Callable[[], list[Pixels]] | None = None
+
+    @property
+    def frames(self) -> Sequence[Pixels]:
+        return self.make() if self.make is not None else self.made
 
 
 def reference_yaw(pixels: Pixels) -> float | None:
@@ -170,15 +177,15 @@ def photo_attacks(sources: list[tuple[str, Pixels]]) -> dict[str, list[Clip]]:
     for index, (name, photo) in enumerate(sources):
         height = 300 if photo.shape[0] > 150 else 240
         attacks["still photo"].append(
-            Clip(name, "still", tuple(still_photo(photo, height=height, seed=index)))
+            Clip(name, "still", make=partial(still_photo, photo, height=height, seed=index))
         )
         attacks["photo moved in plane"].append(
-            Clip(name, "moved", tuple(moved_photo(photo, height=height, seed=index)))
+            Clip(name, "moved", make=partial(moved_photo, photo, height=height, seed=index))
         )
         for degrees in (30.0, 50.0):
-            frames = tilted_photo(photo, height=height, degrees=degrees * (-1) ** index)
+            tilt = partial(tilted_photo, photo, height=height, degrees=degrees * (-1) ** index)
             attacks["photo tilted in perspective"].append(
-                Clip(f"{name} {degrees:g}", "tilted", tuple(frames))
+                Clip(f"{name} {degrees:g}", "tilted", make=tilt)
             )
     return attacks
 

@@ -18,7 +18,14 @@ from numpy.typing import NDArray
 
 from drivers.camera import Camera, CameraError, Frame
 from drivers.errors import DriverError
-from matcher.face.liveness import ACTIONS, Action, Challenge, LivenessChecker, LivenessVerdict
+from matcher.face.liveness import (
+    ACTIONS,
+    Action,
+    Challenge,
+    LivenessChecker,
+    LivenessVerdict,
+    Observation,
+)
 from matcher.face.quality import FaceQualityChecker, QualityReport
 from station.errors import StationError
 
@@ -73,6 +80,38 @@ def parse_actions(text: str) -> tuple[Action, ...]:
     return tuple(action for action in ACTIONS if action in chosen)
 
 
+class ChallengeRun:
+    """One challenge over frames as they come (the CLI's loop, the console's preview): each
+    frame goes to the checker, a few frontal ones are held for the portrait."""
+
+    def __init__(self, checker: LivenessChecker, quality: FaceQualityChecker) -> None:
+        self.checker = checker
+        self.quality = quality
+        self.frames = 0
+        self._candidates: list[Frame] = []
+
+    @property
+    def decided(self) -> bool:
+        return self.checker.decided
+
+    def feed(self, frame: Frame) -> Observation:
+        self.frames += 1
+        observed = self.checker.add(frame.pixels, frame.captured_at)
+        frontal = abs(observed.yaw or 0.0) <= self.checker.thresholds.frontal_yaw
+        if observed.faces == 1 and frontal:
+            self._candidates = _keep(self._candidates, frame)
+        return observed
+
+    def result(self, seconds: float) -> LiveFaceResult:
+        """The verdict now, and the portrait when it passed; the held frames are dropped."""
+        verdict = self.checker.finish()
+        result = LiveFaceResult(verdict, seconds=seconds)
+        if verdict.passed:
+            result = _with_portrait(result, self._candidates, self.quality)
+        self._candidates = []
+        return result
+
+
 def capture_live_face(
     camera: Camera,
     checker: LivenessChecker,
@@ -94,35 +133,27 @@ def capture_live_face(
         on_instruction(checker.challenge)
     started = time.monotonic()
     deadline = started + limit
-    candidates: list[Frame] = []
-    seen = 0
+    run = ChallengeRun(checker, quality)
     with camera:
-        while not checker.decided and time.monotonic() < deadline:
+        while not run.decided and time.monotonic() < deadline:
             try:
                 frame = camera.capture(timeout=max(deadline - time.monotonic(), 0.05))
             except DriverError as exc:
-                if seen == 0:
+                if run.frames == 0:
                     raise
-                log.info("camera %s stopped after %d frames: %s", camera.url, seen, exc)
+                log.info("camera %s stopped after %d frames: %s", camera.url, run.frames, exc)
                 break
-            seen += 1
-            observed = checker.add(frame.pixels, frame.captured_at)
-            frontal = abs(observed.yaw or 0.0) <= checker.thresholds.frontal_yaw
-            if observed.faces == 1 and frontal:
-                candidates = _keep(candidates, frame)
+            run.feed(frame)
             del frame
-    if seen == 0:
+    if run.frames == 0:
         raise CameraError(f"camera {camera.url}: no frame captured within {limit:g} s")
-    verdict = checker.finish()
-    result = LiveFaceResult(verdict, seconds=time.monotonic() - started)
-    if verdict.passed:
-        result = _with_portrait(result, candidates, quality)
+    result = run.result(time.monotonic() - started)
     log.info(
         "live face from %s: liveness %s, portrait %s, %d frames in %.2f s",
         camera.url,
-        verdict.code,
+        result.verdict.code,
         "kept" if result.portrait is not None else "none",
-        seen,
+        run.frames,
         result.seconds,
     )
     return result

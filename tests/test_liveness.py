@@ -8,14 +8,16 @@ played at 10 frames a second; attacks are made from one photo by drivers.camera.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from drivers.camera.clips import moved_photo, still_photo, tilted_photo
+from drivers.camera.clips import framed, moved_photo, still_photo, tilted_photo
 from drivers.camera.sim import SimulatedCamera, load_rgb
+from matcher.face import FaceEncoder
 from matcher.face.liveness import (
     ACTIONS,
     TURNS,
@@ -27,8 +29,14 @@ from matcher.face.liveness import (
 )
 from matcher.face.quality import FaceQualityChecker, QualityThresholds
 from matcher.face.sface import SFaceRecognizer, YuNetDetector
-from station.config import LIVENESS_ACTIONS
-from station.liveness import capture_live_face, parse_actions
+from station.api import create_app
+from station.config import LIVENESS_ACTIONS, ConfigError
+from station.core import Station
+from station.liveness import LivenessFailedError, capture_live_face, parse_actions
+from station.records import PersonFields
+from station.workflows import FaceInput, enroll
+from tests.conftest import make_settings
+from tests.test_console import draft_id_of, signed_in
 
 Pixels = NDArray[np.uint8]
 # ORL s4 looks at the camera in photo 7 and turns to their left in 5 (a little) and 10 (more);
@@ -185,3 +193,89 @@ def test_a_clip_that_ends_before_the_turn_ends_the_challenge(orl: Path, networks
     assert result.verdict.code == "no_movement"
     assert result.portrait is None and not result.accepted
     assert not camera.is_open
+
+
+# -- the station: the setting, the workflow, the console ----------------------------------------
+
+
+@pytest.fixture
+def live_station(tmp_path: Path, lfw: Path, shared_encoder: FaceEncoder) -> Iterator[Station]:
+    """A station whose face capture runs the challenge, asking always for a turn to the left."""
+    settings = make_settings(
+        tmp_path / "data", lfw, liveness="challenge", liveness_actions="turn_left"
+    )
+    with Station(settings, encoder=shared_encoder) as opened:
+        yield opened
+
+
+def sim_camera(station: Station) -> SimulatedCamera:
+    camera = station.camera
+    assert isinstance(camera, SimulatedCamera)
+    return camera
+
+
+def liveness_rows(station: Station) -> list[dict[str, object]]:
+    return [row for row in station.audit.rows() if row["action"] == "liveness"]
+
+
+def test_settings_choose_the_challenge_and_refuse_unknown_actions(tmp_path: Path) -> None:
+    assert make_settings(tmp_path / "d").liveness == "off"
+    with pytest.raises(ConfigError, match="off or challenge"):
+        make_settings(tmp_path / "d", liveness="passive")
+    with pytest.raises(ConfigError, match="turn_left, turn_right, blink"):
+        make_settings(tmp_path / "d", liveness_actions="nod")
+
+
+def test_enrolling_from_the_camera_runs_the_challenge_and_audits_it(
+    live_station: Station, orl: Path
+) -> None:
+    camera = sim_camera(live_station)
+    camera.play(still_photo(load_rgb(orl / "s4" / "7.pgm"), frames=8, height=224))
+    with pytest.raises(LivenessFailedError, match="no movement: a photo cannot pass") as failed:
+        enroll(
+            live_station,
+            FaceInput(capture=True),
+            fields=PersonFields(name="Photo Attack"),
+            consent=True,
+        )
+    assert failed.value.code == "liveness_failed" and live_station.storage.count() == 0
+    camera.play(framed(clip(orl, 4, S4_TURNS_LEFT)), fps=10)
+    done = enroll(
+        live_station, FaceInput(capture=True), fields=PersonFields(name="Aida Live"), consent=True
+    )
+    assert done.record.id == 1
+    rows = liveness_rows(live_station)
+    assert [(r["outcome"], r["detail"]["code"]) for r in rows] == [  # type: ignore[index]
+        ("failed", "no_movement"),
+        ("passed", "passed"),
+    ]
+    assert rows[1]["detail"]["challenge"] == "turn_left"  # type: ignore[index]
+
+
+def test_the_console_asks_for_the_turn_and_keeps_the_photo_of_the_face_that_turned(
+    live_station: Station, orl: Path
+) -> None:
+    console = signed_in(create_app(station=live_station), live_station, "operator")
+    console.open("/desk")
+    draft = draft_id_of(console.post("/desk/enroll").headers["Location"])
+    sim_camera(live_station).play(framed(clip(orl, 4, S4_TURNS_LEFT)), fps=10)
+    assert console.post(f"/desk/{draft}/camera/start").json == {"ok": True}
+    first = console.post(f"/desk/{draft}/camera/frame").json
+    assert first["hints"] == ["Ask the person to turn their head to their left, then look back"]
+    answers = [console.post(f"/desk/{draft}/camera/frame").json for _ in range(len(S4_TURNS_LEFT))]
+    assert any(a.get("accepted") for a in answers), answers
+    assert not live_station.camera.is_open  # type: ignore[union-attr]
+    assert console.get(f"/desk/{draft}/image/face").status_code == 200
+    assert liveness_rows(live_station)[-1]["operator"] == "operator1"
+
+
+def test_the_console_says_a_still_photo_cannot_pass(live_station: Station, orl: Path) -> None:
+    console = signed_in(create_app(station=live_station), live_station, "operator")
+    console.open("/desk")
+    draft = draft_id_of(console.post("/desk/enroll").headers["Location"])
+    sim_camera(live_station).play(still_photo(load_rgb(orl / "s4" / "7.pgm"), frames=6))
+    console.post(f"/desk/{draft}/camera/start")
+    answers = [console.post(f"/desk/{draft}/camera/frame").json for _ in range(7)]
+    stopped = [a for a in answers if a.get("stopped")]
+    assert stopped and stopped[0]["message"].startswith("No movement: a photo cannot pass.")
+    assert liveness_rows(live_station)[-1]["outcome"] == "failed"

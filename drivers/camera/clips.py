@@ -2,7 +2,8 @@
 a liveness check must refuse, made from one photo (a printed photo held in front of the camera).
 
 Each function returns RGB frames (height x width x 3, uint8) for :meth:`SimulatedCamera.play`.
-The attacks put the photo on a plain 640 x 480 scene, as a print held before a wall would be:
+:func:`framed` puts a genuine clip's photos on a plain 640 x 480 scene; the attacks put one photo
+there, as a print held before a wall would be:
 
 - :func:`still_photo`: held still (a hand's tremor of a fraction of a pixel, sensor noise);
 - :func:`moved_photo`: moved, rotated and scaled in plane (toward the camera and back);
@@ -57,6 +58,12 @@ def _warp(photo: NDArray[np.uint8], matrix: NDArray[np.float64]) -> NDArray[np.u
     scene = _scene()
     scene[mask > 0] = drawn[mask > 0]
     return scene
+
+
+def framed(photos: list[NDArray[np.uint8]], height: int = 224) -> list[NDArray[np.uint8]]:
+    """Each photo of a genuine clip in the middle of the scene, ``height`` pixels tall (ORL's
+    92 x 112 photos as a 640 x 480 camera would see the person)."""
+    return [_warp(photo, _placed(photo, height)[0]) for photo in photos]
 
 
 def still_photo(

@@ -25,18 +25,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def live_face_check(
-    station: Station,
-    actor: Actor = SYSTEM,
-    challenge: Challenge | None = None,
-    on_instruction: Callable[[Challenge], None] | None = None,
-) -> LiveFaceResult:
-    """Run one challenge (random from ``liveness_actions`` unless given) with the station's
-    camera and audit its verdict: the action, the verdict code, the frames and the measures,
-    never a picture."""
+def challenge_checker(station: Station, challenge: Challenge | None = None) -> LivenessChecker:
+    """A checker for ``challenge``, else for one drawn at random from ``liveness_actions``."""
     chosen = challenge or Challenge.random(parse_actions(station.settings.liveness_actions))
-    checker = LivenessChecker(chosen)
-    result = station.devices.capture_live_face(station.quality, checker, on_instruction)
+    return LivenessChecker(chosen)
+
+
+def audit_liveness(station: Station, actor: Actor, result: LiveFaceResult) -> None:
+    """One audit row per challenge: the action, the verdict code, the frames and the measures,
+    never a picture."""
     verdict = result.verdict
     distance = verdict.identity_distance
     station.audit.append(
@@ -44,7 +41,7 @@ def live_face_check(
         "liveness",
         outcome="passed" if verdict.passed else "failed",
         detail={
-            "challenge": chosen.action,
+            "challenge": verdict.challenge.action,
             "code": verdict.code,
             "frames": len(verdict.observations),
             "peak_yaw": round(verdict.peak_yaw, 3),
@@ -52,6 +49,19 @@ def live_face_check(
             "portrait": result.portrait is not None,
         },
     )
+
+
+def live_face_check(
+    station: Station,
+    actor: Actor = SYSTEM,
+    challenge: Challenge | None = None,
+    on_instruction: Callable[[Challenge], None] | None = None,
+) -> LiveFaceResult:
+    """Run one challenge (random from ``liveness_actions`` unless given) with the station's
+    camera and audit its verdict."""
+    checker = challenge_checker(station, challenge)
+    result = station.devices.capture_live_face(station.quality, checker, on_instruction)
+    audit_liveness(station, actor, result)
     return result
 
 
