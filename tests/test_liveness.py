@@ -279,3 +279,33 @@ def test_the_console_says_a_still_photo_cannot_pass(live_station: Station, orl: 
     stopped = [a for a in answers if a.get("stopped")]
     assert stopped and stopped[0]["message"].startswith("No movement: a photo cannot pass.")
     assert liveness_rows(live_station)[-1]["outcome"] == "failed"
+
+
+def test_station_camera_liveness_runs_one_challenge_from_a_folder_of_frames(
+    tmp_path: Path, orl: Path
+) -> None:
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from station.cli import main
+
+    for index, frame in enumerate(framed(clip(orl, 4, S4_TURNS_LEFT))):
+        Image.fromarray(frame).save(tmp_path / f"{index:02d}.png")
+    url = f"sim://?dir={tmp_path}&loop=false"
+    passed = CliRunner().invoke(main, ["camera", "liveness", "--url", url, "--action", "turn_left"])
+    assert passed.exit_code == 0, passed.output
+    assert "PASSED (turn_left): the person moved as asked: a live face" in passed.output
+    wrong = CliRunner().invoke(
+        main, ["camera", "liveness", "--url", url, "--action", "turn_right", "--json"]
+    )
+    assert wrong.exit_code == 3, wrong.output
+    assert '"code": "wrong_direction"' in wrong.output
+
+
+def test_a_genuine_blink_passes_and_a_still_photo_does_not(orl: Path, networks) -> None:
+    """ORL s8 with eyes open (photo 5), then closed (7), then open again."""
+    verdict = check(clip(orl, 8, (5, 5, 5, 7, 7, 5, 5)), "blink", networks)
+    assert verdict.passed, verdict.to_json()["openness_track"]
+    assert min(verdict.to_json()["openness_track"]) <= LivenessThresholds().blink_closed  # type: ignore[type-var]
+    still = check(still_photo(load_rgb(orl / "s8" / "5.pgm"), height=240), "blink", networks)
+    assert still.code == "no_movement"

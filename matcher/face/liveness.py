@@ -39,9 +39,15 @@ Action = Literal["turn_left", "turn_right", "blink"]
 ACTIONS: tuple[Action, ...] = ("turn_left", "turn_right", "blink")
 TURNS: tuple[Action, ...] = ("turn_left", "turn_right")
 
+# What is said to the person, and what the operator is told to ask of them.
 INSTRUCTIONS: dict[Action, str] = {
-    "turn_left": "turn your head to the left, then look back at the camera",
-    "turn_right": "turn your head to the right, then look back at the camera",
+    "turn_left": "turn your head to your left, then look back at the camera",
+    "turn_right": "turn your head to your right, then look back at the camera",
+    "blink": "close both eyes for a moment, then open them",
+}
+ASKS: dict[Action, str] = {
+    "turn_left": "turn their head to their left, then look back at the camera",
+    "turn_right": "turn their head to their right, then look back at the camera",
     "blink": "close both eyes for a moment, then open them",
 }
 
@@ -60,6 +66,11 @@ class Challenge:
     def instruction(self) -> str:
         """What the operator says to the person, in English (the console translates it)."""
         return INSTRUCTIONS[self.action]
+
+    @property
+    def ask(self) -> str:
+        """The same for the operator: "ask the person to ..." and this."""
+        return ASKS[self.action]
 
     @classmethod
     def random(
@@ -265,10 +276,9 @@ def reason_words(code: Code, challenge: Challenge) -> str:
         "stand in front of the camera; start again",
         "wrong_direction": f"the head turned to the {other}, not to the {side}: start again and "
         f"ask the person to turn their head to the {side}",
-        "no_movement": "no movement: a photo cannot pass; ask the person to "
-        f"{challenge.instruction}",
+        "no_movement": f"no movement: a photo cannot pass; ask the person to {challenge.ask}",
         "moved_not_turned": "the face moved but did not turn: a photo moved in front of the "
-        f"camera cannot pass; ask the person to {challenge.instruction}",
+        f"camera cannot pass; ask the person to {challenge.ask}",
         "not_far_enough": f"the head did not turn far enough to the {side}: ask the person to "
         "turn it clearly, then look back at the camera",
         "no_return": "the head turned but did not come back in time: ask the person to look at "

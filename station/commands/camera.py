@@ -178,7 +178,7 @@ def liveness(url: str, action: str | None, out: Path | None, as_json: bool) -> N
 
     def tell(challenge: Challenge) -> None:
         if not as_json:
-            click.echo(f"ask the person to {challenge.instruction}...", err=True)
+            click.echo(f'say to the person: "{challenge.instruction}"', err=True)
 
     try:
         challenge = Challenge(action) if action else Challenge.random()  # type: ignore[arg-type]

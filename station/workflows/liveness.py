@@ -86,4 +86,4 @@ def live_face(
 
 
 def _log_instruction(challenge: Challenge) -> None:
-    log.warning("liveness challenge: ask the person to %s", challenge.instruction)
+    log.warning("liveness challenge: ask the person to %s", challenge.ask)
