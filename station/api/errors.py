@@ -89,6 +89,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "gallery_error": 500,
     "config_error": 500,
     "calibration_error": 500,
+    "face_model_missing": 500,  # the YuNet/SFace files of the liveness check: reinstall
 }
 
 
