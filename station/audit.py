@@ -31,6 +31,7 @@ ACTIONS = frozenset(
         "login",
         "logout",
         "login_failed",
+        "liveness",
         "password_change",
         "enroll",
         "view",

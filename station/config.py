@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 ENV_PREFIX = "STATION_"
 _PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 CONFIG_FILE_NAME = "station.toml"
+# What a liveness challenge may ask (matcher.face.liveness.ACTIONS, not imported: it is heavy).
+LIVENESS_ACTIONS = ("turn_left", "turn_right", "blink")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -139,6 +141,9 @@ class Settings:
     face_landmarks_68: bool = True
     face_verify_threshold: float = 0.0  # 0: the face encoder's default (calibration/defaults.py)
     face_identify_threshold: float = 0.0  # 0: the face encoder's default
+    # Liveness (README: "Liveness"): "off", or "challenge" (turn the head / blink as asked).
+    liveness: str = "off"
+    liveness_actions: str = "turn_left,turn_right"  # what a challenge may ask, comma-separated
     calibration_file: Path | None = None  # default: calibration.json in data_dir, if there
     calibration_growth_warning: float = 2.0  # warn when a gallery outgrows its calibration x this
     calibrated_gallery_size: int = 0  # people the face 1:N threshold was set for (0: unknown)
@@ -251,6 +256,14 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be positive")
+        if self.liveness not in {"off", "challenge"}:
+            raise ConfigError(f"liveness={self.liveness!r} is off or challenge")
+        actions = [part.strip() for part in self.liveness_actions.split(",") if part.strip()]
+        if not actions or set(actions) - set(LIVENESS_ACTIONS):
+            raise ConfigError(
+                f"liveness_actions={self.liveness_actions!r}: one or more of "
+                f"{', '.join(LIVENESS_ACTIONS)}, comma-separated"
+            )
         if self.console_language not in {"ky", "ru", "en"}:
             raise ConfigError("console_language is ky, ru or en")
         if not 0 <= self.enroll_min_fingers <= 10:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from drivers.errors import DriverError
 from drivers.fingerprint import FingerprintImage, FingerprintScanner, scanner_for_url
 from drivers.idcard import AccessKey, CardReader, ChipDocument, card_reader_for_url
 from drivers.urls import redacted
+from matcher.face.liveness import Challenge, LivenessChecker
 from matcher.face.quality import FaceQualityChecker, QualityReport
 from station.capture import capture_face
 from station.config import Settings
@@ -32,16 +34,21 @@ from station.errors import (
     NoScannerError,
     StationError,
 )
+from station.liveness import ChallengeRun, LiveFaceResult, capture_live_face
 
 
 @dataclass
 class LiveFrame:
     """One frame of a live capture: a small JPEG to show, the quality verdict, and the token
-    portrait once a frame passes."""
+    portrait once a frame passes. With a liveness challenge, ``challenge`` is what to ask of the
+    person (the frames are not assessed for quality until it is done: ``report`` None), and
+    ``liveness`` the result once decided."""
 
     preview: bytes
-    report: QualityReport
+    report: QualityReport | None
     portrait: NDArray[np.uint8] | None = field(default=None, repr=False)
+    challenge: Challenge | None = None
+    liveness: LiveFaceResult | None = None
 
     @property
     def accepted(self) -> bool:
@@ -53,9 +60,18 @@ class LiveCapture:
     closed when a frame passes, when :meth:`close` is called, or after ``idle_seconds`` without a
     frame asked for: the camera never runs on by itself."""
 
-    def __init__(self, devices: Devices, quality: FaceQualityChecker, idle_seconds: float) -> None:
+    def __init__(
+        self,
+        devices: Devices,
+        quality: FaceQualityChecker,
+        idle_seconds: float,
+        checker: LivenessChecker | None = None,
+    ) -> None:
         if devices.camera is None:
             raise NoCameraError()
+        self.challenge = None if checker is None else ChallengeRun(checker, quality)
+        self._started = time.monotonic()
+        self._preview = b""
         self.camera = devices.camera
         self.quality = quality
         self.idle_seconds = idle_seconds
@@ -88,14 +104,37 @@ class LiveCapture:
         if self._closed:
             raise StationError("the camera was closed: start the capture again")
         self._arm()
-        frame = self.camera.capture(timeout=self.frame_timeout)
-        report = self.quality.assess(frame.pixels)
+        try:
+            frame = self.camera.capture(timeout=self.frame_timeout)
+        except DriverError:
+            if self.challenge is None or self.challenge.frames == 0:
+                raise
+            return self._ended(self.challenge)  # a camera that stops ends the challenge
         preview = _preview_jpeg(frame.pixels)
+        if self.challenge is not None:
+            return self._challenged(self.challenge, frame, preview)
+        report = self.quality.assess(frame.pixels)
         portrait = None
         if report.accepted and report.landmarks is not None:
             portrait = self.quality.portrait(frame.pixels, report)
             self.close()
         return LiveFrame(preview, report, portrait)
+
+    def _challenged(self, run: ChallengeRun, frame: Frame, preview: bytes) -> LiveFrame:
+        """The challenge's next frame; once decided, the camera closes and the result (with the
+        portrait when it passed) comes with the frame."""
+        run.feed(frame)
+        self._preview = preview
+        if not run.decided:
+            return LiveFrame(preview, None, challenge=run.checker.challenge)
+        return self._ended(run)
+
+    def _ended(self, run: ChallengeRun) -> LiveFrame:
+        self.close()
+        result = run.result(time.monotonic() - self._started)
+        return LiveFrame(
+            self._preview, result.report, result.portrait, run.checker.challenge, result
+        )
 
     def close(self) -> None:
         if self._closed:
@@ -165,9 +204,28 @@ class Devices:
         finally:
             self._camera_lock.release()
 
-    def live_capture(self, quality: FaceQualityChecker, idle_seconds: float = 20) -> LiveCapture:
-        """The camera opened for a live preview (see :class:`LiveCapture`)."""
-        return LiveCapture(self, quality, idle_seconds)
+    def capture_live_face(
+        self,
+        quality: FaceQualityChecker,
+        checker: LivenessChecker,
+        on_instruction: Callable[[Challenge], None] | None = None,
+    ) -> LiveFaceResult:
+        """A face from the camera with the liveness challenge of ``checker``, the camera opened
+        for the challenge only (see :func:`station.liveness.capture_live_face`)."""
+        if self.camera is None:
+            raise NoCameraError()
+        with self._camera_lock:
+            return capture_live_face(self.camera, checker, quality, on_instruction=on_instruction)
+
+    def live_capture(
+        self,
+        quality: FaceQualityChecker,
+        idle_seconds: float = 20,
+        checker: LivenessChecker | None = None,
+    ) -> LiveCapture:
+        """The camera opened for a live preview (see :class:`LiveCapture`), with the liveness
+        challenge of ``checker`` when given."""
+        return LiveCapture(self, quality, idle_seconds, checker)
 
     def scan_finger(self, position: int | None = None) -> FingerprintImage:
         """One image from the fingerprint scanner, opened for this capture only: the finger at

@@ -10,14 +10,17 @@ Each capture returns the next photo or frame, and the camera keeps its place bet
 scripted demos pick who is standing there), ``present_document(mrz)`` a document;
 ``stand(photos, document)`` puts a person there until told otherwise, a new photo of them for
 each capture (or their document when the operator asks for it, see :meth:`Camera.expect`), or
-nobody (an empty scene).
+nobody (an empty scene);
+``play(frames)`` plays a clip in the next session, one photo or frame per capture (a person
+turning their head, or an attack from :mod:`drivers.camera.clips`), stamped at the clip's own
+frame rate.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,6 +95,10 @@ class SimulatedCamera(Camera):
         self._mrz = mrz.replace("\\n", "\n") if mrz else None
         self._session_photo: Path | None = None
         self._session_chosen = False
+        self._clip: list[Path | NDArray[np.uint8]] | None = None
+        self._clip_fps: float | None = None
+        self._clip_position = 0
+        self._clip_started = 0.0
 
     def stand(
         self,
@@ -133,6 +140,29 @@ class SimulatedCamera(Camera):
 
     def _expect(self, subject: str) -> None:
         self._subject = subject
+
+    def play(
+        self, frames: Sequence[Path | str | NDArray[np.uint8]], fps: float | None = 10.0
+    ) -> None:
+        """Play this clip in the next capture session, one frame per capture: photo files or
+        RGB pixels. Frames are stamped ``fps`` apart from the session's start (None: the real
+        time of the capture); after the last frame the camera fails as a video's end does. The
+        clip is gone when the session closes."""
+        if not frames:
+            raise ValueError("a clip needs at least one frame")
+        if fps is not None and fps <= 0:
+            raise ValueError("fps must be positive")
+        clip: list[Path | NDArray[np.uint8]] = []
+        for frame in frames:
+            if isinstance(frame, np.ndarray):
+                if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+                    raise ValueError(f"a clip frame must be RGB uint8 pixels, got {frame.shape}")
+                clip.append(frame)
+            elif not Path(frame).is_file():
+                raise DeviceNotFoundError(str(frame), "no such photo for the simulated camera")
+            else:
+                clip.append(Path(frame))
+        self._clip, self._clip_fps, self._clip_position = clip, fps, 0
 
     def info(self) -> CameraInfo:
         if self._mrz is not None:
@@ -184,6 +214,7 @@ class SimulatedCamera(Camera):
     def _close(self) -> None:
         self._presented = None
         self._subject = "face"
+        self._clip = None
         self._session_photo, self._session_chosen = None, False
         if self._player is not None:
             self._video_position = self._player.position
@@ -218,7 +249,22 @@ class SimulatedCamera(Camera):
             self._session_photo = None if photo is None else Path(photo)
         return self._session_photo
 
+    def _clip_frame(self, clip: list[Path | NDArray[np.uint8]]) -> Frame:
+        if self._clip_position >= len(clip):
+            raise CameraError(f"the simulated camera has played all {len(clip)} frames of its clip")
+        index = self._clip_position
+        if index == 0:
+            self._clip_started = time.time()
+        self._clip_position += 1
+        item = clip[index]
+        at = time.time() if self._clip_fps is None else self._clip_started + index / self._clip_fps
+        pixels = load_rgb(item) if isinstance(item, Path) else item.copy()
+        source = str(item) if isinstance(item, Path) else "clip"
+        return Frame(pixels=pixels, captured_at=at, source=source, metadata={"clip_frame": index})
+
     def _grab(self, timeout: float) -> Frame:
+        if self._clip is not None:
+            return self._clip_frame(self._clip)
         if isinstance(self._presented, np.ndarray):
             return Frame(pixels=self._presented, captured_at=time.time(), source="document")
         if self._presented is not None:

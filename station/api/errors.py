@@ -56,6 +56,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "no_face": 422,
     "multiple_faces": 422,
     "capture_refused": 422,
+    "liveness_failed": 422,
     "finger_refused": 422,
     "matcher_error": 422,
     "no_finger": 422,

@@ -18,6 +18,7 @@ from PIL import Image
 from drivers.camera import camera_for_url
 from drivers.errors import DriverError
 from matcher.errors import MatcherError
+from matcher.face.liveness import ACTIONS
 from matcher.face.quality import FaceQualityChecker, QualityThresholds
 from station.capture import capture_face
 from station.commands.output import echo_json, fail
@@ -154,6 +155,63 @@ def capture(
             click.echo(f"  {name:<18} {'-' if value is None else value}")
         click.echo(f"token portrait saved to {written}" if written else "no face: nothing saved")
     sys.exit(0 if result.accepted else EXIT_REFUSED)
+
+
+@camera.command()
+@click.option("--url", required=True, help=URL_HELP)
+@click.option(
+    "--action",
+    type=click.Choice(list(ACTIONS)),
+    help="The action to ask for (default: a random turn, as the station asks).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the token portrait (JPEG) of a face that passed.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def liveness(url: str, action: str | None, out: Path | None, as_json: bool) -> None:
+    """Run the liveness challenge: ask the person for the action, watch the camera, say whether
+    a live face did it (exit 0), or why not (exit 3)."""
+    from matcher.face.liveness import Challenge, LivenessChecker
+    from station.liveness import capture_live_face
+
+    def tell(challenge: Challenge) -> None:
+        if not as_json:
+            click.echo(f'say to the person: "{challenge.instruction}"', err=True)
+
+    try:
+        challenge = Challenge(action) if action else Challenge.random()  # type: ignore[arg-type]
+        checker = LivenessChecker(challenge)
+        result = capture_live_face(
+            camera_for_url(url), checker, FaceQualityChecker(), on_instruction=tell
+        )
+    except (DriverError, MatcherError, ValueError) as exc:
+        fail(exc, as_json)
+    written = None
+    if out is not None and result.portrait is not None:
+        Image.fromarray(result.portrait).save(out, format="JPEG", quality=95)
+        written = str(out)
+    verdict = result.verdict
+    if as_json:
+        echo_json({**result.to_json(), "out": written})
+    else:
+        click.echo(
+            f"{'PASSED' if verdict.passed else 'FAILED'} ({verdict.challenge.action}): "
+            f"{verdict.reason}"
+        )
+        distance = verdict.identity_distance
+        click.echo(
+            f"  {len(verdict.observations)} frames in {verdict.seconds:.2f} s, peak yaw "
+            f"{verdict.peak_yaw:+.3f}, identity distance "
+            f"{'-' if distance is None else f'{distance:.3f}'}"
+        )
+        if verdict.passed and result.portrait is None and result.report is not None:
+            for reason in result.report.reasons:
+                click.echo(f"  photo: {reason.message}")
+        if written:
+            click.echo(f"token portrait saved to {written}")
+    sys.exit(0 if verdict.passed else EXIT_REFUSED)
 
 
 @click.command(name="quality")

@@ -24,6 +24,7 @@ ERRORS = {
     "no_face": _l("No face found: the person should face the camera, close and well lit."),
     "multiple_faces": _l("Only the person being served may be in front of the camera."),
     "capture_refused": _l("No photo was good enough in time: follow the hints and try again."),
+    "liveness_failed": _l("The liveness check failed: start the camera again and ask again."),
     "finger_refused": _l("The print is not good enough: place the finger again, flat and dry."),
     "poor_fingerprint_image": _l(
         "The scanner could not read the print: clean the glass, place the finger flat."
@@ -104,6 +105,36 @@ QUALITY = {
     "not_frontal": _l("Look straight at the camera"),
     "tilted": _l("Keep the head straight"),
     "eyes_closed": _l("Keep the eyes open"),
+}
+
+# The liveness challenge (setting liveness = "challenge"): what to ask, and why a check failed.
+LIVENESS_ASK = {
+    "turn_left": _l("Ask the person to turn their head to their left, then look back"),
+    "turn_right": _l("Ask the person to turn their head to their right, then look back"),
+    "blink": _l("Ask the person to close both eyes for a moment, then open them"),
+}
+
+LIVENESS = {
+    "no_frames": _l("The camera gave no picture: start the camera again."),
+    "no_face": _l("No face in front of the camera: start again with the person facing it."),
+    "not_frontal": _l("The person did not look at the camera at the start: start again."),
+    "face_lost": _l("The face left the camera during the check: start again."),
+    "several_faces": _l(
+        "More than one face was seen: only the person checked may be in front of the camera."
+    ),
+    "face_changed": _l(
+        "The face changed during the check: only the person checked may be in front of the camera."
+    ),
+    "wrong_direction": _l("The head turned the wrong way: start again and show which side."),
+    "no_movement": _l("No movement: a photo cannot pass. Start again and ask for the movement."),
+    "moved_not_turned": _l("The face moved but did not turn: a photo cannot pass. Start again."),
+    "not_far_enough": _l("The head did not turn far enough: start again, ask for a clear turn."),
+    "no_return": _l("The head did not come back to the camera in time: start again."),
+    "flat_turn": _l("The face flattened instead of turning: a tilted photo cannot pass."),
+    "no_blink": _l("No blink was seen: start again, ask the person to close both eyes."),
+    "no_portrait": _l(
+        "The person passed the check, but no frontal photo was good enough: start again."
+    ),
 }
 
 FINGERS = {

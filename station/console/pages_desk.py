@@ -30,7 +30,15 @@ from station.console.common import (
     png_of,
 )
 from station.console.drafts import Draft, Finger
-from station.console.messages import MRZ_OUTCOMES, QUALITY, FormError, error_words
+from station.console.messages import (
+    LIVENESS,
+    LIVENESS_ASK,
+    MRZ_OUTCOMES,
+    QUALITY,
+    FormError,
+    error_words,
+)
+from station.devices import LiveFrame
 from station.errors import StationError
 from station.records import PersonFields
 from station.security.roles import Permission
@@ -46,6 +54,7 @@ from station.workflows import (
     verify_at_intake,
 )
 from station.workflows.inputs import EXCEPTION_REASONS, card_fields
+from station.workflows.liveness import audit_liveness, challenge_checker
 from station.workflows.scoring import shows_identities
 
 # The order fingers are asked for: both index fingers, then middles, thumbs, rings, littles.
@@ -305,8 +314,9 @@ def camera_start(draft_id: str) -> Response:
     draft.face = None
     try:
         station = get_station()
+        checker = challenge_checker(station) if station.settings.liveness == "challenge" else None
         draft.live = station.devices.live_capture(
-            station.quality, idle_seconds=station.settings.camera_idle_seconds
+            station.quality, idle_seconds=station.settings.camera_idle_seconds, checker=checker
         )
     except (StationError, DriverError) as exc:
         return jsonify({"ok": False, "message": error_words(exc)})
@@ -326,11 +336,35 @@ def camera_frame(draft_id: str) -> Response:
         draft.close_camera()
         return jsonify({"ok": False, "stopped": True, "message": error_words(exc)})
     draft.preview = frame.preview
-    hints = [str(QUALITY.get(code, code)) for code in frame.report.reason_codes]
+    if frame.challenge is not None:
+        return _challenge_frame(draft, frame)
+    codes = frame.report.reason_codes if frame.report is not None else []
+    hints = [str(QUALITY.get(code, code)) for code in codes]
     if frame.accepted:
         draft.face = frame.portrait
         draft.live = None
     return jsonify({"ok": True, "accepted": frame.accepted, "hints": hints})
+
+
+def _challenge_frame(draft: Draft, frame: LiveFrame) -> Response:
+    """A frame of the liveness challenge: what to ask while it runs; once decided, the audited
+    verdict, and the portrait when it passed."""
+    assert frame.challenge is not None
+    if frame.liveness is None:
+        return jsonify(
+            {"ok": True, "accepted": False, "hints": [str(LIVENESS_ASK[frame.challenge.action])]}
+        )
+    draft.live = None
+    audit_liveness(get_station(), session.visit().actor, frame.liveness)
+    if frame.accepted:
+        draft.face = frame.portrait
+        return jsonify({"ok": True, "accepted": True, "hints": []})
+    code = frame.liveness.verdict.code
+    words = LIVENESS.get(code, LIVENESS["no_portrait"])
+    codes = frame.report.reason_codes if frame.report is not None else []
+    hints = [str(QUALITY.get(c, c)) for c in codes]
+    message = " ".join([str(words), *hints])
+    return jsonify({"ok": False, "stopped": True, "message": message})
 
 
 @blueprint.post("/desk/<draft_id>/camera/stop")

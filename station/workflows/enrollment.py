@@ -141,7 +141,7 @@ def enroll(
     if chip is not None and fields is not None:  # typed special-category fields complete it
         person = person.corrected({"health": fields.health, "disability": fields.disability})
     check_not_the_operator(station, actor, person.document_number)
-    pixels = face.acquire(station)
+    pixels = face.acquire(station, actor)
     templates, images = fingers.acquire_with_images(station)
     encoded = station.encode(pixels)
     chip_distance = None

@@ -67,7 +67,7 @@ def identify(
         raise InvalidInputError("send a face, fingers, or both", field="image")
     if face is not None:
         face.check()
-    encoded = station.encode(face.acquire(station)) if face is not None else None
+    encoded = station.encode(face.acquire(station, actor)) if face is not None else None
     probe = Probe(None if encoded is None else encoded.vector, fingers.acquire(station))
     candidates = search(station, probe, chosen, k)
     size = station.galleries.size(chosen)

@@ -24,6 +24,7 @@ from matcher.fingerprint.image import MAX_DPI, MIN_DPI
 from station.errors import ImageRequiredError, ImageTooLargeError, InvalidInputError, StationError
 from station.images import finger_limit_words
 from station.records import PersonFields
+from station.security.roles import SYSTEM, Actor
 from station.storage import utc_now
 
 if TYPE_CHECKING:
@@ -91,11 +92,15 @@ class FaceInput:
         )
         return self
 
-    def acquire(self, station: Station) -> NDArray[np.uint8]:
+    def acquire(self, station: Station, actor: Actor = SYSTEM) -> NDArray[np.uint8]:
         if self.pixels is not None:
             return self.pixels
         if self.upload is not None:
             return station.decode(self.upload)
+        if station.settings.liveness == "challenge":
+            from station.workflows.liveness import live_face
+
+            return live_face(station, actor)
         return station.devices.capture_face(station.quality)
 
 

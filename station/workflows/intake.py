@@ -106,7 +106,7 @@ def verify_at_intake(
     card.check()
     chip = card.acquire(station)
     check_not_the_operator(station, actor, chip.mrz.document_number)
-    pixels = face.acquire(station)
+    pixels = face.acquire(station, actor)
     templates = fingers.acquire(station)
     encoded = station.encode(pixels)
     reasons: list[Reason] = []
