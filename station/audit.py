@@ -66,6 +66,8 @@ ACTIONS = frozenset(
         "operator_update",
         "face_reencode",
         "mrz_read",
+        "identity_export",
+        "centre_trust",
     }
 )
 

@@ -25,6 +25,7 @@ from station.commands.common import (
 )
 from station.commands.eval_face import eval_face
 from station.commands.eval_fingerprint import fingerprint
+from station.commands.exchange import centre, identity
 from station.commands.key import key
 from station.commands.operator import operator as operator_group
 from station.commands.output import fail
@@ -161,6 +162,8 @@ main.add_command(camera)
 main.add_command(operator_group)
 main.add_command(audit)
 main.add_command(key)
+main.add_command(identity)
+main.add_command(centre)
 main.add_command(backup)
 main.add_command(export)
 main.add_command(purge)

@@ -56,6 +56,10 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS station_secrets (
+    name TEXT PRIMARY KEY,          -- what it is: "exchange/signing-key"
+    value BLOB NOT NULL             -- sealed
+);
 CREATE TABLE IF NOT EXISTS records (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     purpose TEXT NOT NULL,
@@ -172,6 +176,7 @@ SEALED_COLUMNS = (
     ("holds", ("record_id",), ("detail",)),
     ("status_changes", ("record_id", "seq"), ("reason",)),
     ("applications", ("id",), ("result",)),
+    ("station_secrets", ("name",), ("value",)),
 )
 _RECORD_COLUMNS = (
     "r.id, r.purpose, r.status, r.version, r.fields, r.consent, r.card_summary, r.created_at, "
@@ -202,6 +207,10 @@ def face_format(model: str) -> str:
         return FACE_FORMATS[model]
     except KeyError:
         raise StationError(f"no stored format for face templates of model {model!r}") from None
+
+
+def secret_context(name: str) -> str:
+    return f"secrets/{name}"
 
 
 def biometric_context(record_id: int, modality: str, position: int) -> str:
@@ -656,6 +665,20 @@ class Storage:
             )
         return ids, out
 
+    def secret(self, name: str) -> bytes | None:
+        """One of the station's own secrets (its signing key), opened; None when not made yet."""
+        with self.reading() as db:
+            row = db.execute("SELECT value FROM station_secrets WHERE name = ?", (name,)).fetchone()
+        return None if row is None else self.sealer.open(row[0], secret_context(name))
+
+    def put_secret(self, name: str, value: bytes) -> None:
+        """Keep one of the station's secrets, sealed as the records are (key rotation re-seals it)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO station_secrets (name, value) VALUES (?, ?)",
+                (name, self.sealer.seal(value, secret_context(name))),
+            )
+
     def face_formats(self) -> dict[str, int]:
         """How many face templates of each stored format the station holds (every status)."""
         with self.reading() as db:
@@ -986,6 +1009,8 @@ class Storage:
 
 
 def _context_of(table: str, key: tuple[Any, ...], column: str) -> str:
+    if table == "station_secrets":
+        return secret_context(key[0])
     if table == "holds":
         return record_context(key[0], "hold")
     if table == "applications":
