@@ -39,7 +39,11 @@ def test_a_sealed_packet_opens_at_its_centre_with_its_station_key() -> None:
     )
     assert payload[:13] not in data  # encrypted: nothing readable on the stick
     opened = open_packet(data, centre_key=centre, station_key={"kit-0001": station}.get)
-    assert (opened.packet_id, opened.station_id, opened.kind) == (packet_id, "kit-0001", "enrollment")
+    assert (opened.packet_id, opened.station_id, opened.kind) == (
+        packet_id,
+        "kit-0001",
+        "enrollment",
+    )
     assert opened.payload == payload and opened.manifest_version == 1
 
 
