@@ -100,3 +100,31 @@ def stations_list(data: Path | None, as_json: bool) -> None:
         click.echo(f"{station.station_id}  {state}  registered {station.registered}")
     if not listed:
         click.echo("no station registered: `central stations add FILE`")
+
+
+@main.group()
+def packets() -> None:
+    """Packets brought from stations."""
+
+
+@packets.command(name="check")
+@data_option
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def packets_check(data: Path | None, folder: Path, as_json: bool) -> None:
+    """Open every packet under FOLDER: which the centre would take, and why it refuses others."""
+    from central.intake import check_folder
+
+    chosen = data_dir(data)
+    try:
+        checked = check_folder(folder, centre_keys(chosen), StationRegistry(chosen))
+    except CentreKeyError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(checked.to_json(), indent=1))
+    else:
+        click.echo(f"{len(checked.valid)} packets valid, {len(checked.rejected)} refused")
+        for refused in checked.rejected:
+            click.echo(f"  {refused['packet']}: {refused['reason']}")
+    if checked.rejected:
+        sys.exit(3)

@@ -68,6 +68,7 @@ ACTIONS = frozenset(
         "mrz_read",
         "identity_export",
         "centre_trust",
+        "packets_export",
     }
 )
 

@@ -56,6 +56,15 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS packets (
+    id TEXT PRIMARY KEY,            -- the packet id (a UUID): the centre imports a packet once
+    record_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,             -- enrollment (corrections, deletions, blocks: to come)
+    state TEXT NOT NULL,            -- pending, exported, acknowledged, rejected
+    created_at TEXT NOT NULL,
+    exported_at TEXT,
+    reason TEXT                     -- the centre's, when it rejected the packet
+);
 CREATE TABLE IF NOT EXISTS station_secrets (
     name TEXT PRIMARY KEY,          -- what it is: "exchange/signing-key"
     value BLOB NOT NULL             -- sealed
@@ -677,6 +686,44 @@ class Storage:
             db.execute(
                 "INSERT OR REPLACE INTO station_secrets (name, value) VALUES (?, ?)",
                 (name, self.sealer.seal(value, secret_context(name))),
+            )
+
+    def records_without_packet(self, kind: str) -> list[int]:
+        """Active records no packet of ``kind`` was made for yet."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT id FROM records WHERE status = 'active' AND id NOT IN "
+                "(SELECT record_id FROM packets WHERE kind = ?) ORDER BY id",
+                (kind,),
+            ).fetchall()
+        return [int(row[0]) for row in rows]
+
+    def add_packet(self, packet_id: str, record_id: int, kind: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO packets (id, record_id, kind, state, created_at) "
+                "VALUES (?, ?, ?, 'pending', ?)",
+                (packet_id, record_id, kind, utc_now()),
+            )
+
+    def packets(self, states: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        """The packets made, oldest first; only those in ``states`` when given."""
+        query = "SELECT id, record_id, kind, state, created_at, exported_at, reason FROM packets"
+        args: tuple[str, ...] = ()
+        if states:
+            query += f" WHERE state IN ({', '.join('?' for _ in states)})"
+            args = states
+        with self.reading() as db:
+            rows = db.execute(query + " ORDER BY created_at, id", args).fetchall()
+        names = ("packet", "record_id", "kind", "state", "created_at", "exported_at", "reason")
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def mark_exported(self, packet_id: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE packets SET state = 'exported', exported_at = ? WHERE id = ? "
+                "AND state IN ('pending', 'exported')",
+                (utc_now(), packet_id),
             )
 
     def face_formats(self) -> dict[str, int]:

@@ -15,7 +15,9 @@ from station.commands.common import (
     reported_errors,
     signed_in,
 )
+from station.commands.output import echo_json
 from station.workflows.exchange import station_identity, trust_centre_keys
+from station.workflows.packets import export_packets, packet_status
 
 
 @click.command(name="identity")
@@ -44,3 +46,44 @@ def trust(data_dir: Path | None, config_file: Path | None, operator: str, docume
     with reported_errors(), open_station(data_dir, config_file) as station:
         keys = trust_centre_keys(station, document, signed_in(station, operator))
     click.echo(f"centre {keys.centre_id} trusted: packets will be encrypted to it")
+
+
+@click.group(name="packets")
+def packets() -> None:
+    """Packets for the centre: what waits, and writing them to a stick."""
+
+
+@packets.command(name="export")
+@data_options
+@operator_option
+@click.option("--to", "folder", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def export_command(
+    data_dir: Path | None, config_file: Path | None, operator: str, folder: Path, as_json: bool
+) -> None:
+    """Write every packet the centre has not acknowledged to FOLDER (supervisor)."""
+    with reported_errors(), open_station(data_dir, config_file) as station:
+        export = export_packets(station, folder, signed_in(station, operator))
+    if as_json:
+        echo_json(export.to_json())
+    else:
+        click.echo(f"{len(export.written)} packets written to {folder}")
+
+
+@packets.command(name="status")
+@data_options
+@operator_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def status_command(
+    data_dir: Path | None, config_file: Path | None, operator: str, as_json: bool
+) -> None:
+    """Every packet and its state: pending, exported, acknowledged, rejected (supervisor)."""
+    with reported_errors(), open_station(data_dir, config_file) as station:
+        status = packet_status(station, signed_in(station, operator))
+    if as_json:
+        echo_json(status)
+        return
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(status["counts"].items())) or "none"
+    click.echo(f"packets: {counts}; records waiting for a packet: {status['waiting_for_a_packet']}")
+    if status["centre"] is None:
+        click.echo("no centre trusted yet: `station centre trust FILE`")

@@ -44,6 +44,7 @@ class Permission(StrEnum):
     DECIDE = "decide"  # decide on an enrollment held as a likely duplicate
     CHECK_RECEIPT = "check_receipt"  # a receipt's decision, from its number and code
     READ_CARD = "read_card"  # an ID card's MRZ from a photo of it, for its chip's access key
+    HAND_OVER = "hand_over"  # write the packets for the centre to a folder (a USB stick)
 
 
 # What each permission lets one do, in the words a refusal uses ("the operator role may not ...").
@@ -66,6 +67,7 @@ WORDS = {
     Permission.DECIDE: "list or decide on held enrollments",
     Permission.CHECK_RECEIPT: "check a receipt",
     Permission.READ_CARD: "read ID cards",
+    Permission.HAND_OVER: "hand records over to the centre",
 }
 
 _P = Permission
@@ -84,6 +86,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             _P.EXPORT,
             _P.PURGE,
             _P.DECIDE,
+            _P.HAND_OVER,
         }
     ),
     Role.AUDITOR: frozenset({_P.AUDIT_READ}),

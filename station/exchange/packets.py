@@ -1,0 +1,80 @@
+"""What an enrolment packet carries: everything the centre needs to act without the station.
+
+The manifest (JSON, version :data:`~station.exchange.envelope.MANIFEST_VERSION`): the record's
+fields, purpose, consent, card summary and finger exceptions; every template with the format that
+names its model (``face-sface128/1``, ``finger-leader-mcc/1``); the images the centre can extract
+again with its own algorithms (the token portrait, the lossless finger images with their
+resolution, the chip's photo), each with its standard; and the hashes of the audit rows about the
+record, which tie the packet to the station's hash-chained trail.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from station.exchange.envelope import MANIFEST_VERSION
+from station.storage import Storage
+
+IMAGE_STANDARDS = {
+    "portrait": "ISO/IEC 19794-5 token frontal image (JPEG)",
+    "document": "ICAO 9303 DG2 facial image as read from the chip",
+}
+FINGER_IMAGE_STANDARD = "ISO/IEC 19794-4 finger image content: 8-bit grey PNG, resolution in pHYs"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def enrollment_manifest(
+    storage: Storage, record_id: int, station_id: str, audit_hashes: list[str]
+) -> dict[str, Any]:
+    """The manifest of one record's enrolment packet (raises RecordNotFoundError if gone)."""
+    record = storage.get_record(record_id)
+    images = []
+    for kind, media_type, data, created in storage.photos_of(record_id):
+        standard = (
+            FINGER_IMAGE_STANDARD if kind.startswith("finger_") else IMAGE_STANDARDS.get(kind, "")
+        )
+        images.append(
+            {
+                "kind": kind,
+                "media_type": media_type,
+                "standard": standard,
+                "created_at": created,
+                "data": _b64(data),
+            }
+        )
+    return {
+        "manifest": MANIFEST_VERSION,
+        "kind": "enrollment",
+        "station_id": station_id,
+        "station_record": record_id,
+        "written": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "record": record.to_json(special=True)
+        | {
+            "consent": dict(record.consent or {}),
+            "card_summary": dict(record.card_summary or {}),
+            "finger_exceptions": storage.finger_exceptions(record_id),
+        },
+        "templates": [
+            {
+                "modality": item["modality"],
+                "position": item["position"],
+                "format": item["format"],
+                "quality": item["quality"],
+                "box": item["box"],
+                "data": _b64(item["template"]),
+            }
+            for item in storage.biometrics_of(record_id)
+        ],
+        "images": images,
+        "audit": audit_hashes,
+    }
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    return json.dumps(manifest, separators=(",", ":"), sort_keys=True).encode()
