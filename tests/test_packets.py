@@ -115,3 +115,28 @@ def test_a_station_that_trusts_no_centre_keeps_its_packets_waiting(
             export_packets(station, tmp_path / "stick")
         assert packet_status(station)["waiting_for_a_packet"] == 1
     assert not (tmp_path / "stick").exists()
+
+
+def test_the_supervisor_sees_what_waits_and_writes_it_to_a_stick_from_the_console(
+    tmp_path: Path, lfw_people: list[Path], centre: Path
+) -> None:
+    from station.api import create_app
+    from tests.test_console import signed_in
+
+    station = station_with(tmp_path, "kit-west", lfw_people[47:49], centre)
+    try:
+        app = create_app(station=station)
+        operator = signed_in(app, station, "operator")
+        assert operator.get("/handover").status_code == 403  # the desk does not hand over
+        supervisor = signed_in(app, station, "supervisor")
+        page = supervisor.open("/handover")
+        assert "2 records wait for their first packet" in page
+        refused = supervisor.post("/handover", folder="stick")
+        assert refused.status_code == 400 and "/media/stick" in supervisor.text(refused)
+        written = supervisor.follow(supervisor.post("/handover", folder=str(tmp_path / "stick")))
+        assert "2 packets written to" in written
+        assert "written to a stick, not yet acknowledged: 2" in written
+    finally:
+        station.close()
+    checked = check_folder(tmp_path / "stick", centre_keys(centre), StationRegistry(centre))
+    assert len(checked.valid) == 2 and not checked.rejected

@@ -1,8 +1,10 @@
 """The admin's pages: operator accounts (create, reset, disable, enable, unlock), the devices
-(answering or not, and what to do), retention and the purge."""
+(answering or not, and what to do), retention and the purge; and the supervisor's hand-over of
+packets for the centre to a USB stick."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -24,6 +26,7 @@ from station.workflows import (
     set_operator_disabled,
     unlock_operator,
 )
+from station.workflows.packets import export_packets, packet_status
 
 
 @blueprint.route("/admin/operators", methods=["GET", "POST"])
@@ -93,6 +96,31 @@ def admin_retention() -> Any:
         periods=station.settings.retention_periods,
         receipt_days=station.settings.receipt_retention_days,
     )
+
+
+@blueprint.route("/handover", methods=["GET", "POST"])
+@session.page(Permission.HAND_OVER)
+def handover() -> Any:
+    """What waits for the centre, and writing it to a folder (the stick's mount point)."""
+    station = get_station()
+    actor = session.visit().actor
+    error = None
+    folder = request.form.get("folder", "").strip()[:4096]
+    if request.method == "POST":
+        if not folder.startswith("/"):
+            error = _("Give the folder of the USB stick, for example /media/stick.")
+        else:
+            try:
+                written = export_packets(station, Path(folder), actor)
+                flash(
+                    _("%(n)s packets written to %(folder)s.", n=len(written.written), folder=folder)
+                )
+                return redirect(url_for("console.handover"))
+            except StationError as exc:
+                error = error_words(exc)
+    return render_template(
+        "admin/handover.html", status=packet_status(station, actor), folder=folder, error=error
+    ), (400 if error else 200)
 
 
 def back() -> BaseResponse:
