@@ -47,6 +47,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "application_not_found": 404,
     "operator_not_found": 404,
     "record_blocked": 409,
+    "no_centre": 409,  # packets wait until an admin trusts the centre's keys
+    "identity_error": 422,  # an identity document that is not one (or carries a private key)
     "not_held": 409,
     "data_directory_in_use": 409,
     "no_camera": 409,
