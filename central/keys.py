@@ -9,7 +9,6 @@ station (``central identity --out FILE`` -> ``station centre trust FILE``): publ
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from jwcrypto import jwk
 from jwcrypto.common import JWException
 
 from station.exchange.identity import CENTRE_FORMAT, FORMAT_VERSION
+from station.security.crypto import write_private_file
 
 KEYS_FILE = "keys/centre-keys.json"
 
@@ -35,17 +35,6 @@ class CentreKeys:
     centre_id: str
     encryption_key: jwk.JWK  # X25519, private
     signing_key: jwk.JWK  # Ed25519, private
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_suffix(".new")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
 
 
 def centre_keys(data_dir: Path) -> CentreKeys:
@@ -73,7 +62,7 @@ def centre_keys(data_dir: Path) -> CentreKeys:
         "encryption_key": json.loads(keys.encryption_key.export_private()),
         "signing_key": json.loads(keys.signing_key.export_private()),
     }
-    _write_private(path, json.dumps(document).encode())
+    write_private_file(path, json.dumps(document).encode())
     return keys
 
 

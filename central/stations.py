@@ -8,7 +8,6 @@ with when it was revoked, so its packets are refused with that reason, never for
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from jwcrypto import jwk
 
 from station.exchange.identity import STATION_FORMAT, public_key, read_document
+from station.security.crypto import write_private_file
 
 REGISTRY_FILE = "stations.json"
 
@@ -61,15 +61,9 @@ class StationRegistry:
         return {s["station_id"]: RegisteredStation(**s) for s in kept["stations"]}
 
     def _save(self, stations: dict[str, RegisteredStation]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = self.path.with_suffix(".new")
-        document = {
-            "stations": [vars(s) for s in sorted(stations.values(), key=lambda s: s.station_id)]
-        }
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=1)
-        temporary.replace(self.path)
+        ordered = sorted(stations.values(), key=lambda s: s.station_id)
+        document = {"stations": [vars(s) for s in ordered]}
+        write_private_file(self.path, json.dumps(document, indent=1).encode())
 
     def add(self, document_path: Path) -> RegisteredStation:
         """Register the station of an identity document; the same document again changes

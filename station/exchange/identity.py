@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from jwcrypto import jwk
 from jwcrypto.common import JWException
 
 from station.errors import StationError
+from station.security.crypto import write_private_file
 from station.storage import Storage
 
 STATION_FORMAT = "biometric-station-identity"
@@ -39,23 +39,12 @@ class IdentityError(StationError):
 
 
 @dataclass(frozen=True)
-class CentreKeys:
+class TrustedCentre:
     """The public keys of the centre a station trusts."""
 
     centre_id: str
     encryption_key: jwk.JWK  # X25519: packets are encrypted to it
     signing_key: jwk.JWK  # Ed25519: checks the centre's signatures
-
-
-def _private_file(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_suffix(path.suffix + ".new")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
 
 
 def signing_key(storage: Storage) -> jwk.JWK:
@@ -110,15 +99,15 @@ def read_document(path: Path, expected_format: str) -> dict[str, Any]:
     return document
 
 
-def trust_centre(data_dir: Path, path: Path) -> CentreKeys:
+def trust_centre(data_dir: Path, path: Path) -> TrustedCentre:
     """Keep the centre's identity document (replacing an earlier one) and return its keys."""
     document = read_document(path, CENTRE_FORMAT)
     keys = _centre_keys(document)
-    _private_file(data_dir / CENTRE_FILE, json.dumps(document, indent=1).encode())
+    write_private_file(data_dir / CENTRE_FILE, json.dumps(document, indent=1).encode())
     return keys
 
 
-def trusted_centre(data_dir: Path) -> CentreKeys | None:
+def trusted_centre(data_dir: Path) -> TrustedCentre | None:
     """The centre this station trusts, or None when no centre's keys were given yet."""
     path = data_dir / CENTRE_FILE
     if not path.is_file():
@@ -126,11 +115,11 @@ def trusted_centre(data_dir: Path) -> CentreKeys | None:
     return _centre_keys(read_document(path, CENTRE_FORMAT))
 
 
-def _centre_keys(document: dict[str, Any]) -> CentreKeys:
+def _centre_keys(document: dict[str, Any]) -> TrustedCentre:
     centre_id = document.get("centre_id")
     if not isinstance(centre_id, str) or not centre_id:
         raise IdentityError("the centre's document names no centre_id")
-    return CentreKeys(
+    return TrustedCentre(
         centre_id,
         public_key(document, "encryption_key", "X25519"),
         public_key(document, "signing_key", "Ed25519"),

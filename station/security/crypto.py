@@ -139,19 +139,25 @@ def load_key(key_file: Path, env_key: str | None = None) -> LoadedKey | None:
     return LoadedKey(read_key_file(key_file), str(key_file))
 
 
-def write_key_file(path: Path, key: bytes) -> None:
-    """Write a key file atomically, mode 0600 from its first byte, and sync it to disk."""
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write a file atomically, mode 0600 from its first byte (its folder 0700 if made), and
+    sync it to disk: keys, identities, registries."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.write(fd, (encode_key(key) + "\n").encode())
+        os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
     sync_directory(path.parent)
+
+
+def write_key_file(path: Path, key: bytes) -> None:
+    """Write a key file atomically, mode 0600 from its first byte, and sync it to disk."""
+    write_private_file(path, (encode_key(key) + "\n").encode())
     log.info("key %s written to %s", key_id(key), path)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from station.exchange.identity import CentreKeys, identity_document, signing_key, trust_centre
+from station.exchange.identity import TrustedCentre, identity_document, signing_key, trust_centre
 from station.security.roles import SYSTEM, Actor, Permission
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def station_identity(station: Station, actor: Actor = SYSTEM) -> dict[str, Any]:
     return document
 
 
-def trust_centre_keys(station: Station, document: Path, actor: Actor = SYSTEM) -> CentreKeys:
+def trust_centre_keys(station: Station, document: Path, actor: Actor = SYSTEM) -> TrustedCentre:
     """Trust the centre of ``document`` (``central identity --out``): packets are encrypted to
     its key from now on, and what it signs is checked with its other key."""
     station.allow(actor, Permission.MAINTAIN)
