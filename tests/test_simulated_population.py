@@ -268,3 +268,32 @@ def test_the_story_enroll_two_citizens_catch_one_coming_again_verify_and_identif
     found = identify(station, FaceInput(capture=True), FingerInput(scans=[LEFT_INDEX]))
     assert found.match is not None and found.match.record.id == second.record.id
     print(f"\nthe story at the desk: {time.perf_counter() - started:.1f} s")
+
+
+def test_an_enrolment_packet_carries_the_chip_files_the_centre_rechecks_passive_authentication_on(
+    station: Station, population: Population, tmp_path: Path
+) -> None:
+    import base64
+
+    from drivers.idcard.pa import load_csca_folder, passive_authentication
+    from station.exchange.packets import enrollment_manifest
+
+    citizen = population["C03"]
+    desk_of(station).present(citizen.id)
+    enrolled = enroll(
+        station,
+        FaceInput(capture=True),
+        FingerInput(scans=[RIGHT_INDEX, LEFT_INDEX]),
+        card=CardInput(citizen.mrz),
+        consent=True,
+    )
+    manifest = enrollment_manifest(station.storage, enrolled.record.id, "test-station", [])
+    files = {i["kind"]: base64.b64decode(i["data"]) for i in manifest["images"]}
+    assert {"chip_sod", "chip_dg1", "chip_dg2", "document", "portrait"} <= set(files)
+    report = passive_authentication(
+        files["chip_sod"],
+        {1: files["chip_dg1"], 2: files["chip_dg2"]},
+        load_csca_folder(tmp_path / "csca"),
+        "KGZ",
+    )
+    assert report.passed, report.summary()

@@ -145,6 +145,9 @@ def test_enrollment_reads_the_card_and_stores_face_fingers_photos_consent_and_pu
     held = {(b["modality"], b["position"]) for b in desk.storage.biometrics_of(rid)}
     assert held == {("face", 0), ("finger", RIGHT_INDEX), ("finger", LEFT_INDEX)}
     assert [p[0] for p in desk.storage.photos_of(rid)] == [
+        "chip_dg1",  # the chip's files as read, for the centre's passive authentication
+        "chip_dg2",
+        "chip_sod",
         "document",
         f"finger_{RIGHT_INDEX}",
         f"finger_{LEFT_INDEX}",

@@ -21,6 +21,9 @@ from station.storage import Storage
 IMAGE_STANDARDS = {
     "portrait": "ISO/IEC 19794-5 token frontal image (JPEG)",
     "document": "ICAO 9303 DG2 facial image as read from the chip",
+    "chip_sod": "ICAO 9303-10 EF.SOD as read (the centre re-checks passive authentication)",
+    "chip_dg1": "ICAO 9303-10 EF.DG1 as read (MRZ data)",
+    "chip_dg2": "ICAO 9303-10 EF.DG2 as read (encoded face)",
 }
 FINGER_IMAGE_STANDARD = "ISO/IEC 19794-4 finger image content: 8-bit grey PNG, resolution in pHYs"
 

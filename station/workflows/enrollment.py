@@ -46,6 +46,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# What an enrolment keeps of the chip beside its summary: EF.SOD and the data groups it signs that
+# were read (DG1 the MRZ data, DG2 the photo), sealed like the photos.
+CHIP_FILES_KEPT = ("SOD", "DG1", "DG2")
+CHIP_FILE_MEDIA = "application/octet-stream"
+
 CONSENT_VERSION = "1"
 
 
@@ -250,6 +255,12 @@ def _store(
             )
         if chip is not None:
             storage.put_photo(record.id, "document", chip.photo_mime, chip.photo_bytes)
+            # The chip's files as read, so the centre can check passive authentication itself.
+            for name in CHIP_FILES_KEPT:
+                if name in chip.files:
+                    storage.put_photo(
+                        record.id, f"chip_{name.lower()}", CHIP_FILE_MEDIA, chip.files[name]
+                    )
         ids = sorted({c.record.id for c in candidates} | set(same_document))
         station.audit.append(
             actor.login,
