@@ -87,7 +87,7 @@ def reencode_faces(storage: Storage, encoder: FaceEncoder, audit: AuditLog) -> F
             migration.recapture.append(Recapture(record_id, "no readable portrait is stored"))
             continue
         try:
-            faces = encoder.find(pixels)
+            faces = encoder.faces_to_match(pixels)
             if not faces:
                 raise FaceNotFoundError()
             face = _the_enrolled_face(faces, storage.get_record(record_id).face_box)

@@ -30,4 +30,4 @@ def test_a_missing_model_file_says_how_to_install_it(
     monkeypatch.setattr(models, "_carrier_folder", lambda: tmp_path)
     monkeypatch.setattr(models, "_checked", {})
     with pytest.raises(ModelMissingError, match=r"missing.*scripts/bootstrap"):
-        model_path(ModelFile("absent.onnx", "0" * 64, "none"))
+        model_path(ModelFile("absent.onnx", "0" * 64))

@@ -361,3 +361,18 @@ def test_portrait_coverage_counts_what_falls_outside_the_frame() -> None:
     # Shifted half a portrait to the right: the right half falls outside.
     shifted = ((105.0, 72.0), (135.0, 72.0))
     assert portrait_coverage((160, 120, 3), shifted, geometry) == pytest.approx(0.5, abs=0.03)
+
+
+def test_without_the_68_point_model_pose_comes_from_five_points_and_eyes_are_not_judged(
+    lfw: Path,
+) -> None:
+    from matcher.face import face_encoder
+
+    five = FaceQualityChecker(encoder=face_encoder(refine_landmarks=False))
+    for name in EYES_CLOSED:
+        report = five.assess(read_rgb(lfw / name))
+        assert report.measures.eye_openness is None and "eyes_closed" not in report.reason_codes
+    # The rough yaw still points the right way on the clearly turned heads.
+    signs = [five.assess(read_rgb(lfw / name)).measures.yaw or 0.0 for name in TURNED]
+    agree = sum(yaw * side > 0 for yaw, side in zip(signs, TURNED.values(), strict=True))
+    assert agree >= len(TURNED) - 1, signs

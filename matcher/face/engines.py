@@ -34,11 +34,3 @@ def face_encoder(
             max_detection_side=max_detection_side or 800, multiple_faces=multiple_faces
         )
     raise ValueError(f"unknown face encoder {name!r}: choose one of {', '.join(ENCODER_NAMES)}")
-
-
-def encoder_name_of_model(model: str) -> str:
-    """The encoder name ("sface", "dlib") that makes templates of this stored model."""
-    for name, made in MODEL_OF.items():
-        if made == model:
-            return name
-    raise ValueError(f"no face encoder makes templates of model {model!r}")

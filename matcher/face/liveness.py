@@ -31,7 +31,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from matcher.face.encoder import check_rgb
+from matcher.face.encoder import check_rgb, subjects
+from matcher.face.pose import Geometry, geometry
 from matcher.face.sface import Detection, SFaceRecognizer, YuNetDetector
 
 log = logging.getLogger(__name__)
@@ -126,8 +127,6 @@ class LivenessThresholds:
     identity_every: int = 3
     #: Frames without a face allowed (a face lost for a moment); one more fails the check.
     max_faceless_frames: int = 2
-    #: A second face at least this share of the person's face area fails the check.
-    second_face_area: float = 0.25
     #: The whole movement must be done within this many seconds of the first frame.
     max_seconds: float = 8.0
 
@@ -148,45 +147,6 @@ class LivenessThresholds:
 
     def to_json(self) -> dict[str, float]:
         return {name: float(value) for name, value in asdict(self).items()}
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """What the five points say about one face's pose: yaw (positive toward the person's left),
-    roll in degrees, eye distance and eye-to-mouth height in pixels, the centre."""
-
-    yaw: float
-    roll: float
-    eye_distance: float
-    height: float
-    centre: tuple[float, float]
-
-    @property
-    def width_ratio(self) -> float:
-        return self.eye_distance / max(self.height, 1e-6)
-
-
-def geometry(detection: Detection) -> Geometry:
-    """The pose measures of one detection (see the module's description)."""
-    points = np.asarray(detection.points, dtype=np.float64)
-    left, right, nose = points[0], points[1], points[2]
-    mouth = (points[3] + points[4]) / 2
-    across = right - left
-    distance = float(math.hypot(across[0], across[1]))
-    angle = math.atan2(across[1], across[0])
-    cos, sin = math.cos(angle), math.sin(angle)
-    middle = (left + right) / 2
-    offset = nose - middle
-    along = offset[0] * cos + offset[1] * sin  # along the eye line, toward the image's right
-    drop = mouth - middle
-    height = abs(-drop[0] * sin + drop[1] * cos)
-    return Geometry(
-        yaw=along / max(distance, 1e-6),
-        roll=math.degrees(angle),
-        eye_distance=distance,
-        height=height,
-        centre=(float(middle[0]), float(middle[1])),
-    )
 
 
 def eye_openness(pixels: NDArray[np.uint8], detection: Detection) -> float:
@@ -411,7 +371,7 @@ class LivenessChecker:
         if not found:
             return Observation(at=at, faces=0)
         face = found[0]
-        shape = geometry(face)
+        shape = geometry(face.points)
         openness = eye_openness(pixels, face)
         if self._start is None:
             self._start, self._start_openness = shape, openness
@@ -463,10 +423,8 @@ class LivenessChecker:
             self._step_turn(seen)
 
     def _second_face(self, found: list[Detection]) -> bool:
-        if len(found) < 2:
-            return False
-        areas = [(d.box[2] - d.box[0]) * (d.box[1] - d.box[3]) for d in found[:2]]
-        return areas[1] >= self.thresholds.second_face_area * max(areas[0], 1)
+        # The capture's rule: a face under half the largest's width is someone far behind.
+        return len(subjects([d.box for d in found])) > 1
 
     def _step_turn(self, seen: Observation) -> None:
         limits = self.thresholds

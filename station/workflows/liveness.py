@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from matcher.face.liveness import Challenge, LivenessChecker
+from matcher.face.sface import SFaceEncoder, SFaceRecognizer, YuNetDetector
 from station.errors import CaptureRefusedError
 from station.liveness import LiveFaceResult, LivenessFailedError, parse_actions
 from station.security.roles import SYSTEM, Actor
@@ -28,7 +30,17 @@ log = logging.getLogger(__name__)
 def challenge_checker(station: Station, challenge: Challenge | None = None) -> LivenessChecker:
     """A checker for ``challenge``, else for one drawn at random from ``liveness_actions``."""
     chosen = challenge or Challenge.random(parse_actions(station.settings.liveness_actions))
-    return LivenessChecker(chosen)
+    encoder = station.encoder
+    if isinstance(encoder, SFaceEncoder):  # the networks the station has loaded already
+        return LivenessChecker(chosen, detector=encoder.detector, recognizer=encoder.recognizer)
+    detector, recognizer = _networks()
+    return LivenessChecker(chosen, detector=detector, recognizer=recognizer)
+
+
+@cache
+def _networks() -> tuple[YuNetDetector, SFaceRecognizer]:
+    """YuNet and SFace for a station whose face encoder is dlib's: loaded once per process."""
+    return YuNetDetector(), SFaceRecognizer()
 
 
 def audit_liveness(station: Station, actor: Actor, result: LiveFaceResult) -> None:
