@@ -26,7 +26,7 @@ class Checked:
         return {
             "valid": len(self.valid),
             "packets": [
-                {"packet": p.packet_id, "station": p.station_id, "kind": p.kind} for p in self.valid
+                {"packet": p.packet_id, "station": p.sender_id, "kind": p.kind} for p in self.valid
             ],
             "rejected": self.rejected,
         }
@@ -38,10 +38,10 @@ def check_folder(folder: Path, keys: CentreKeys, registry: StationRegistry) -> C
     for path in sorted(folder.rglob(f"*{PACKET_SUFFIX}")):
         try:
             opened = open_packet(
-                path.read_bytes(), centre_key=keys.encryption_key, station_key=registry.key_for
+                path.read_bytes(), recipient_key=keys.encryption_key, sender_key=registry.key_for
             )
             manifest = json.loads(opened.payload)
-            if manifest.get("station_id") != opened.station_id:
+            if manifest.get("station_id") != opened.sender_id:
                 raise PacketError("the manifest names another station than the signature")
             checked.valid.append(opened)
         except (PacketError, OSError, ValueError) as exc:

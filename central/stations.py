@@ -34,6 +34,7 @@ class RegisteredStation:
     thumbprint: str
     registered: str
     revoked: str | None = None
+    encryption_key: dict[str, Any] | None = None  # X25519: the centre encrypts rolls to it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,6 +74,7 @@ class StationRegistry:
         if not isinstance(station_id, str) or not station_id:
             raise StationRegistryError(f"{document_path} names no station_id")
         key = public_key(document, "signing_key", "Ed25519")
+        receiving = public_key(document, "encryption_key", "X25519")
         stations = self._load()
         known = stations.get(station_id)
         if known is not None:
@@ -86,7 +88,11 @@ class StationRegistry:
                 )
             return known
         registered = RegisteredStation(
-            station_id, json.loads(key.export_public()), key.thumbprint(), _now()
+            station_id,
+            json.loads(key.export_public()),
+            key.thumbprint(),
+            _now(),
+            encryption_key=json.loads(receiving.export_public()),
         )
         stations[station_id] = registered
         self._save(stations)
@@ -113,3 +119,15 @@ class StationRegistry:
         if known is None or known.revoked:
             return None
         return jwk.JWK(**known.signing_key)
+
+    def encryption_key_for(self, station_id: str) -> jwk.JWK:
+        """The key a roll for this station is encrypted to."""
+        known = self._load().get(station_id)
+        if known is None or known.revoked:
+            raise StationRegistryError(f"station {station_id} is not registered (or was revoked)")
+        if known.encryption_key is None:
+            raise StationRegistryError(
+                f"station {station_id} was registered without an encryption key: register its "
+                "current `station identity` document again"
+            )
+        return jwk.JWK(**known.encryption_key)

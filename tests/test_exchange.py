@@ -35,11 +35,11 @@ def test_a_sealed_packet_opens_at_its_centre_with_its_station_key() -> None:
     station, centre = ed25519(), x25519()
     payload = b'{"record": 1}' + os.urandom(200_000)  # images make packets large
     packet_id, data = seal_packet(
-        payload, kind="enrollment", station_id="kit-0001", signing_key=station, centre_key=centre
+        payload, kind="enrollment", sender_id="kit-0001", signing_key=station, recipient_key=centre
     )
     assert payload[:13] not in data  # encrypted: nothing readable on the stick
-    opened = open_packet(data, centre_key=centre, station_key={"kit-0001": station}.get)
-    assert (opened.packet_id, opened.station_id, opened.kind) == (
+    opened = open_packet(data, recipient_key=centre, sender_key={"kit-0001": station}.get)
+    assert (opened.packet_id, opened.sender_id, opened.kind) == (
         packet_id,
         "kit-0001",
         "enrollment",
@@ -50,12 +50,16 @@ def test_a_sealed_packet_opens_at_its_centre_with_its_station_key() -> None:
 def test_every_kind_of_bad_packet_is_refused_with_its_reason() -> None:
     station, centre = ed25519(), x25519()
     _, data = seal_packet(
-        b"payload", kind="enrollment", station_id="kit-0001", signing_key=station, centre_key=centre
+        b"payload",
+        kind="enrollment",
+        sender_id="kit-0001",
+        signing_key=station,
+        recipient_key=centre,
     )
     keys = {"kit-0001": station}.get
 
     def reason(packet: bytes, **changes: object) -> str:
-        arguments: dict = {"centre_key": centre, "station_key": keys, **changes}
+        arguments: dict = {"recipient_key": centre, "sender_key": keys, **changes}
         with pytest.raises(PacketError) as refused:
             open_packet(packet, **arguments)
         return refused.value.reason
@@ -66,10 +70,10 @@ def test_every_kind_of_bad_packet_is_refused_with_its_reason() -> None:
     body[10] = ord("A") if body[10] != ord("A") else ord("B")
     tampered = b".".join([*parts[:3], bytes(body), parts[4]])
     assert "does not decrypt" in reason(tampered)
-    assert "another centre" in reason(data, centre_key=x25519())
-    assert "not registered" in reason(data, station_key={}.get)
+    assert "another recipient" in reason(data, recipient_key=x25519())
+    assert "not registered" in reason(data, sender_key={}.get)
     assert "signature of station kit-0001 does not hold" in reason(
-        data, station_key={"kit-0001": ed25519()}.get
+        data, sender_key={"kit-0001": ed25519()}.get
     )
     assert "not a packet" in reason(b"\xff\xfe not even text")
     assert "not a packet" in reason(b"a.b.c")
@@ -78,10 +82,10 @@ def test_every_kind_of_bad_packet_is_refused_with_its_reason() -> None:
 def test_a_packet_signed_by_one_station_cannot_claim_another() -> None:
     thief, victim, centre = ed25519(), ed25519(), x25519()
     _, forged = seal_packet(
-        b"x", kind="deletion", station_id="kit-0002", signing_key=thief, centre_key=centre
+        b"x", kind="deletion", sender_id="kit-0002", signing_key=thief, recipient_key=centre
     )
     with pytest.raises(PacketError, match="signature of station kit-0002"):
-        open_packet(forged, centre_key=centre, station_key={"kit-0002": victim}.get)
+        open_packet(forged, recipient_key=centre, sender_key={"kit-0002": victim}.get)
 
 
 def test_the_station_and_the_centre_exchange_identities_by_file(tmp_path: Path) -> None:

@@ -98,11 +98,11 @@ def test_a_changed_packet_and_a_revoked_stations_packets_are_refused(
     assert "kit-east is not registered (or was revoked)" in revoked.rejected[1]["reason"]
     other_centre = centre_keys(tmp_path / "other-centre")
     untouched = tmp_path / "stick" / f"{written[1]}.packet"
-    with pytest.raises(Exception, match="another centre"):
+    with pytest.raises(Exception, match="another recipient"):
         open_packet(
             untouched.read_bytes(),
-            centre_key=other_centre.encryption_key,
-            station_key=lambda s: None,
+            recipient_key=other_centre.encryption_key,
+            sender_key=lambda s: None,
         )
 
 

@@ -1,12 +1,13 @@
-"""The packet envelope: signed by its station, encrypted to the centre, in standard JOSE.
+"""The envelope of everything stations and the centre exchange, in standard JOSE.
 
-A packet is a JWS (RFC 7515, compact form, EdDSA with the station's Ed25519 key, RFC 8037) whose
-protected header names the station (``kid``), the packet id, the manifest version and the kind of
-event, nested in a JWE (RFC 7516, compact form, ``ECDH-ES+A256KW`` with the centre's X25519 key and
-``A256GCM`` content encryption). Sign first, then encrypt: only the centre can read a packet, and
-what it reads carries the station's signature over the whole payload and header, so a packet
-copied, changed or replayed from another station is refused. jwcrypto (on ``cryptography``) does
-the cryptography; nothing here is a home-made construction.
+A packet (station -> centre) or a precinct roll (centre -> station) is a JWS (RFC 7515, compact
+form, EdDSA with the sender's Ed25519 key, RFC 8037) whose protected header names the sender
+(``kid``), the packet id, the manifest version and the kind, nested in a JWE (RFC 7516, compact
+form, ``ECDH-ES+A256KW`` with the recipient's X25519 key and ``A256GCM`` content encryption). Sign
+first, then encrypt: only the recipient can read it, and what it reads carries the sender's
+signature over the whole payload and header, so a packet copied, changed or replayed under another
+sender's name is refused. jwcrypto (on ``cryptography``) does the cryptography; nothing here is a
+home-made construction.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ MANIFEST_VERSION = 1
 SIGNATURE_ALG = "EdDSA"
 KEY_WRAP_ALG = "ECDH-ES+A256KW"
 CONTENT_ALG = "A256GCM"
-MAX_PACKET_BYTES = 64 * 1024 * 1024  # a packet holds ten finger images and a portrait at most
+MAX_PACKET_BYTES = 64 * 1024 * 1024  # ten finger images and a portrait; a precinct's templates
 
 
 class PacketError(Exception):
@@ -42,7 +43,7 @@ class OpenedPacket:
     """What a valid packet holds, once decrypted and its signature checked."""
 
     packet_id: str
-    station_id: str
+    sender_id: str  # the station of a packet, the centre of a roll
     kind: str
     manifest_version: int
     payload: bytes
@@ -52,17 +53,17 @@ def seal_packet(
     payload: bytes,
     *,
     kind: str,
-    station_id: str,
+    sender_id: str,
     signing_key: jwk.JWK,
-    centre_key: jwk.JWK,
+    recipient_key: jwk.JWK,
     packet_id: str | None = None,
 ) -> tuple[str, bytes]:
-    """(packet id, the packet's bytes): ``payload`` signed by the station, encrypted to the
-    centre's public key."""
+    """(packet id, the packet's bytes): ``payload`` signed by the sender, encrypted to the
+    recipient's public X25519 key."""
     packet_id = packet_id or str(uuid.uuid4())
     header = {
         "alg": SIGNATURE_ALG,
-        "kid": station_id,
+        "kid": sender_id,
         "packet": packet_id,
         "kind": kind,
         "manifest": MANIFEST_VERSION,
@@ -73,21 +74,28 @@ def seal_packet(
     envelope = jwe.JWE(
         inner.encode(),
         protected=_compact(
-            {"alg": KEY_WRAP_ALG, "enc": CONTENT_ALG, "cty": "JWS", "kid": centre_key.thumbprint()}
+            {
+                "alg": KEY_WRAP_ALG,
+                "enc": CONTENT_ALG,
+                "cty": "JWS",
+                "kid": recipient_key.thumbprint(),
+            }
         ),
     )
-    envelope.add_recipient(centre_key.public() if centre_key.has_private else centre_key)
+    envelope.add_recipient(recipient_key.public() if recipient_key.has_private else recipient_key)
     return packet_id, envelope.serialize(compact=True).encode()
 
 
 def open_packet(
     data: bytes,
     *,
-    centre_key: jwk.JWK,
-    station_key: Callable[[str], jwk.JWK | None],
+    recipient_key: jwk.JWK,
+    sender_key: Callable[[str], jwk.JWK | None],
+    sender_role: str = "station",
 ) -> OpenedPacket:
-    """Decrypt with the centre's private key and check the signature with the key of the station
-    the packet names (``station_key(station_id)``, None: not registered). Every refusal is a
+    """Decrypt with the recipient's private key and check the signature with the key of the
+    sender the packet names (``sender_key(sender_id)``, None: not registered or revoked); the
+    ``sender_role`` ("station", "centre") names it in refusals. Every refusal is a
     :class:`PacketError` saying why."""
     if len(data) > MAX_PACKET_BYTES:
         raise PacketError(f"the packet is larger than {MAX_PACKET_BYTES // (1024 * 1024)} MiB")
@@ -103,10 +111,10 @@ def open_packet(
     header = _json(envelope.jose_header)
     if header.get("alg") != KEY_WRAP_ALG or header.get("enc") != CONTENT_ALG:
         raise PacketError(f"not encrypted as packets are ({KEY_WRAP_ALG}, {CONTENT_ALG})")
-    if header.get("kid") != centre_key.thumbprint():
-        raise PacketError("encrypted to another centre's key")
+    if header.get("kid") != recipient_key.thumbprint():
+        raise PacketError("encrypted to another recipient's key")
     try:
-        envelope.decrypt(centre_key)
+        envelope.decrypt(recipient_key)
     except (JWException, ValueError):
         raise PacketError("the packet does not decrypt: damaged or changed on the way") from None
     signed = jws.JWS()
@@ -115,24 +123,24 @@ def open_packet(
     except (JWException, ValueError, UnicodeDecodeError):
         raise PacketError("the packet holds no signed content") from None
     inner = _json(signed.jose_header)
-    station_id = inner.get("kid")
-    if not isinstance(station_id, str) or not station_id:
-        raise PacketError("the packet names no station")
-    key = station_key(station_id)
+    sender_id = inner.get("kid")
+    if not isinstance(sender_id, str) or not sender_id:
+        raise PacketError(f"the packet names no {sender_role}")
+    key = sender_key(sender_id)
     if key is None:
-        raise PacketError(f"station {station_id} is not registered (or was revoked)")
+        raise PacketError(f"{sender_role} {sender_id} is not registered (or was revoked)")
     if inner.get("alg") != SIGNATURE_ALG:
         raise PacketError(f"not signed as packets are ({SIGNATURE_ALG})")
     try:
         signed.verify(key, alg=SIGNATURE_ALG)
     except (JWException, ValueError):
-        raise PacketError(f"the signature of station {station_id} does not hold") from None
+        raise PacketError(f"the signature of {sender_role} {sender_id} does not hold") from None
     packet_id, kind, version = inner.get("packet"), inner.get("kind"), inner.get("manifest")
     if not isinstance(packet_id, str) or not isinstance(kind, str):
         raise PacketError("the packet has no id or kind")
     if version != MANIFEST_VERSION:
         raise PacketError(f"manifest version {version!r}: this centre reads {MANIFEST_VERSION}")
-    return OpenedPacket(packet_id, station_id, kind, version, signed.payload)
+    return OpenedPacket(packet_id, sender_id, kind, version, signed.payload)
 
 
 def _compact(header: Mapping[str, Any]) -> str:

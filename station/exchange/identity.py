@@ -1,9 +1,11 @@
-"""The station's signing key, its identity document for the centre, and the centre it trusts.
+"""The station's key pairs, its identity document for the centre, and the centre it trusts.
 
-- The signing key (Ed25519, a JOSE JWK) is made the first time it is needed and kept in the
-  station's database sealed with its data key, as the records are (a key rotation re-seals it, a
-  backup carries it): a stolen laptop without its key file reveals neither. ``identity_document`` is what a supervisor carries to the centre
-  (``station identity --out FILE`` -> ``central stations add FILE``): the public key and the id.
+- Two key pairs (JOSE JWKs): Ed25519 signs its packets, X25519 receives what the centre encrypts
+  to it (its precinct's roll). Each is made the first time it is needed and kept in the station's
+  database sealed with its data key, as the records are (a key rotation re-seals them, a backup
+  carries them): a stolen laptop without its key file reveals neither. ``identity_document`` is
+  what a supervisor carries to the centre (``station identity --out FILE`` -> ``central stations
+  add FILE``): the public keys and the id.
 - ``trust_centre`` keeps the centre's identity document (``central identity --out FILE`` ->
   ``station centre trust FILE``): its X25519 key that packets are encrypted to, and its Ed25519
   key that checks what the centre signs (precinct rolls). A station without it still enrols; its
@@ -29,6 +31,7 @@ STATION_FORMAT = "biometric-station-identity"
 CENTRE_FORMAT = "biometric-centre-identity"
 FORMAT_VERSION = 1
 SIGNING_KEY = "exchange/signing-key"
+ENCRYPTION_KEY = "exchange/encryption-key"
 CENTRE_FILE = "exchange/centre.json"
 
 
@@ -47,26 +50,37 @@ class TrustedCentre:
     signing_key: jwk.JWK  # Ed25519: checks the centre's signatures
 
 
-def signing_key(storage: Storage) -> jwk.JWK:
-    """The station's Ed25519 signing key, made (and sealed into the database) on first use."""
-    kept = storage.secret(SIGNING_KEY)
+def _kept_key(storage: Storage, name: str, curve: str) -> jwk.JWK:
+    kept = storage.secret(name)
     if kept is not None:
         try:
             return jwk.JWK.from_json(kept.decode())
         except (JWException, ValueError) as exc:
-            raise IdentityError(f"the station's signing key does not load: {exc}") from exc
-    key = jwk.JWK.generate(kty="OKP", crv="Ed25519")
-    storage.put_secret(SIGNING_KEY, key.export_private().encode())
+            raise IdentityError(f"the station's key {name} does not load: {exc}") from exc
+    key = jwk.JWK.generate(kty="OKP", crv=curve)
+    storage.put_secret(name, key.export_private().encode())
     return key
 
 
-def identity_document(station_id: str, key: jwk.JWK) -> dict[str, Any]:
-    """What the centre registers: the station's id and public signing key."""
+def signing_key(storage: Storage) -> jwk.JWK:
+    """The station's Ed25519 signing key, made (and sealed into the database) on first use."""
+    return _kept_key(storage, SIGNING_KEY, "Ed25519")
+
+
+def encryption_key(storage: Storage) -> jwk.JWK:
+    """The station's X25519 key that rolls are encrypted to, made on first use."""
+    return _kept_key(storage, ENCRYPTION_KEY, "X25519")
+
+
+def identity_document(station_id: str, key: jwk.JWK, receiving: jwk.JWK) -> dict[str, Any]:
+    """What the centre registers: the station's id, its public signing key (``thumbprint`` is
+    that key's) and the public key the centre encrypts to the station with."""
     return {
         "format": STATION_FORMAT,
         "version": FORMAT_VERSION,
         "station_id": station_id,
         "signing_key": json.loads(key.export_public()),
+        "encryption_key": json.loads(receiving.export_public()),
         "thumbprint": key.thumbprint(),
         "written": datetime.now(UTC).replace(microsecond=0).isoformat(),
     }

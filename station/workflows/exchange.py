@@ -8,7 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from station.exchange.identity import TrustedCentre, identity_document, signing_key, trust_centre
+from station.exchange.identity import (
+    TrustedCentre,
+    encryption_key,
+    identity_document,
+    signing_key,
+    trust_centre,
+)
 from station.security.roles import SYSTEM, Actor, Permission
 
 if TYPE_CHECKING:
@@ -16,11 +22,14 @@ if TYPE_CHECKING:
 
 
 def station_identity(station: Station, actor: Actor = SYSTEM) -> dict[str, Any]:
-    """The station's identity document (its id and public signing key, made on first use)."""
+    """The station's identity document (its id and public keys, made on first use)."""
     station.allow(actor, Permission.MAINTAIN)
     with station.writing():
-        key = signing_key(station.storage)
-        document = identity_document(station.settings.station_id, key)
+        document = identity_document(
+            station.settings.station_id,
+            signing_key(station.storage),
+            encryption_key(station.storage),
+        )
         station.audit.append(
             actor.login, "identity_export", detail={"thumbprint": document["thumbprint"]}
         )

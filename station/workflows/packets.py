@@ -84,9 +84,9 @@ def export_packets(station: Station, folder: Path, actor: Actor = SYSTEM) -> Pac
         _, data = seal_packet(
             manifest_bytes(manifest),
             kind=packet["kind"],
-            station_id=station_id,
+            sender_id=station_id,
             signing_key=key,
-            centre_key=centre.encryption_key,
+            recipient_key=centre.encryption_key,
             packet_id=packet["packet"],
         )
         _write(folder / f"{packet['packet']}{PACKET_SUFFIX}", data)
