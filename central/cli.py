@@ -1,7 +1,8 @@
-"""``central``: the centre's commands. Keys and trust for now: ``central identity --out FILE``,
-``central stations add FILE``, ``central stations revoke STATION_ID``, ``central stations list``.
+"""``central``: the centre's commands.
 
-State lives under ``--data DIR`` (or ``$CENTRAL_DATA``, default ``central-data/`` in the checkout).
+State lives under ``--data DIR`` (or ``$CENTRAL_DATA``, default ``central-data/`` in the
+checkout); the register in the database of ``--db URL`` (or ``$CENTRAL_DB``), else in a
+PostgreSQL cluster the command starts inside the data directory (and stops when done).
 """
 
 from __future__ import annotations
@@ -9,15 +10,22 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
+from central.centre import Centre, CentreError
 from central.keys import CentreKeyError, centre_keys, identity_document
-from central.stations import StationRegistry, StationRegistryError
+from central.postgres import ClusterError
+from central.register import RegisterError
+from central.stations import StationRegistryError
 from station.exchange.identity import IdentityError
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "central-data"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def data_dir(given: Path | None) -> Path:
@@ -31,21 +39,58 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
-data_option = click.option(
-    "--data",
-    "data",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The centre's data directory (default: $CENTRAL_DATA, else central-data/ in the checkout).",
-)
+def centre_options(command: F) -> F:
+    """``--data`` and ``--db``; the command gets an opened :class:`Centre` as ``centre``."""
+
+    @click.option(
+        "--data",
+        "data",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="The centre's data directory (default: $CENTRAL_DATA, else central-data/).",
+    )
+    @click.option(
+        "--db",
+        "db",
+        help="The register's PostgreSQL URL (default: $CENTRAL_DB, else the centre's own cluster).",
+    )
+    @wraps(command)
+    def opened(data: Path | None, db: str | None, **arguments: Any) -> Any:
+        try:
+            with Centre(data_dir(data), db or os.environ.get("CENTRAL_DB") or None) as centre:
+                return command(centre=centre, **arguments)
+        except (
+            CentreError,
+            CentreKeyError,
+            ClusterError,
+            RegisterError,
+            StationRegistryError,
+            IdentityError,
+        ) as exc:
+            _fail(str(exc))
+
+    return opened  # type: ignore[return-value]
+
+
+def _print(as_json: bool, document: dict[str, Any], lines: list[str]) -> None:
+    if as_json:
+        click.echo(json.dumps(document, indent=1, default=str))
+    else:
+        for line in lines:
+            click.echo(line)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """The central register: the stations it trusts and (coming) the packets they send."""
+    """The central register: the stations it trusts, the packets they send, precinct rolls."""
 
 
 @main.command()
-@data_option
+@click.option(
+    "--data", "data", type=click.Path(file_okay=False, path_type=Path), help="Data directory."
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def identity(data: Path | None, out: Path) -> None:
     """Write the centre's public keys to OUT, for `station centre trust OUT` at each station."""
@@ -63,68 +108,139 @@ def stations() -> None:
 
 
 @stations.command(name="add")
-@data_option
+@centre_options
 @click.argument("document", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def stations_add(data: Path | None, document: Path) -> None:
+def stations_add(centre: Centre, document: Path) -> None:
     """Register the station of DOCUMENT (from `station identity --out DOCUMENT`)."""
-    try:
-        registered = StationRegistry(data_dir(data)).add(document)
-    except (IdentityError, StationRegistryError) as exc:
-        _fail(str(exc))
+    registered = centre.stations.add(document)
+    centre.audit.append(
+        centre.actor,
+        "station_add",
+        target=registered.station_id,
+        detail={"thumbprint": registered.thumbprint},
+    )
     click.echo(f"station {registered.station_id} registered (key {registered.thumbprint})")
 
 
 @stations.command(name="revoke")
-@data_option
+@centre_options
 @click.argument("station_id")
-def stations_revoke(data: Path | None, station_id: str) -> None:
+def stations_revoke(centre: Centre, station_id: str) -> None:
     """Refuse every packet of STATION_ID from now on."""
-    try:
-        revoked = StationRegistry(data_dir(data)).revoke(station_id)
-    except StationRegistryError as exc:
-        _fail(str(exc))
+    revoked = centre.stations.revoke(station_id)
+    centre.audit.append(centre.actor, "station_revoke", target=station_id)
     click.echo(f"station {revoked.station_id} revoked on {revoked.revoked}")
 
 
 @stations.command(name="list")
-@data_option
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def stations_list(data: Path | None, as_json: bool) -> None:
+@centre_options
+@json_option
+def stations_list(centre: Centre, as_json: bool) -> None:
     """The registered stations, revoked ones too."""
-    listed = StationRegistry(data_dir(data)).list()
-    if as_json:
-        click.echo(json.dumps({"stations": [s.to_json() for s in listed]}, indent=1))
-        return
-    for station in listed:
-        state = f"revoked {station.revoked}" if station.revoked else "active"
-        click.echo(f"{station.station_id}  {state}  registered {station.registered}")
-    if not listed:
-        click.echo("no station registered: `central stations add FILE`")
+    listed = centre.stations.list()
+    lines = [
+        f"{s.station_id}  {'revoked ' + s.revoked if s.revoked else 'active'}  "
+        f"registered {s.registered}"
+        for s in listed
+    ] or ["no station registered: `central stations add FILE`"]
+    _print(as_json, {"stations": [s.to_json() for s in listed]}, lines)
+
+
+@main.command(name="import")
+@centre_options
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@json_option
+def import_command(centre: Centre, folder: Path, as_json: bool) -> None:
+    """Import every packet under FOLDER (a stick from the field); the same packet twice is
+    imported once. Writes each station's acknowledgement onto FOLDER. Exit 3 when any packet
+    was refused."""
+    from central.intake import import_folder
+
+    result = import_folder(centre, folder)
+    lines = [
+        f"{result.imported} imported ({len(result.held)} held for review), "
+        f"{result.already_had} already had, {len(result.rejected)} refused"
+    ]
+    lines += [f"  held {h['packet']}: {h['reason']}" for h in result.held]
+    lines += [f"  refused {r['packet']}: {r['reason']}" for r in result.rejected]
+    _print(as_json, result.to_json(), lines)
+    if result.rejected:
+        sys.exit(3)
+
+
+@main.command()
+@centre_options
+@json_option
+def status(centre: Centre, as_json: bool) -> None:
+    """What the register holds: persons per register and state, packets, refusals."""
+    counts = centre.register.counts()
+    lines = [f"register {name}: {states}" for name, states in sorted(counts["persons"].items())]
+    lines += [f"packets: {counts['packets']}", f"refused packets: {counts['refusals']}"]
+    _print(as_json, counts, lines)
 
 
 @main.group()
-def packets() -> None:
-    """Packets brought from stations."""
+def audit() -> None:
+    """The centre's hash-chained audit trail."""
 
 
-@packets.command(name="check")
-@data_option
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def packets_check(data: Path | None, folder: Path, as_json: bool) -> None:
-    """Open every packet under FOLDER: which the centre would take, and why it refuses others."""
-    from central.intake import check_folder
+@audit.command(name="verify")
+@centre_options
+@json_option
+def audit_verify(centre: Centre, as_json: bool) -> None:
+    """Check the whole chain; exit 4 when a row was changed, inserted or removed."""
+    checked = centre.audit.verify()
+    centre.audit.append(centre.actor, "audit_verify", outcome="ok" if checked.intact else "broken")
+    line = (
+        f"audit intact: {checked.rows} rows"
+        if checked.intact
+        else f"audit BROKEN at row {checked.broken_at}: {checked.problem}"
+    )
+    _print(as_json, checked.to_json(), [line])
+    if not checked.intact:
+        sys.exit(4)
 
-    chosen = data_dir(data)
-    try:
-        checked = check_folder(folder, centre_keys(chosen), StationRegistry(chosen))
-    except CentreKeyError as exc:
-        _fail(str(exc))
-    if as_json:
-        click.echo(json.dumps(checked.to_json(), indent=1))
-    else:
-        click.echo(f"{len(checked.valid)} packets valid, {len(checked.rejected)} refused")
-        for refused in checked.rejected:
-            click.echo(f"  {refused['packet']}: {refused['reason']}")
-    if checked.rejected:
-        sys.exit(3)
+
+@main.group()
+def roll() -> None:
+    """Precinct rolls for the stations that verify voters."""
+
+
+@roll.command(name="make")
+@centre_options
+@click.option("--precinct", required=True, help="The precinct's id, as stations enrol for it.")
+@click.option("--station", "station_id", required=True, help="The station the roll is for.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--register", default="voter_registration", show_default=True)
+@click.option(
+    "--face-model", type=click.Choice(["sface", "dlib"]), default="sface", show_default=True
+)
+@click.option("--valid-days", type=click.IntRange(1, 3650), default=90, show_default=True)
+@json_option
+def roll_make(
+    centre: Centre,
+    precinct: str,
+    station_id: str,
+    out: Path,
+    register: str,
+    face_model: str,
+    valid_days: int,
+    as_json: bool,
+) -> None:
+    """Write the roll of PRECINCT, encrypted to STATION, to OUT (for `station roll import OUT`)."""
+    from central.rolls import make_roll
+
+    made = make_roll(
+        centre,
+        precinct=precinct,
+        station_id=station_id,
+        register=register,
+        face_model=face_model,
+        valid_days=valid_days,
+    )
+    out.write_bytes(made.data)
+    line = (
+        f"roll of precinct {precinct} version {made.roll.version}: {len(made.roll.voters)} "
+        f"voters for {station_id}, written to {out}"
+    )
+    _print(as_json, made.to_json() | {"out": str(out)}, [line])

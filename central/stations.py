@@ -1,9 +1,4 @@
-"""The stations the centre trusts: registered from their identity documents, revocable.
-
-Kept as one JSON file in the centre's data directory for now (written whole, atomically); it
-moves into the centre's PostgreSQL database with packet intake. A revoked station stays listed
-with when it was revoked, so its packets are refused with that reason, never forgotten.
-"""
+"""The stations the centre trusts: registered from their identity documents, revocable."""
 
 from __future__ import annotations
 
@@ -15,10 +10,8 @@ from typing import Any
 
 from jwcrypto import jwk
 
+from central.register import Register
 from station.exchange.identity import STATION_FORMAT, public_key, read_document
-from station.security.crypto import write_private_file
-
-REGISTRY_FILE = "stations.json"
 
 
 class StationRegistryError(Exception):
@@ -45,26 +38,28 @@ class RegisteredStation:
         }
 
 
-def _now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
-
-
 class StationRegistry:
-    """Register, revoke, list stations, and give the key a packet's signature is checked with."""
+    """Register, revoke, list stations, and give the key a packet's signature is checked with.
+    Kept in the register's ``stations`` table; a revoked station stays with when it was revoked,
+    so its packets are refused with that reason, never forgotten."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / REGISTRY_FILE
+    def __init__(self, register: Register) -> None:
+        self.register = register
 
-    def _load(self) -> dict[str, RegisteredStation]:
-        if not self.path.is_file():
-            return {}
-        kept = json.loads(self.path.read_text(encoding="utf-8"))
-        return {s["station_id"]: RegisteredStation(**s) for s in kept["stations"]}
+    @staticmethod
+    def _station(row: dict[str, Any]) -> RegisteredStation:
+        return RegisteredStation(
+            row["station_id"],
+            row["signing_key"],
+            row["thumbprint"],
+            _iso(row["registered"]),
+            None if row["revoked"] is None else _iso(row["revoked"]),
+            row["encryption_key"],
+        )
 
-    def _save(self, stations: dict[str, RegisteredStation]) -> None:
-        ordered = sorted(stations.values(), key=lambda s: s.station_id)
-        document = {"stations": [vars(s) for s in ordered]}
-        write_private_file(self.path, json.dumps(document, indent=1).encode())
+    def get(self, station_id: str) -> RegisteredStation | None:
+        row = self.register.station(station_id)
+        return None if row is None else self._station(row)
 
     def add(self, document_path: Path) -> RegisteredStation:
         """Register the station of an identity document; the same document again changes
@@ -75,54 +70,49 @@ class StationRegistry:
             raise StationRegistryError(f"{document_path} names no station_id")
         key = public_key(document, "signing_key", "Ed25519")
         receiving = public_key(document, "encryption_key", "X25519")
-        stations = self._load()
-        known = stations.get(station_id)
-        if known is not None:
-            if known.revoked:
-                raise StationRegistryError(
-                    f"station {station_id} was revoked on {known.revoked}: it cannot come back"
-                )
-            if known.thumbprint != key.thumbprint():
-                raise StationRegistryError(
-                    f"station {station_id} is registered with another key: revoke it first"
-                )
-            return known
-        registered = RegisteredStation(
-            station_id,
-            json.loads(key.export_public()),
-            key.thumbprint(),
-            _now(),
-            encryption_key=json.loads(receiving.export_public()),
-        )
-        stations[station_id] = registered
-        self._save(stations)
+        with self.register.transaction():
+            known = self.get(station_id)
+            if known is not None:
+                if known.revoked:
+                    raise StationRegistryError(
+                        f"station {station_id} was revoked on {known.revoked}: it cannot come back"
+                    )
+                if known.thumbprint != key.thumbprint():
+                    raise StationRegistryError(
+                        f"station {station_id} is registered with another key: revoke it first"
+                    )
+                return known
+            self.register.add_station(
+                station_id,
+                json.loads(key.export_public()),
+                json.loads(receiving.export_public()),
+                key.thumbprint(),
+            )
+        registered = self.get(station_id)
+        assert registered is not None
         return registered
 
     def revoke(self, station_id: str) -> RegisteredStation:
-        stations = self._load()
-        known = stations.get(station_id)
-        if known is None:
+        if self.get(station_id) is None:
             raise StationRegistryError(f"no station {station_id} is registered")
-        if known.revoked:
-            return known
-        revoked = RegisteredStation(**{**vars(known), "revoked": _now()})
-        stations[station_id] = revoked
-        self._save(stations)
+        self.register.revoke_station(station_id)
+        revoked = self.get(station_id)
+        assert revoked is not None
         return revoked
 
     def list(self) -> list[RegisteredStation]:
-        return sorted(self._load().values(), key=lambda s: s.station_id)
+        return [self._station(row) for row in self.register.stations()]
 
     def key_for(self, station_id: str) -> jwk.JWK | None:
         """The key to check a packet of this station with; None if unknown or revoked."""
-        known = self._load().get(station_id)
+        known = self.get(station_id)
         if known is None or known.revoked:
             return None
         return jwk.JWK(**known.signing_key)
 
     def encryption_key_for(self, station_id: str) -> jwk.JWK:
         """The key a roll for this station is encrypted to."""
-        known = self._load().get(station_id)
+        known = self.get(station_id)
         if known is None or known.revoked:
             raise StationRegistryError(f"station {station_id} is not registered (or was revoked)")
         if known.encryption_key is None:
@@ -131,3 +121,7 @@ class StationRegistry:
                 "current `station identity` document again"
             )
         return jwk.JWK(**known.encryption_key)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).replace(microsecond=0).isoformat()

@@ -159,6 +159,7 @@ class Settings:
     # Security and personal data (README: "Security and personal data").
     key_file: Path = Path()  # default: default_key_file(data_dir)
     station_id: str = field(default_factory=socket.gethostname)
+    precinct: str = ""  # the precinct this kit enrols for (its packets say so; the centre's rolls)
     default_purpose: str = "voter_registration"
     password_kdf_n: int = 2**17  # scrypt cost: 128 MiB and about 0.5 s per login
     password_kdf_r: int = 8

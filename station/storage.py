@@ -60,10 +60,10 @@ CREATE TABLE IF NOT EXISTS packets (
     id TEXT PRIMARY KEY,            -- the packet id (a UUID): the centre imports a packet once
     record_id INTEGER NOT NULL,
     kind TEXT NOT NULL,             -- enrollment (corrections, deletions, blocks: to come)
-    state TEXT NOT NULL,            -- pending, exported, acknowledged, rejected
+    state TEXT NOT NULL,            -- pending, exported, acknowledged, held (at the centre)
     created_at TEXT NOT NULL,
     exported_at TEXT,
-    reason TEXT                     -- the centre's, when it rejected the packet
+    reason TEXT                     -- the centre's, when it holds the packet for review
 );
 CREATE TABLE IF NOT EXISTS station_secrets (
     name TEXT PRIMARY KEY,          -- what it is: "exchange/signing-key"
@@ -725,6 +725,15 @@ class Storage:
                 "AND state IN ('pending', 'exported')",
                 (utc_now(), packet_id),
             )
+
+    def acknowledge_packet(self, packet_id: str, state: str, reason: str | None) -> bool:
+        """The centre's word on a packet (acknowledged, held at the centre); True if it changed."""
+        with self.transaction() as db:
+            changed = db.execute(
+                "UPDATE packets SET state = ?, reason = ? WHERE id = ? AND state <> ?",
+                (state, reason, packet_id, state),
+            ).rowcount
+        return bool(changed)
 
     def face_formats(self) -> dict[str, int]:
         """How many face templates of each stored format the station holds (every status)."""

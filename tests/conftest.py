@@ -1,19 +1,25 @@
-"""Shared fixtures: the real datasets, a station on a temporary data directory, the API client."""
+"""Shared fixtures: the real datasets, a station on a temporary data directory, the API client,
+the centre's PostgreSQL server."""
 
 from __future__ import annotations
 
 import io
+import shutil
+import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import settings as hypothesis_settings
 from PIL import Image
 
+from central.postgres import DATABASE, LocalCluster
 from matcher.face import FaceEncoder, face_encoder
 from matcher.imageio import read_rgb
 from station.api import create_app
@@ -292,3 +298,30 @@ def fvc_template(db1: Path) -> Any:
         return cache[name]
 
     return template
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[LocalCluster]:
+    """A real PostgreSQL server for the centre's tests: a throwaway cluster in a folder the
+    ``postgres`` user can reach (pytest's own temporary folders are closed to other users)."""
+    root = Path(tempfile.mkdtemp(prefix="central-pg-"))
+    root.chmod(0o755)
+    cluster = LocalCluster(root / "postgres")
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.release()
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def centre_db(postgres_server: LocalCluster) -> Iterator[str]:
+    """The URL of a new, empty database on the test server (dropped afterwards)."""
+    name = f"centre_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server.url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_server.url.replace(f"/{DATABASE}?", f"/{name}?")
+    with psycopg.connect(postgres_server.url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from jwcrypto import jwk
 
+from central.centre import Centre
 from central.keys import centre_keys
 from central.keys import identity_document as centre_document
-from central.stations import StationRegistry, StationRegistryError
+from central.stations import StationRegistryError
 from station.core import Station
 from station.exchange.envelope import PacketError, open_packet, seal_packet
 from station.exchange.identity import IdentityError, trusted_centre
@@ -88,7 +89,9 @@ def test_a_packet_signed_by_one_station_cannot_claim_another() -> None:
         open_packet(forged, recipient_key=centre, sender_key={"kit-0002": victim}.get)
 
 
-def test_the_station_and_the_centre_exchange_identities_by_file(tmp_path: Path) -> None:
+def test_the_station_and_the_centre_exchange_identities_by_file(
+    tmp_path: Path, centre_db: str
+) -> None:
     centre_dir = tmp_path / "centre"
     keys = centre_keys(centre_dir)
     assert centre_keys(centre_dir).centre_id == keys.centre_id  # made once, then kept
@@ -109,14 +112,16 @@ def test_the_station_and_the_centre_exchange_identities_by_file(tmp_path: Path) 
     station_file = tmp_path / "station-id.json"
     station_file.write_text(json.dumps(document))
 
-    registry = StationRegistry(centre_dir)
-    registered = registry.add(station_file)
-    assert registry.add(station_file) == registered  # the same document again: nothing changes
-    assert registry.key_for("test-station") is not None
-    registry.revoke("test-station")
-    assert registry.key_for("test-station") is None  # its packets are refused from now on
-    with pytest.raises(StationRegistryError, match="revoked"):
-        registry.add(station_file)
+    with Centre(centre_dir, centre_db) as centre:
+        registry = centre.stations
+        registered = registry.add(station_file)
+        assert registry.add(station_file) == registered  # the same document: nothing changes
+        assert registry.key_for("test-station") is not None
+        assert registry.encryption_key_for("test-station")["crv"] == "X25519"
+        registry.revoke("test-station")
+        assert registry.key_for("test-station") is None  # its packets are refused from now on
+        with pytest.raises(StationRegistryError, match="revoked"):
+            registry.add(station_file)
 
 
 def test_the_station_key_survives_a_restart_and_is_sealed_in_the_database(tmp_path: Path) -> None:
@@ -147,8 +152,8 @@ def test_documents_that_are_not_identities_or_carry_a_private_key_are_refused(
             trust_centre_keys(station, leaky)
 
 
-def test_the_central_commands_register_and_revoke_stations(tmp_path: Path) -> None:
-    env = {**os.environ, "CENTRAL_DATA": str(tmp_path / "centre")}
+def test_the_central_commands_register_and_revoke_stations(tmp_path: Path, centre_db: str) -> None:
+    env = {**os.environ, "CENTRAL_DATA": str(tmp_path / "centre"), "CENTRAL_DB": centre_db}
 
     def central(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

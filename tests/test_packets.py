@@ -1,19 +1,25 @@
 """Records handed to the centre: two stations enrol (one person at both), write their packets to a
-folder, and the centre opens every packet once per packet, refusing a changed one, one from a
-revoked station, and one sent to another centre."""
+folder, and the centre imports every packet once into its PostgreSQL register, refusing a changed
+one, one from a revoked station, and one sent to another centre; its acknowledgement goes back
+on the stick."""
 
 from __future__ import annotations
 
-import base64
 import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from central.intake import check_folder
+from central.centre import Centre
+from central.intake import import_folder
 from central.keys import centre_keys
 from central.keys import identity_document as centre_document
-from central.stations import StationRegistry
 from station.core import Station
 from station.exchange.envelope import open_packet
 from station.workflows.exchange import station_identity, trust_centre_keys
@@ -22,26 +28,26 @@ from tests.conftest import enroll_face, make_settings, photos_of
 
 
 @pytest.fixture()
-def centre(tmp_path: Path) -> Path:
-    folder = tmp_path / "centre"
-    (tmp_path / "centre.json").write_text(json.dumps(centre_document(centre_keys(folder))))
-    return folder
+def centre(tmp_path: Path, centre_db: str) -> Iterator[Centre]:
+    with Centre(tmp_path / "centre", centre_db, actor="registrar") as opened:
+        (tmp_path / "centre.json").write_text(json.dumps(centre_document(opened.keys)))
+        yield opened
 
 
-def station_with(tmp_path: Path, station_id: str, people: list[Path], centre: Path) -> Station:
-    settings = make_settings(tmp_path / station_id, station_id=station_id)
+def station_with(tmp_path: Path, station_id: str, people: list[Path], centre: Centre) -> Station:
+    settings = make_settings(tmp_path / station_id, station_id=station_id, precinct="P-0417")
     station = Station(settings).open()
     for person in people:
         enroll_face(station, photos_of(person)[0], person.name.replace("_", " "))
     trust_centre_keys(station, tmp_path / "centre.json")
     document = tmp_path / f"{station_id}.json"
     document.write_text(json.dumps(station_identity(station)))
-    StationRegistry(centre).add(document)
+    centre.stations.add(document)
     return station
 
 
-def test_two_stations_hand_their_records_over_and_the_centre_opens_each_packet_once(
-    tmp_path: Path, lfw_people: list[Path], centre: Path
+def test_two_stations_hand_their_records_over_and_the_centre_imports_each_packet_once(
+    tmp_path: Path, lfw_people: list[Path], centre: Centre
 ) -> None:
     shared = lfw_people[40]  # enrolled at both stations: two packets, one per enrolment
     north = station_with(tmp_path, "kit-north", [shared, *lfw_people[41:43]], centre)
@@ -53,48 +59,82 @@ def test_two_stations_hand_their_records_over_and_the_centre_opens_each_packet_o
         assert len(export_packets(south, tmp_path / "stick-south").written) == 2
         status = packet_status(north)
         assert status["counts"] == {"exported": 3} and status["waiting_for_a_packet"] == 0
-        assert "packets_export" in [r["action"] for r in north.audit.rows(limit=1000)]
+
+        imported = [import_folder(centre, tmp_path / s) for s in ("stick-north", "stick-south")]
+        assert [(r.imported, r.already_had, r.rejected) for r in imported] == [
+            (3, 0, []),
+            (2, 0, []),
+        ]
+        twice = [import_folder(centre, tmp_path / s) for s in ("stick-north", "stick-south")]
+        assert [(r.imported, r.already_had) for r in twice] == [(0, 3), (0, 2)]
+        counts = centre.register.counts()
+        assert counts["persons"] == {"voter_registration": {"queued": 5}}  # waiting for de-dup
+        assert counts["packets"] == {"stored": 5} and counts["refusals"] == 0
+
+        # the stick comes back: the station reads the centre's acknowledgement and stops sending
+        back = export_packets(north, tmp_path / "stick-north")
+        assert back.acknowledged == 3 and back.written == []
+        assert packet_status(north)["counts"] == {"acknowledged": 3}
     finally:
         north.close()
         south.close()
 
-    keys, registry = centre_keys(centre), StationRegistry(centre)
-    opened = [check_folder(tmp_path / s, keys, registry) for s in ("stick-north", "stick-south")]
-    assert [len(c.valid) for c in opened] == [3, 2] and not any(c.rejected for c in opened)
-    packets = [p for c in opened for p in c.valid]
-    assert len({p.packet_id for p in packets}) == 5  # every enrolment once, the shared person twice
-    manifest = json.loads(packets[0].payload)
-    assert manifest["kind"] == "enrollment" and manifest["record"]["consent"]["given"] is True
-    assert {t["format"] for t in manifest["templates"]} == {"face-sface128/1"}
-    portrait = next(i for i in manifest["images"] if i["kind"] == "portrait")
-    assert base64.b64decode(portrait["data"])[:2] == b"\xff\xd8"  # the JPEG the centre can re-use
-    assert manifest["audit"] and all(len(h) == 64 for h in manifest["audit"])
-    names = sorted(json.loads(p.payload)["record"]["name"] for p in packets)
-    assert names.count(shared.name.replace("_", " ")) == 2
+    rows = centre.register.db.execute(
+        "SELECT id FROM persons WHERE station_id = 'kit-north' ORDER BY station_record"
+    ).fetchall()
+    person = centre.register.person(rows[0]["id"])
+    assert person is not None and person.fields["name"] == shared.name.replace("_", " ")
+    assert person.fields["consent"]["given"] is True and person.precinct == "P-0417"
+    templates = centre.register.templates_of(person.id)
+    assert [(t["modality"], t["format"]) for t in templates] == [("face", "face-sface128/1")]
+    portrait = centre.register.image(person.id, "portrait")
+    assert portrait is not None and portrait[:2] == b"\xff\xd8"  # the JPEG to re-extract from
+    actions = [r["action"] for r in centre.audit.rows(limit=100)]
+    assert actions.count("packet_import") == 5 and centre.audit.verify().intact
+
+
+def test_the_register_keeps_personal_data_sealed_in_the_database(
+    tmp_path: Path, lfw_people: list[Path], centre: Centre, centre_db: str
+) -> None:
+    station = station_with(tmp_path, "kit-sealed", [lfw_people[44]], centre)
+    try:
+        export_packets(station, tmp_path / "stick")
+    finally:
+        station.close()
+    import_folder(centre, tmp_path / "stick")
+    name = lfw_people[44].name.replace("_", " ").encode()
+    with psycopg.connect(centre_db) as raw:  # what a copy of the server's files would show
+        dumped = b"".join(
+            bytes(value)
+            for table in ("persons", "templates", "images")
+            for row in raw.execute(f"SELECT * FROM {table}").fetchall()
+            for value in row
+            if isinstance(value, (bytes, memoryview))
+        )
+    assert dumped and name not in dumped and b"\xff\xd8\xff" not in dumped
 
 
 def test_a_changed_packet_and_a_revoked_stations_packets_are_refused(
-    tmp_path: Path, lfw_people: list[Path], centre: Path
+    tmp_path: Path, lfw_people: list[Path], centre: Centre
 ) -> None:
-    station = station_with(tmp_path, "kit-east", lfw_people[44:46], centre)
+    station = station_with(tmp_path, "kit-east", lfw_people[45:47], centre)
     try:
         written = export_packets(station, tmp_path / "stick").written
     finally:
         station.close()
-    keys, registry = centre_keys(centre), StationRegistry(centre)
     changed = tmp_path / "stick" / f"{written[0]}.packet"
     data = bytearray(changed.read_bytes())
     data[len(data) // 2] = ord("A") if data[len(data) // 2] != ord("A") else ord("B")
     changed.write_bytes(bytes(data))
-    checked = check_folder(tmp_path / "stick", keys, registry)
-    assert len(checked.valid) == 1
-    assert (
-        checked.rejected == [{"packet": written[0], "reason": checked.rejected[0]["reason"]}]
-        and "decrypt" in checked.rejected[0]["reason"]
-    )
-    registry.revoke("kit-east")
-    revoked = check_folder(tmp_path / "stick", keys, registry)
-    assert not revoked.valid
+    result = import_folder(centre, tmp_path / "stick")
+    assert result.imported == 1 and len(result.rejected) == 1
+    assert result.rejected[0]["packet"] == written[0] and "decrypt" in result.rejected[0]["reason"]
+    assert centre.register.refusals()[0]["reason"] == result.rejected[0]["reason"]  # logged
+    assert "packet_refused" in [r["action"] for r in centre.audit.rows(limit=50)]  # and audited
+
+    centre.stations.revoke("kit-east")
+    revoked = import_folder(centre, tmp_path / "stick")
+    assert revoked.imported == 0 and revoked.already_had == 0
     assert "kit-east is not registered (or was revoked)" in revoked.rejected[1]["reason"]
     other_centre = centre_keys(tmp_path / "other-centre")
     untouched = tmp_path / "stick" / f"{written[1]}.packet"
@@ -118,7 +158,7 @@ def test_a_station_that_trusts_no_centre_keeps_its_packets_waiting(
 
 
 def test_the_supervisor_sees_what_waits_and_writes_it_to_a_stick_from_the_console(
-    tmp_path: Path, lfw_people: list[Path], centre: Path
+    tmp_path: Path, lfw_people: list[Path], centre: Centre
 ) -> None:
     from station.api import create_app
     from tests.test_console import signed_in
@@ -138,5 +178,74 @@ def test_the_supervisor_sees_what_waits_and_writes_it_to_a_stick_from_the_consol
         assert "written to a stick, not yet acknowledged: 2" in written
     finally:
         station.close()
-    checked = check_folder(tmp_path / "stick", centre_keys(centre), StationRegistry(centre))
-    assert len(checked.valid) == 2 and not checked.rejected
+    assert import_folder(centre, tmp_path / "stick").imported == 2
+
+
+def test_the_import_command_prints_its_counts_and_exits_3_when_it_refuses_a_packet(
+    tmp_path: Path, lfw_people: list[Path], centre: Centre, centre_db: str
+) -> None:
+    station = station_with(tmp_path, "kit-cli", lfw_people[49:51], centre)
+    try:
+        written = export_packets(station, tmp_path / "stick").written
+    finally:
+        station.close()
+    (tmp_path / "stick" / f"{written[1]}.packet").write_bytes(b"not a packet")
+    env = {**os.environ, "CENTRAL_DATA": str(tmp_path / "centre"), "CENTRAL_DB": centre_db}
+    run = subprocess.run(
+        [sys.executable, "-m", "central", "import", str(tmp_path / "stick"), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 3, run.stderr
+    printed = json.loads(run.stdout)
+    assert (printed["imported"], printed["already_had"]) == (1, 0)
+    assert printed["rejected"] == [
+        {"packet": written[1], "reason": printed["rejected"][0]["reason"]}
+    ]
+    status = subprocess.run(
+        [sys.executable, "-m", "central", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert json.loads(status.stdout)["persons"] == {"voter_registration": {"queued": 1}}
+
+
+def test_without_a_database_the_centre_runs_its_own_cluster_only_while_a_command_runs() -> None:
+    root = Path(tempfile.mkdtemp(prefix="central-own-"))
+    root.chmod(0o755)  # the postgres user must reach the data directory's folder
+    env = {**os.environ, "CENTRAL_DATA": str(root / "centre")}
+    env.pop("CENTRAL_DB", None)
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "central", "status", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout) == {"persons": {}, "packets": {}, "refusals": 0}
+        cluster = root / "centre" / "postgres" / "cluster"
+        assert (cluster / "PG_VERSION").is_file()  # made inside the data directory
+        assert not (cluster / "postmaster.pid").exists()  # and stopped again
+    finally:
+        subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+def test_the_audit_trail_refuses_changes_and_verify_finds_a_row_changed_underneath(
+    centre: Centre, centre_db: str
+) -> None:
+    for n in range(3):
+        centre.audit.append("registrar", "status", detail={"n": n})
+    assert centre.audit.verify().intact
+    with psycopg.connect(centre_db, autocommit=True) as raw:
+        with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+            raw.execute("DELETE FROM audit")
+        raw.execute("SET session_replication_role = replica")  # a superuser past the trigger
+        raw.execute("UPDATE audit SET actor = 'someone-else' WHERE seq = 2")
+    checked = centre.audit.verify()
+    assert not checked.intact and checked.broken_at == 2 and "changed" in str(checked.problem)

@@ -33,7 +33,11 @@ def _b64(data: bytes) -> str:
 
 
 def enrollment_manifest(
-    storage: Storage, record_id: int, station_id: str, audit_hashes: list[str]
+    storage: Storage,
+    record_id: int,
+    station_id: str,
+    audit_hashes: list[str],
+    precinct: str | None = None,
 ) -> dict[str, Any]:
     """The manifest of one record's enrolment packet (raises RecordNotFoundError if gone)."""
     record = storage.get_record(record_id)
@@ -56,6 +60,7 @@ def enrollment_manifest(
         "kind": "enrollment",
         "station_id": station_id,
         "station_record": record_id,
+        "precinct": precinct or None,
         "written": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "record": record.to_json(special=True)
         | {

@@ -4,10 +4,16 @@ Every active record gets one enrolment packet (a packet id made once: writing it
 same packet, which the centre imports once). Packets not yet acknowledged by the centre are
 written again at every export, so a lost stick loses nothing. Held records wait for the
 supervisor's decision; blocked ones for the end of their dispute.
+
+The centre writes its acknowledgement onto the stick when it imports it
+(``acknowledgements/STATION.ack``, signed by the centre, encrypted to this station); the next
+export reads it first: acknowledged packets are not written again, packets the centre holds for
+review are marked so, with its reason.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections import Counter
@@ -16,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from station.errors import RecordNotFoundError, StationError
-from station.exchange.envelope import seal_packet
-from station.exchange.identity import signing_key, trusted_centre
+from station.exchange.envelope import PacketError, open_packet, seal_packet
+from station.exchange.identity import TrustedCentre, encryption_key, signing_key, trusted_centre
 from station.exchange.packets import enrollment_manifest, manifest_bytes
 from station.security.roles import SYSTEM, Actor, Permission
 
@@ -25,6 +31,8 @@ if TYPE_CHECKING:
     from station.core import Station
 
 PACKET_SUFFIX = ".packet"
+ACK_FOLDER = "acknowledgements"
+ACK_KIND = "acknowledgement"
 
 
 class NoCentreError(StationError):
@@ -42,9 +50,19 @@ class PacketExport:
     folder: Path
     written: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    acknowledged: int = 0
+    held_at_centre: int = 0
+    acknowledgement_problem: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"folder": str(self.folder), "written": len(self.written), "packets": self.written}
+        return {
+            "folder": str(self.folder),
+            "written": len(self.written),
+            "packets": self.written,
+            "acknowledged": self.acknowledged,
+            "held_at_centre": self.held_at_centre,
+            "acknowledgement_problem": self.acknowledgement_problem,
+        }
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -69,6 +87,7 @@ def export_packets(station: Station, folder: Path, actor: Actor = SYSTEM) -> Pac
     storage, station_id = station.storage, station.settings.station_id
     export = PacketExport(folder)
     with station.writing():
+        read_acknowledgement(station, centre, folder, export)
         key = signing_key(storage)
         for record_id in storage.records_without_packet("enrollment"):
             storage.add_packet(str(uuid.uuid4()), record_id, "enrollment")
@@ -76,7 +95,11 @@ def export_packets(station: Station, folder: Path, actor: Actor = SYSTEM) -> Pac
         rows = station.audit.rows(target=str(packet["record_id"]), limit=10_000)
         try:
             manifest = enrollment_manifest(
-                storage, packet["record_id"], station_id, [r["hash"] for r in rows]
+                storage,
+                packet["record_id"],
+                station_id,
+                [r["hash"] for r in rows],
+                station.settings.precinct,
             )
         except RecordNotFoundError:  # deleted since: its deletion packet will say so
             export.dropped.append(packet["packet"])
@@ -95,9 +118,44 @@ def export_packets(station: Station, folder: Path, actor: Actor = SYSTEM) -> Pac
     station.audit.append(
         actor.login,
         "packets_export",
-        detail={"written": len(export.written), "centre": centre.centre_id},
+        detail={
+            "written": len(export.written),
+            "acknowledged": export.acknowledged,
+            "centre": centre.centre_id,
+        },
     )
     return export
+
+
+def read_acknowledgement(
+    station: Station, centre: TrustedCentre, folder: Path, export: PacketExport
+) -> None:
+    """Apply the centre's acknowledgement found on the stick, if any (a damaged or foreign one
+    is reported and ignored: the packets are simply written again)."""
+    path = folder / ACK_FOLDER / f"{station.settings.station_id}.ack"
+    if not path.is_file():
+        return
+    try:
+        opened = open_packet(
+            path.read_bytes(),
+            recipient_key=encryption_key(station.storage),
+            sender_key={centre.centre_id: centre.signing_key}.get,
+            sender_role="centre",
+        )
+        document = json.loads(opened.payload)
+        if opened.kind != ACK_KIND or document.get("station_id") != station.settings.station_id:
+            raise PacketError("not this station's acknowledgement")
+        for item in document.get("packets", []):
+            held = item.get("state") == "held"
+            state = "held" if held else "acknowledged"
+            if station.storage.acknowledge_packet(
+                str(item.get("packet")), state, item.get("reason")
+            ):
+                export.acknowledged += not held
+                export.held_at_centre += held
+    except (PacketError, OSError, ValueError, AttributeError) as exc:
+        reason = exc.reason if isinstance(exc, PacketError) else str(exc)
+        export.acknowledgement_problem = f"{path.name}: {reason}"
 
 
 def packet_status(station: Station, actor: Actor = SYSTEM) -> dict[str, Any]:
