@@ -206,6 +206,20 @@ def _store_enrollment(centre: Centre, opened: Opened, result: ImportResult) -> N
     by_kind = {i["kind"]: i["data"] for i in images}
     passed, why, checks = card_checks(manifest, by_kind, centre.csca_dir)
     status = "queued" if passed else "held"
+    if register.deleted_before_enrolment(opened.station_id, manifest["station_record"]):
+        with register.transaction():
+            register.add_packet(
+                opened.packet_id,
+                opened.station_id,
+                opened.kind,
+                record["purpose"],
+                "not_applied",
+                opened.sha256,
+                "the station deleted this record before its enrolment arrived",
+                station_record=manifest["station_record"],
+            )
+        result.imported += 1
+        return
     known = register.person_of_station_record(opened.station_id, manifest["station_record"])
     if known is not None:
         raise Refused(
@@ -222,6 +236,7 @@ def _store_enrollment(centre: Centre, opened: Opened, result: ImportResult) -> N
             opened.sha256,
             None if passed else why,
             checks,
+            station_record=manifest["station_record"],
         )
         person_id = register.add_person(
             register=record["purpose"],
@@ -268,6 +283,20 @@ def _apply_event(centre: Centre, opened: Opened, result: ImportResult) -> None:
     """A correction, block or deletion: applied to the person its station's record made."""
     manifest, register = opened.manifest, centre.register
     person = register.person_of_station_record(opened.station_id, manifest["station_record"])
+    if person is None and opened.kind == "deletion":
+        with register.transaction():  # kept, so an enrolment arriving late is not stored
+            register.add_packet(
+                opened.packet_id,
+                opened.station_id,
+                opened.kind,
+                "",
+                "not_applied",
+                opened.sha256,
+                "no enrolment of this record arrived",
+                station_record=manifest["station_record"],
+            )
+        result.imported += 1
+        return
     if person is None:
         raise Refused(
             f"the enrolment of record {manifest['station_record']} has not come yet: import its "
@@ -298,6 +327,7 @@ def _apply_event(centre: Centre, opened: Opened, result: ImportResult) -> None:
             state,
             opened.sha256,
             reason,
+            station_record=manifest["station_record"],
         )
         register.link_packet(opened.packet_id, person.id)
         centre.audit.append(

@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS packets (
     checks jsonb NOT NULL DEFAULT '[]',
     sha256 text NOT NULL,
     received_at timestamptz NOT NULL DEFAULT now(),
-    person_id bigint
+    person_id bigint,
+    station_record bigint
 );
 CREATE TABLE IF NOT EXISTS refusals (
     id bigserial PRIMARY KEY,
@@ -234,10 +235,11 @@ class Register:
         sha256: str,
         reason: str | None = None,
         checks: list[dict[str, Any]] | None = None,
+        station_record: int | None = None,
     ) -> None:
         self.db.execute(
             "INSERT INTO packets (packet_id, station_id, kind, register, state, reason, checks, "
-            "sha256) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            "sha256, station_record) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 packet_id,
                 station_id,
@@ -247,8 +249,18 @@ class Register:
                 reason,
                 json.dumps(checks or []),
                 sha256,
+                station_record,
             ),
         )
+
+    def deleted_before_enrolment(self, station_id: str, station_record: int) -> bool:
+        """Whether the station deleted this record before its enrolment reached the centre."""
+        row = self.db.execute(
+            "SELECT 1 FROM packets WHERE station_id = %s AND station_record = %s AND "
+            "kind = 'deletion'",
+            (station_id, station_record),
+        ).fetchone()
+        return row is not None
 
     def link_packet(self, packet_id: str, person_id: int) -> None:
         self.db.execute(

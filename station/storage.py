@@ -19,6 +19,7 @@ import logging
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -48,6 +49,7 @@ ADDED_COLUMNS = (
     ("operators", "document_index", "TEXT"),
     ("records", "finger_exceptions", "BLOB"),
     ("operators", "language", "TEXT"),
+    ("packets", "detail", "TEXT"),
 )
 # Columns of schema 2's development builds that moved elsewhere: dropped in place when present.
 DROPPED_COLUMNS = (("operators", "failed_logins"), ("operators", "locked_until"))
@@ -59,7 +61,7 @@ CREATE TABLE IF NOT EXISTS meta (
 CREATE TABLE IF NOT EXISTS packets (
     id TEXT PRIMARY KEY,            -- the packet id (a UUID): the centre imports a packet once
     record_id INTEGER NOT NULL,
-    kind TEXT NOT NULL,             -- enrollment (corrections, deletions, blocks: to come)
+    kind TEXT NOT NULL,             -- enrollment, correction, block, deletion
     state TEXT NOT NULL,            -- pending, exported, acknowledged, held (at the centre)
     created_at TEXT NOT NULL,
     exported_at TEXT,
@@ -561,6 +563,7 @@ class Storage:
             ).rowcount
             if changed != 1:
                 raise StationError(f"record {record.id} changed meanwhile: read it and try again")
+            self._tell_centre(db, record.id, "correction", {"version": record.version + 1})
         return self.get_record(record.id)
 
     def history(self, record_id: int) -> list[dict[str, Any]]:
@@ -590,12 +593,16 @@ class Storage:
         """Give a record a status, keeping why (sealed) and who in its status changes."""
         now = utc_now()
         with self.transaction() as db:
+            before = db.execute("SELECT status FROM records WHERE id = ?", (record_id,)).fetchone()
             changed = db.execute(
                 "UPDATE records SET status = ?, updated_at = ? WHERE id = ?",
                 (status.value, now, record_id),
             ).rowcount
-            if changed == 0:
+            if changed == 0 or before is None:
                 raise RecordNotFoundError(record_id)
+            blocked = status is RecordStatus.BLOCKED
+            if blocked or before[0] == RecordStatus.BLOCKED.value:
+                self._tell_centre(db, record_id, "block", {"blocked": blocked})
             (seq,) = db.execute(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM status_changes WHERE record_id = ?",
                 (record_id,),
@@ -635,12 +642,37 @@ class Storage:
             for seq, status, reason, changed_at, changed_by in rows
         ]
 
-    def delete_record(self, record_id: int) -> None:
-        """Delete a record with its templates, photos and history (zeroed on disk)."""
+    def delete_record(self, record_id: int, tell_centre: bool = True) -> None:
+        """Delete a record with its templates, photos and history (zeroed on disk); a record the
+        centre holds gets a deletion packet, unless ``tell_centre`` is False (the station's own
+        retention ended: the register keeps its own period)."""
         with self.transaction() as db:
             deleted = db.execute("DELETE FROM records WHERE id = ?", (record_id,)).rowcount
+            if deleted and tell_centre:
+                self._tell_centre(db, record_id, "deletion", {})
         if deleted == 0:
             raise RecordNotFoundError(record_id)
+
+    def _tell_centre(
+        self, db: sqlite3.Connection, record_id: int, kind: str, detail: Mapping[str, Any]
+    ) -> None:
+        """A packet of ``kind`` about a record whose enrolment has left the station. Before
+        that, nothing: the enrolment packet will carry the record as it is then (a record
+        deleted before it ever left is forgotten with its pending packet)."""
+        enrolment = db.execute(
+            "SELECT state FROM packets WHERE record_id = ? AND kind = 'enrollment'", (record_id,)
+        ).fetchone()
+        if enrolment is None:
+            return
+        if enrolment[0] == "pending":
+            if kind == "deletion":
+                db.execute("DELETE FROM packets WHERE record_id = ?", (record_id,))
+            return
+        db.execute(
+            "INSERT INTO packets (id, record_id, kind, state, created_at, detail) "
+            "VALUES (?, ?, ?, 'pending', ?, ?)",
+            (str(uuid.uuid4()), record_id, kind, utc_now(), json.dumps(dict(detail))),
+        )
 
     def count(self) -> int:
         with self.reading() as db:
@@ -708,7 +740,10 @@ class Storage:
 
     def packets(self, states: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
         """The packets made, oldest first; only those in ``states`` when given."""
-        query = "SELECT id, record_id, kind, state, created_at, exported_at, reason FROM packets"
+        query = (
+            "SELECT id, record_id, kind, state, created_at, exported_at, reason, detail "
+            "FROM packets"
+        )
         args: tuple[str, ...] = ()
         if states:
             query += f" WHERE state IN ({', '.join('?' for _ in states)})"
@@ -716,7 +751,10 @@ class Storage:
         with self.reading() as db:
             rows = db.execute(query + " ORDER BY created_at, id", args).fetchall()
         names = ("packet", "record_id", "kind", "state", "created_at", "exported_at", "reason")
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        return [
+            dict(zip(names, row[:-1], strict=True)) | {"detail": json.loads(row[-1] or "{}")}
+            for row in rows
+        ]
 
     def mark_exported(self, packet_id: str) -> None:
         with self.transaction() as db:

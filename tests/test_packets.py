@@ -249,3 +249,43 @@ def test_the_audit_trail_refuses_changes_and_verify_finds_a_row_changed_undernea
         raw.execute("UPDATE audit SET actor = 'someone-else' WHERE seq = 2")
     checked = centre.audit.verify()
     assert not checked.intact and checked.broken_at == 2 and "changed" in str(checked.problem)
+
+
+def test_corrections_blocks_and_deletions_follow_the_enrolment_to_the_centre(
+    tmp_path: Path, lfw_people: list[Path], centre: Centre
+) -> None:
+    from station.workflows.records import correct_record, delete_record, set_blocked
+
+    station = station_with(tmp_path, "kit-events", lfw_people[51:54], centre)
+    stick = tmp_path / "stick"
+    try:
+        ids = station.storage.records_without_packet("enrollment")  # the three enrolled
+        delete_record(station, ids[2])  # deleted before it ever left: nothing to tell the centre
+        assert len(export_packets(station, stick).written) == 2
+        import_folder(centre, stick)
+        correct_record(station, ids[0], {"name": "Corrected Name"}, "typed wrongly at enrolment")
+        set_blocked(station, ids[1], True, "the voter disputes the record")
+        export = export_packets(station, stick)  # reads the acknowledgement, writes the events
+        assert export.acknowledged == 2 and len(export.written) == 2
+        kinds = {p["kind"]: p["state"] for p in packet_status(station)["packets"]}
+        assert kinds == {
+            "enrollment": "acknowledged",
+            "correction": "exported",
+            "block": "exported",
+        }
+        events = import_folder(centre, stick)
+        assert (events.imported, events.already_had, events.rejected) == (2, 2, [])
+        set_blocked(station, ids[1], False, "dispute settled")
+        delete_record(station, ids[1])
+        export_packets(station, stick)
+        assert import_folder(centre, stick).imported == 2  # the unblock, then the deletion
+    finally:
+        station.close()
+    register = centre.register
+    first = register.person_of_station_record("kit-events", ids[0])
+    second = register.person_of_station_record("kit-events", ids[1])
+    assert first is not None and second is not None
+    assert first.fields["name"] == "Corrected Name" and first.version == 2
+    assert second.status == "deleted" and second.fields == {}
+    assert register.templates_of(second.id) == [] and register.image_kinds(second.id) == []
+    assert register.person_of_station_record("kit-events", ids[2]) is None

@@ -86,3 +86,34 @@ def enrollment_manifest(
 
 def manifest_bytes(manifest: dict[str, Any]) -> bytes:
     return json.dumps(manifest, separators=(",", ":"), sort_keys=True).encode()
+
+
+def event_manifest(
+    storage: Storage,
+    packet: dict[str, Any],
+    station_id: str,
+    audit_hashes: list[str],
+) -> dict[str, Any]:
+    """The manifest of a correction (the record's fields as they are now), a block (or its
+    lifting) or a deletion of a record the centre holds. Raises RecordNotFoundError for a
+    correction of a record deleted since (its deletion packet follows)."""
+    manifest: dict[str, Any] = {
+        "manifest": MANIFEST_VERSION,
+        "kind": packet["kind"],
+        "station_id": station_id,
+        "station_record": packet["record_id"],
+        "written": packet["created_at"],  # when it happened: the centre applies them in order
+        "audit": audit_hashes,
+    }
+    if packet["kind"] == "correction":
+        record = storage.get_record(packet["record_id"])
+        manifest["record"] = record.to_json(special=True) | {
+            "consent": dict(record.consent or {}),
+            "card_summary": dict(record.card_summary or {}),
+            "finger_exceptions": storage.finger_exceptions(packet["record_id"]),
+        }
+    elif packet["kind"] == "block":
+        manifest["blocked"] = bool(packet["detail"].get("blocked"))
+    elif packet["kind"] == "deletion":
+        manifest["reason"] = "deleted at the station"
+    return manifest

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from station.errors import RecordNotFoundError, StationError
 from station.exchange.envelope import PacketError, open_packet, seal_packet
 from station.exchange.identity import TrustedCentre, encryption_key, signing_key, trusted_centre
-from station.exchange.packets import enrollment_manifest, manifest_bytes
+from station.exchange.packets import enrollment_manifest, event_manifest, manifest_bytes
 from station.security.roles import SYSTEM, Actor, Permission
 
 if TYPE_CHECKING:
@@ -93,15 +93,16 @@ def export_packets(station: Station, folder: Path, actor: Actor = SYSTEM) -> Pac
             storage.add_packet(str(uuid.uuid4()), record_id, "enrollment")
     for packet in storage.packets(states=("pending", "exported")):
         rows = station.audit.rows(target=str(packet["record_id"]), limit=10_000)
+        audit = [r["hash"] for r in rows]
         try:
-            manifest = enrollment_manifest(
-                storage,
-                packet["record_id"],
-                station_id,
-                [r["hash"] for r in rows],
-                station.settings.precinct,
-            )
+            if packet["kind"] == "enrollment":
+                manifest = enrollment_manifest(
+                    storage, packet["record_id"], station_id, audit, station.settings.precinct
+                )
+            else:
+                manifest = event_manifest(storage, packet, station_id, audit)
         except RecordNotFoundError:  # deleted since: its deletion packet will say so
+            storage.acknowledge_packet(packet["packet"], "withdrawn", "the record was deleted")
             export.dropped.append(packet["packet"])
             continue
         _, data = seal_packet(

@@ -117,7 +117,7 @@ def purge_expired(
                     }
                 )
                 if not dry_run:
-                    storage.delete_record(record_id)
+                    storage.delete_record(record_id, tell_centre=False)
                     station.audit.append(
                         actor.login,
                         "purge",
