@@ -1,0 +1,147 @@
+"""The whole path with simulated devices: two field kits enrol citizens (one citizen at both) with
+card, face and fingers, hand their packets over on sticks, and the centre imports both sticks
+(twice), re-checks each card's passive authentication, and refuses the packet changed on the way.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from central.centre import Centre
+from central.intake import import_folder
+from central.keys import identity_document as centre_document
+from matcher.face import FaceEncoder
+from station.core import Station
+from station.simulation import (
+    LEFT_INDEX,
+    RIGHT_INDEX,
+    Population,
+    SimulatedDesk,
+    simulated_device_urls,
+)
+from station.workflows import enroll
+from station.workflows.exchange import station_identity, trust_centre_keys
+from station.workflows.inputs import CardInput, FaceInput, FingerInput
+from station.workflows.packets import export_packets
+from tests.conftest import make_settings
+
+SPEEDUP = 20
+
+
+@pytest.fixture(scope="module")
+def population(datasets: Path) -> Population:
+    return Population.from_datasets(datasets)
+
+
+@pytest.fixture()
+def centre(tmp_path: Path, centre_db: str) -> Iterator[Centre]:
+    with Centre(tmp_path / "centre", centre_db, actor="registrar") as opened:
+        (tmp_path / "centre.json").write_text(json.dumps(centre_document(opened.keys)))
+        yield opened
+
+
+def field_kit(
+    tmp_path: Path,
+    name: str,
+    datasets: Path,
+    population: Population,
+    encoder: FaceEncoder,
+    centre: Centre,
+    precinct: str = "P-0417",
+) -> Station:
+    urls = simulated_device_urls(datasets, tmp_path / "csca", speedup=SPEEDUP)
+    settings = make_settings(
+        tmp_path / name,
+        station_id=name,
+        precinct=precinct,
+        enroll_min_fingers=2,
+        camera_timeout=1.0,
+        card_timeout=0.3,
+        scanner_timeout=0.5,
+        **urls,
+    )
+    station = Station(settings, encoder=encoder).open()
+    SimulatedDesk.attach(station.devices, population)
+    trust_centre_keys(station, tmp_path / "centre.json")
+    document = tmp_path / f"{name}.json"
+    document.write_text(json.dumps(station_identity(station)))
+    centre.stations.add(document)
+    return station
+
+
+def enrol_citizens(station: Station, population: Population, ids: list[str]) -> None:
+    desk = station.devices.desk
+    assert isinstance(desk, SimulatedDesk)
+    for citizen_id in ids:
+        desk.present(citizen_id)
+        enrolled = enroll(
+            station,
+            FaceInput(capture=True),
+            FingerInput(scans=[RIGHT_INDEX, LEFT_INDEX]),
+            card=CardInput(population[citizen_id].mrz),
+            consent=True,
+        )
+        assert enrolled.record.status.value == "active", enrolled.reasons
+
+
+def test_two_kits_hand_over_their_enrolments_and_the_centre_holds_each_once(
+    tmp_path: Path,
+    datasets: Path,
+    population: Population,
+    shared_encoder: FaceEncoder,
+    centre: Centre,
+) -> None:
+    north = field_kit(tmp_path, "kit-north", datasets, population, shared_encoder, centre)
+    try:
+        enrol_citizens(north, population, ["C01", "C02", "C03"])
+        assert len(export_packets(north, tmp_path / "stick-north").written) == 3
+    finally:
+        north.close()
+    south = field_kit(tmp_path, "kit-south", datasets, population, shared_encoder, centre)
+    try:
+        enrol_citizens(south, population, ["C03", "C04"])  # C03 enrolled at both kits
+        written = export_packets(south, tmp_path / "stick-south").written
+    finally:
+        south.close()
+    changed = tmp_path / "stick-south" / f"{written[1]}.packet"
+    data = bytearray(changed.read_bytes())
+    data[-40] ^= 0x01  # one bit flipped on the stick
+    changed.write_bytes(bytes(data))
+
+    shutil.copytree(tmp_path / "csca", centre.csca_dir)  # the issuer's CSCA, trusted at the centre
+    sticks = [tmp_path / "stick-north", tmp_path / "stick-south"]
+    first = [import_folder(centre, stick) for stick in sticks]
+    second = [import_folder(centre, stick) for stick in sticks]
+    assert [(r.imported, r.already_had, len(r.rejected)) for r in first] == [(3, 0, 0), (1, 0, 1)]
+    assert [(r.imported, r.already_had, len(r.rejected)) for r in second] == [(0, 3, 0), (0, 1, 1)]
+    assert first[1].rejected[0]["packet"] == written[1]
+    assert not any(r.held for r in first)  # every card passed passive authentication again
+    counts = centre.register.counts()
+    assert counts["persons"] == {"voter_registration": {"queued": 4}}
+    stored = centre.register.db.execute("SELECT checks FROM packets").fetchall()
+    assert all(c["passed"] for row in stored for c in row["checks"])
+    assert all(any(c["check"] == "csca" for c in row["checks"]) for row in stored)
+
+
+def test_a_card_the_centre_cannot_authenticate_is_held_for_review_not_stored_as_valid(
+    tmp_path: Path,
+    datasets: Path,
+    population: Population,
+    shared_encoder: FaceEncoder,
+    centre: Centre,
+) -> None:
+    kit = field_kit(tmp_path, "kit-east", datasets, population, shared_encoder, centre)
+    try:
+        enrol_citizens(kit, population, ["C05"])
+        export_packets(kit, tmp_path / "stick")
+    finally:
+        kit.close()
+    result = import_folder(centre, tmp_path / "stick")  # this centre trusts no CSCA yet
+    assert result.imported == 1 and len(result.held) == 1
+    assert "passive authentication" in result.held[0]["reason"]
+    assert centre.register.counts()["persons"] == {"voter_registration": {"held": 1}}
