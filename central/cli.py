@@ -244,3 +244,39 @@ def roll_make(
         f"voters for {station_id}, written to {out}"
     )
     _print(as_json, made.to_json() | {"out": str(out)}, [line])
+
+
+@main.command()
+@centre_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8443, show_default=True)
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def serve(
+    centre: Centre, host: str, port: int, tls_cert: Path | None, tls_key: Path | None
+) -> None:
+    """Serve the stations' uploads over HTTPS until stopped (Ctrl-C or SIGTERM). Without
+    --tls-cert/--tls-key a certificate is made once under DATA/tls: give its cert.pem to the
+    stations (`station sync --ca cert.pem`)."""
+    import signal
+
+    from central.server import make_server, tls_files
+
+    if (tls_cert is None) != (tls_key is None):
+        _fail("give both --tls-cert and --tls-key, or neither")
+    if tls_cert is None:
+        tls_cert, tls_key = tls_files(centre, host)
+    server = make_server(centre, host, port, tls_cert, tls_key)
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    centre.audit.append(centre.actor, "serve_start", detail={"port": port})
+    click.echo(
+        f"centre {centre.keys.centre_id} serving https://{host}:{port} (certificate {tls_cert})"
+    )
+    try:
+        server.safe_start()
+    finally:
+        server.stop()

@@ -52,6 +52,7 @@ class ImportResult:
     held: list[dict[str, str]] = field(default_factory=list)
     rejected: list[dict[str, str]] = field(default_factory=list)
     acknowledgements: list[str] = field(default_factory=list)
+    last: tuple[str, str, str | None] | None = None  # the last packet's id, state, reason
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -219,6 +220,7 @@ def _store_enrollment(centre: Centre, opened: Opened, result: ImportResult) -> N
                 station_record=manifest["station_record"],
             )
         result.imported += 1
+        result.last = (opened.packet_id, "not_applied", "deleted at the station")
         return
     known = register.person_of_station_record(opened.station_id, manifest["station_record"])
     if known is not None:
@@ -275,6 +277,7 @@ def _store_enrollment(centre: Centre, opened: Opened, result: ImportResult) -> N
             detail={"station": opened.station_id, "kind": opened.kind, "person": person_id},
         )
     result.imported += 1
+    result.last = (opened.packet_id, "stored" if passed else "held", None if passed else why)
     if not passed:
         result.held.append({"packet": opened.packet_id, "reason": why})
 
@@ -296,6 +299,7 @@ def _apply_event(centre: Centre, opened: Opened, result: ImportResult) -> None:
                 station_record=manifest["station_record"],
             )
         result.imported += 1
+        result.last = (opened.packet_id, "not_applied", "no enrolment of this record arrived")
         return
     if person is None:
         raise Refused(
@@ -338,6 +342,7 @@ def _apply_event(centre: Centre, opened: Opened, result: ImportResult) -> None:
             detail={"station": opened.station_id, "kind": opened.kind, "person": person.id},
         )
     result.imported += 1
+    result.last = (opened.packet_id, state, reason)
 
 
 def import_packet(centre: Centre, data: bytes, source: str, result: ImportResult) -> str | None:
@@ -362,6 +367,7 @@ def _act(centre: Centre, opened: Opened, source: str, result: ImportResult) -> N
     try:
         if centre.register.packet(opened.packet_id) is not None:
             result.already_had += 1
+            result.last = (opened.packet_id, "already_had", None)
         elif opened.kind == "enrollment":
             _store_enrollment(centre, opened, result)
         else:
@@ -437,21 +443,27 @@ def acknowledgement(centre: Centre, station_id: str) -> dict[str, Any]:
     }
 
 
-def write_acknowledgement(centre: Centre, station_id: str, folder: Path) -> Path | None:
-    """The acknowledgement of ``station_id`` as a sealed file in ``folder/acknowledgements``."""
-    try:
-        station_key = centre.stations.encryption_key_for(station_id)
-    except StationRegistryError as exc:  # an unknown key only costs the acknowledgement
-        log.warning("no acknowledgement for %s: %s", station_id, exc)
-        return None
+def acknowledgement_bytes(centre: Centre, station_id: str) -> bytes:
+    """The acknowledgement of ``station_id``, signed by the centre and sealed to the station
+    (raises StationRegistryError for a station without an encryption key)."""
     keys = centre.keys
     _, data = seal_packet(
         json.dumps(acknowledgement(centre, station_id)).encode(),
         kind=ACK_KIND,
         sender_id=keys.centre_id,
         signing_key=keys.signing_key,
-        recipient_key=station_key,
+        recipient_key=centre.stations.encryption_key_for(station_id),
     )
+    return data
+
+
+def write_acknowledgement(centre: Centre, station_id: str, folder: Path) -> Path | None:
+    """The acknowledgement of ``station_id`` as a file in ``folder/acknowledgements``."""
+    try:
+        data = acknowledgement_bytes(centre, station_id)
+    except StationRegistryError as exc:  # an unknown key only costs the acknowledgement
+        log.warning("no acknowledgement for %s: %s", station_id, exc)
+        return None
     path = folder / ACK_FOLDER / f"{station_id}.ack"
     path.parent.mkdir(exist_ok=True)
     path.write_bytes(data)

@@ -69,6 +69,7 @@ ACTIONS = frozenset(
         "identity_export",
         "centre_trust",
         "packets_export",
+        "packets_sync",
     }
 )
 

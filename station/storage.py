@@ -760,7 +760,7 @@ class Storage:
         with self.transaction() as db:
             db.execute(
                 "UPDATE packets SET state = 'exported', exported_at = ? WHERE id = ? "
-                "AND state IN ('pending', 'exported')",
+                "AND state IN ('pending', 'exported', 'rejected')",
                 (utc_now(), packet_id),
             )
 

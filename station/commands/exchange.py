@@ -87,3 +87,43 @@ def status_command(
     click.echo(f"packets: {counts}; records waiting for a packet: {status['waiting_for_a_packet']}")
     if status["centre"] is None:
         click.echo("no centre trusted yet: `station centre trust FILE`")
+
+
+@click.command(name="sync")
+@data_options
+@operator_option
+@click.option("--centre", "centre_url", required=True, help="The centre's https:// address.")
+@click.option(
+    "--ca",
+    "ca_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The centre's TLS certificate (its DATA/tls/cert.pem), when not a public one.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def sync_command(
+    data_dir: Path | None,
+    config_file: Path | None,
+    operator: str,
+    centre_url: str,
+    ca_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Send the packets the centre has not taken over the network (supervisor); exit 3 when the
+    sync stopped early or the centre refused a packet."""
+    from station.workflows.sync import sync_packets
+
+    with reported_errors(), open_station(data_dir, config_file) as station:
+        result = sync_packets(station, centre_url, ca_file, signed_in(station, operator))
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        click.echo(
+            f"{result.sent} packets sent: {result.acknowledged} acknowledged, "
+            f"{result.held_at_centre} held at the centre, {len(result.rejected)} refused"
+        )
+        for refused in result.rejected:
+            click.echo(f"  refused {refused['packet']}: {refused['reason']}")
+        if result.stopped:
+            click.echo(f"stopped: {result.stopped}")
+    if result.stopped or result.rejected:
+        raise SystemExit(3)

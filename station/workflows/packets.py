@@ -17,6 +17,7 @@ import json
 import os
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,7 +50,6 @@ class NoCentreError(StationError):
 class PacketExport:
     folder: Path
     written: list[str] = field(default_factory=list)
-    dropped: list[str] = field(default_factory=list)
     acknowledged: int = 0
     held_at_centre: int = 0
     acknowledgement_problem: str | None = None
@@ -74,24 +74,25 @@ def _write(path: Path, data: bytes) -> None:
     temporary.replace(path)
 
 
-def export_packets(station: Station, folder: Path, actor: Actor = SYSTEM) -> PacketExport:
-    """Write every packet the centre has not acknowledged to ``folder`` (made if missing)."""
-    station.allow(actor, Permission.HAND_OVER)
+UNSETTLED = ("pending", "exported", "rejected")  # sent again until the centre takes them
+
+
+def centre_or_fail(station: Station) -> TrustedCentre:
     centre = trusted_centre(station.settings.data_dir)
     if centre is None:
         raise NoCentreError()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StationError(f"cannot write to {folder}: {exc} (is the stick mounted?)") from exc
+    return centre
+
+
+def sealed_packets(station: Station, centre: TrustedCentre) -> Iterator[tuple[str, bytes]]:
+    """(packet id, sealed bytes) of every packet the centre has not taken yet; enrolment
+    packets are made first for the records that have none."""
     storage, station_id = station.storage, station.settings.station_id
-    export = PacketExport(folder)
     with station.writing():
-        read_acknowledgement(station, centre, folder, export)
         key = signing_key(storage)
         for record_id in storage.records_without_packet("enrollment"):
             storage.add_packet(str(uuid.uuid4()), record_id, "enrollment")
-    for packet in storage.packets(states=("pending", "exported")):
+    for packet in storage.packets(states=UNSETTLED):
         rows = station.audit.rows(target=str(packet["record_id"]), limit=10_000)
         audit = [r["hash"] for r in rows]
         try:
@@ -103,7 +104,6 @@ def export_packets(station: Station, folder: Path, actor: Actor = SYSTEM) -> Pac
                 manifest = event_manifest(storage, packet, station_id, audit)
         except RecordNotFoundError:  # deleted since: its deletion packet will say so
             storage.acknowledge_packet(packet["packet"], "withdrawn", "the record was deleted")
-            export.dropped.append(packet["packet"])
             continue
         _, data = seal_packet(
             manifest_bytes(manifest),
@@ -113,9 +113,32 @@ def export_packets(station: Station, folder: Path, actor: Actor = SYSTEM) -> Pac
             recipient_key=centre.encryption_key,
             packet_id=packet["packet"],
         )
-        _write(folder / f"{packet['packet']}{PACKET_SUFFIX}", data)
-        storage.mark_exported(packet["packet"])
-        export.written.append(packet["packet"])
+        yield packet["packet"], data
+
+
+def export_packets(station: Station, folder: Path, actor: Actor = SYSTEM) -> PacketExport:
+    """Write every packet the centre has not acknowledged to ``folder`` (made if missing),
+    after reading the acknowledgement the centre left there."""
+    station.allow(actor, Permission.HAND_OVER)
+    centre = centre_or_fail(station)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StationError(f"cannot write to {folder}: {exc} (is the stick mounted?)") from exc
+    export = PacketExport(folder)
+    path = folder / ACK_FOLDER / f"{station.settings.station_id}.ack"
+    if path.is_file():
+        with station.writing():
+            try:
+                counted = apply_acknowledgement(station, centre, path.read_bytes())
+                export.acknowledged, export.held_at_centre = counted
+            except (PacketError, OSError) as exc:
+                reason = exc.reason if isinstance(exc, PacketError) else str(exc)
+                export.acknowledgement_problem = f"{path.name}: {reason}"
+    for packet_id, data in sealed_packets(station, centre):
+        _write(folder / f"{packet_id}{PACKET_SUFFIX}", data)
+        station.storage.mark_exported(packet_id)
+        export.written.append(packet_id)
     station.audit.append(
         actor.login,
         "packets_export",
@@ -128,35 +151,34 @@ def export_packets(station: Station, folder: Path, actor: Actor = SYSTEM) -> Pac
     return export
 
 
-def read_acknowledgement(
-    station: Station, centre: TrustedCentre, folder: Path, export: PacketExport
-) -> None:
-    """Apply the centre's acknowledgement found on the stick, if any (a damaged or foreign one
-    is reported and ignored: the packets are simply written again)."""
-    path = folder / ACK_FOLDER / f"{station.settings.station_id}.ack"
-    if not path.is_file():
-        return
+def apply_acknowledgement(station: Station, centre: TrustedCentre, data: bytes) -> tuple[int, int]:
+    """Mark what the centre's acknowledgement says it holds: (acknowledged, held) newly marked.
+    A damaged or foreign acknowledgement is a PacketError (the packets are simply sent again)."""
+    opened = open_packet(
+        data,
+        recipient_key=encryption_key(station.storage),
+        sender_key={centre.centre_id: centre.signing_key}.get,
+        sender_role="centre",
+    )
     try:
-        opened = open_packet(
-            path.read_bytes(),
-            recipient_key=encryption_key(station.storage),
-            sender_key={centre.centre_id: centre.signing_key}.get,
-            sender_role="centre",
-        )
         document = json.loads(opened.payload)
-        if opened.kind != ACK_KIND or document.get("station_id") != station.settings.station_id:
-            raise PacketError("not this station's acknowledgement")
-        for item in document.get("packets", []):
-            held = item.get("state") == "held"
-            state = "held" if held else "acknowledged"
-            if station.storage.acknowledge_packet(
-                str(item.get("packet")), state, item.get("reason")
-            ):
-                export.acknowledged += not held
-                export.held_at_centre += held
-    except (PacketError, OSError, ValueError, AttributeError) as exc:
-        reason = exc.reason if isinstance(exc, PacketError) else str(exc)
-        export.acknowledgement_problem = f"{path.name}: {reason}"
+    except ValueError:
+        raise PacketError("the acknowledgement is not JSON") from None
+    if (
+        opened.kind != ACK_KIND
+        or not isinstance(document, dict)
+        or document.get("station_id") != station.settings.station_id
+    ):
+        raise PacketError("not this station's acknowledgement")
+    acknowledged = held = 0
+    for item in document.get("packets", []):
+        if not isinstance(item, dict):
+            continue
+        state = "held" if item.get("state") == "held" else "acknowledged"
+        if station.storage.acknowledge_packet(str(item.get("packet")), state, item.get("reason")):
+            acknowledged += state == "acknowledged"
+            held += state == "held"
+    return acknowledged, held
 
 
 def packet_status(station: Station, actor: Actor = SYSTEM) -> dict[str, Any]:
