@@ -7,6 +7,7 @@ PostgreSQL cluster the command starts inside the data directory (and stops when 
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
@@ -21,8 +22,18 @@ from central.centre import Centre, CentreError
 from central.keys import CentreKeyError, centre_keys, identity_document
 from central.postgres import ClusterError
 from central.register import RegisterError
+from central.staff import (
+    Duty,
+    NotAllowedError,
+    SignInError,
+    Staff,
+    StaffMember,
+    StaffRole,
+    require,
+)
 from central.stations import StationRegistryError
-from station.exchange.identity import IdentityError
+from station.errors import StationError
+from station.security.passwords import KdfParams
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "central-data"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,36 +50,75 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
-def centre_options(command: F) -> F:
-    """``--data`` and ``--db``; the command gets an opened :class:`Centre` as ``centre``."""
+def _kdf() -> KdfParams:
+    cost = os.environ.get("CENTRAL_PASSWORD_KDF_N")
+    return KdfParams(n=int(cost)) if cost else KdfParams()
 
-    @click.option(
-        "--data",
-        "data",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="The centre's data directory (default: $CENTRAL_DATA, else central-data/).",
-    )
-    @click.option(
-        "--db",
-        "db",
-        help="The register's PostgreSQL URL (default: $CENTRAL_DB, else the centre's own cluster).",
-    )
-    @wraps(command)
-    def opened(data: Path | None, db: str | None, **arguments: Any) -> Any:
-        try:
-            with Centre(data_dir(data), db or os.environ.get("CENTRAL_DB") or None) as centre:
-                return command(centre=centre, **arguments)
-        except (
-            CentreError,
-            CentreKeyError,
-            ClusterError,
-            RegisterError,
-            StationRegistryError,
-            IdentityError,
-        ) as exc:
-            _fail(str(exc))
 
-    return opened  # type: ignore[return-value]
+def _sign_in(centre: Centre, staff: Staff, login: str | None) -> StaffMember:
+    login = login or os.environ.get("CENTRAL_OPERATOR")
+    if not login:
+        _fail("say who you are: --operator LOGIN (or $CENTRAL_OPERATOR)")
+    assert login is not None
+    password = os.environ.get("CENTRAL_PASSWORD") or click.prompt(
+        f"password for {login}", hide_input=True, err=True
+    )
+    try:
+        member = staff.sign_in(login, password)
+    except SignInError:
+        centre.audit.append(login, "login_failed", target=login, outcome="refused")
+        raise
+    centre.actor = member.login
+    return member
+
+
+def centre_command(duty: Duty | None) -> Callable[[F], F]:
+    """``--data``, ``--db`` and ``--operator``; the command gets an opened :class:`Centre` as
+    ``centre``, its signed-in staff member allowed ``duty`` (None: the command checks itself,
+    and gets ``staff`` and ``operator``)."""
+
+    def decorate(command: F) -> F:
+        @click.option(
+            "--data",
+            "data",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="The centre's data directory (default: $CENTRAL_DATA, else central-data/).",
+        )
+        @click.option(
+            "--db",
+            "db",
+            help="The register's PostgreSQL URL (default: $CENTRAL_DB, else its own cluster).",
+        )
+        @click.option("--operator", "operator", help="Your login (default: $CENTRAL_OPERATOR).")
+        @wraps(command)
+        def opened(
+            data: Path | None, db: str | None, operator: str | None, **arguments: Any
+        ) -> Any:
+            try:
+                with Centre(data_dir(data), db or os.environ.get("CENTRAL_DB") or None) as centre:
+                    staff = Staff(centre.register, _kdf())
+                    if duty is None:
+                        return command(centre=centre, staff=staff, operator=operator, **arguments)
+                    member = _sign_in(centre, staff, operator)
+                    try:
+                        require(member, duty)
+                    except NotAllowedError:
+                        centre.audit.append(member.login, "denied", detail={"duty": duty.value})
+                        raise
+                    return command(centre=centre, **arguments)
+            except (
+                CentreError,
+                CentreKeyError,
+                ClusterError,
+                RegisterError,
+                StationRegistryError,
+                StationError,
+            ) as exc:
+                _fail(str(exc))
+
+        return opened  # type: ignore[return-value]
+
+    return decorate
 
 
 def _print(as_json: bool, document: dict[str, Any], lines: list[str]) -> None:
@@ -108,7 +158,7 @@ def stations() -> None:
 
 
 @stations.command(name="add")
-@centre_options
+@centre_command(Duty.STATIONS)
 @click.argument("document", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def stations_add(centre: Centre, document: Path) -> None:
     """Register the station of DOCUMENT (from `station identity --out DOCUMENT`)."""
@@ -123,7 +173,7 @@ def stations_add(centre: Centre, document: Path) -> None:
 
 
 @stations.command(name="revoke")
-@centre_options
+@centre_command(Duty.STATIONS)
 @click.argument("station_id")
 def stations_revoke(centre: Centre, station_id: str) -> None:
     """Refuse every packet of STATION_ID from now on."""
@@ -133,7 +183,7 @@ def stations_revoke(centre: Centre, station_id: str) -> None:
 
 
 @stations.command(name="list")
-@centre_options
+@centre_command(Duty.STATUS)
 @json_option
 def stations_list(centre: Centre, as_json: bool) -> None:
     """The registered stations, revoked ones too."""
@@ -147,7 +197,7 @@ def stations_list(centre: Centre, as_json: bool) -> None:
 
 
 @main.command(name="import")
-@centre_options
+@centre_command(Duty.IMPORT)
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @json_option
 def import_command(centre: Centre, folder: Path, as_json: bool) -> None:
@@ -169,7 +219,7 @@ def import_command(centre: Centre, folder: Path, as_json: bool) -> None:
 
 
 @main.command()
-@centre_options
+@centre_command(Duty.STATUS)
 @json_option
 def status(centre: Centre, as_json: bool) -> None:
     """What the register holds: persons per register and state, packets, refusals."""
@@ -185,7 +235,7 @@ def audit() -> None:
 
 
 @audit.command(name="verify")
-@centre_options
+@centre_command(Duty.AUDIT)
 @json_option
 def audit_verify(centre: Centre, as_json: bool) -> None:
     """Check the whole chain; exit 4 when a row was changed, inserted or removed."""
@@ -207,7 +257,7 @@ def roll() -> None:
 
 
 @roll.command(name="make")
-@centre_options
+@centre_command(Duty.ROLLS)
 @click.option("--precinct", required=True, help="The precinct's id, as stations enrol for it.")
 @click.option("--station", "station_id", required=True, help="The station the roll is for.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
@@ -247,7 +297,7 @@ def roll_make(
 
 
 @main.command()
-@centre_options
+@centre_command(Duty.SERVE)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8443, show_default=True)
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -280,3 +330,70 @@ def serve(
         server.safe_start()
     finally:
         server.stop()
+
+
+@main.group(name="staff")
+def staff_group() -> None:
+    """The centre's staff accounts (admin); the first one of a new centre is its admin."""
+
+
+@staff_group.command(name="add")
+@centre_command(None)
+@click.argument("login")
+@click.option("--role", type=click.Choice([r.value for r in StaffRole]), required=True)
+def staff_add(centre: Centre, staff: Staff, operator: str | None, login: str, role: str) -> None:
+    """Make the account LOGIN; its one-time password is printed, to be changed before anything
+    else. The first account of a new centre is its admin, made without signing in; with
+    $CENTRAL_ADMIN_PASSWORD set, that admin gets the password chosen there."""
+    chosen = None
+    if staff.count() == 0:
+        if role != StaffRole.ADMIN:
+            _fail("the centre has no staff yet: make its admin first (--role admin)")
+        creator, chosen = f"installer:{getpass.getuser()}", os.environ.get("CENTRAL_ADMIN_PASSWORD")
+    else:
+        member = _sign_in(centre, staff, operator)
+        require(member, Duty.STAFF)
+        creator = member.login
+    password = staff.add(login, StaffRole(role), creator, chosen, must_change=chosen is None)
+    centre.audit.append(creator, "staff_add", target=login, detail={"role": role})
+    if chosen:
+        click.echo(f"{login} ({role}) made with the password of $CENTRAL_ADMIN_PASSWORD")
+    else:
+        click.echo(f"{login} ({role}) made; one-time password: {password}")
+
+
+@staff_group.command(name="password")
+@centre_command(None)
+def staff_password(centre: Centre, staff: Staff, operator: str | None) -> None:
+    """Change your password (the new one from $CENTRAL_NEW_PASSWORD or a prompt)."""
+    login = operator or os.environ.get("CENTRAL_OPERATOR")
+    if not login:
+        _fail("say who you are: --operator LOGIN (or $CENTRAL_OPERATOR)")
+    assert login is not None
+    old = os.environ.get("CENTRAL_PASSWORD") or click.prompt("current password", hide_input=True)
+    new = os.environ.get("CENTRAL_NEW_PASSWORD") or click.prompt(
+        "new password", hide_input=True, confirmation_prompt=True
+    )
+    staff.change_password(login, old, new)
+    centre.audit.append(login, "password_change", target=login)
+    click.echo(f"password of {login} changed")
+
+
+@staff_group.command(name="list")
+@centre_command(Duty.STAFF)
+@json_option
+def staff_list(centre: Centre, as_json: bool) -> None:
+    """Every account, its role and state."""
+    listed = Staff(centre.register).list()
+    lines = [f"{m['login']}  {m['role']}{'  disabled' if m['disabled'] else ''}" for m in listed]
+    _print(as_json, {"staff": listed}, lines)
+
+
+@staff_group.command(name="disable")
+@centre_command(Duty.STAFF)
+@click.argument("login")
+def staff_disable(centre: Centre, login: str) -> None:
+    """Disable LOGIN (accounts are never deleted: the audit trail names them)."""
+    Staff(centre.register).disable(login)
+    centre.audit.append(centre.actor, "staff_disable", target=login)
+    click.echo(f"{login} disabled")

@@ -4,6 +4,7 @@ the centre's PostgreSQL server."""
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import tempfile
 import uuid
@@ -325,3 +326,31 @@ def centre_db(postgres_server: LocalCluster) -> Iterator[str]:
     yield postgres_server.url.replace(f"/{DATABASE}?", f"/{name}?")
     with psycopg.connect(postgres_server.url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+CENTRE_KDF_N = 1024  # scrypt cost for the centre's test accounts (fast; the policy is the same)
+
+
+def central_env(data: Path, db: str | None, role: str = "admin") -> dict[str, str]:
+    """The environment of a `central` command run by a staff member of ``role`` (made here,
+    one-time password already changed)."""
+    from central.centre import Centre
+    from central.staff import Staff, StaffRole
+    from station.security.passwords import KdfParams
+
+    login = f"test-{role}"
+    with Centre(data, db) as centre:
+        staff = Staff(centre.register, KdfParams(n=CENTRE_KDF_N))
+        if not any(m["login"] == login for m in staff.list()):
+            first = staff.add(login, StaffRole(role), "tests")
+            staff.change_password(login, first, TEST_PASSWORD)
+    env = {
+        **os.environ,
+        "CENTRAL_DATA": str(data),
+        "CENTRAL_OPERATOR": login,
+        "CENTRAL_PASSWORD": TEST_PASSWORD,
+        "CENTRAL_PASSWORD_KDF_N": str(CENTRE_KDF_N),
+    }
+    if db:
+        env["CENTRAL_DB"] = db
+    return env

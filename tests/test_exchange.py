@@ -21,7 +21,7 @@ from station.core import Station
 from station.exchange.envelope import PacketError, open_packet, seal_packet
 from station.exchange.identity import IdentityError, trusted_centre
 from station.workflows.exchange import station_identity, trust_centre_keys
-from tests.conftest import make_settings
+from tests.conftest import central_env, make_settings
 
 
 def ed25519() -> jwk.JWK:
@@ -153,7 +153,7 @@ def test_documents_that_are_not_identities_or_carry_a_private_key_are_refused(
 
 
 def test_the_central_commands_register_and_revoke_stations(tmp_path: Path, centre_db: str) -> None:
-    env = {**os.environ, "CENTRAL_DATA": str(tmp_path / "centre"), "CENTRAL_DB": centre_db}
+    env = central_env(tmp_path / "centre", centre_db)
 
     def central(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -6,7 +6,6 @@ on the stick."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from station.core import Station
 from station.exchange.envelope import open_packet
 from station.workflows.exchange import station_identity, trust_centre_keys
 from station.workflows.packets import NoCentreError, export_packets, packet_status
-from tests.conftest import enroll_face, make_settings, photos_of
+from tests.conftest import central_env, enroll_face, make_settings, photos_of
 
 
 @pytest.fixture()
@@ -190,7 +189,7 @@ def test_the_import_command_prints_its_counts_and_exits_3_when_it_refuses_a_pack
     finally:
         station.close()
     (tmp_path / "stick" / f"{written[1]}.packet").write_bytes(b"not a packet")
-    env = {**os.environ, "CENTRAL_DATA": str(tmp_path / "centre"), "CENTRAL_DB": centre_db}
+    env = central_env(tmp_path / "centre", centre_db, role="registrar")
     run = subprocess.run(
         [sys.executable, "-m", "central", "import", str(tmp_path / "stick"), "--json"],
         env=env,
@@ -217,9 +216,9 @@ def test_the_import_command_prints_its_counts_and_exits_3_when_it_refuses_a_pack
 def test_without_a_database_the_centre_runs_its_own_cluster_only_while_a_command_runs() -> None:
     root = Path(tempfile.mkdtemp(prefix="central-own-"))
     root.chmod(0o755)  # the postgres user must reach the data directory's folder
-    env = {**os.environ, "CENTRAL_DATA": str(root / "centre")}
-    env.pop("CENTRAL_DB", None)
     try:
+        env = central_env(root / "centre", None)
+        env.pop("CENTRAL_DB", None)
         run = subprocess.run(
             [sys.executable, "-m", "central", "status", "--json"],
             env=env,
