@@ -21,7 +21,7 @@ import binascii
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,7 @@ from drivers.idcard.lds import LDSError, parse_dg1
 from drivers.idcard.mrz import MRZError
 from drivers.idcard.pa import load_csca_folder, passive_authentication
 from station.exchange.envelope import PacketError, open_packet, seal_packet
+from station.records import PersonFields
 from station.storage import FACE_FORMATS, FINGER_FORMAT
 
 if TYPE_CHECKING:
@@ -185,14 +186,7 @@ def _record(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 PERSON_FIELDS = (
-    "name",
-    "document_type",
-    "document_number",
-    "nationality",
-    "birth_date",
-    "sex",
-    "health",
-    "disability",
+    *(f.name for f in fields(PersonFields)),
     "consent",
     "card_summary",
     "finger_exceptions",
@@ -208,19 +202,8 @@ def _store_enrollment(centre: Centre, opened: Opened, result: ImportResult) -> N
     passed, why, checks = card_checks(manifest, by_kind, centre.csca_dir)
     status = "queued" if passed else "held"
     if register.deleted_before_enrolment(opened.station_id, manifest["station_record"]):
-        with register.transaction():
-            register.add_packet(
-                opened.packet_id,
-                opened.station_id,
-                opened.kind,
-                record["purpose"],
-                "not_applied",
-                opened.sha256,
-                "the station deleted this record before its enrolment arrived",
-                station_record=manifest["station_record"],
-            )
-        result.imported += 1
-        result.last = (opened.packet_id, "not_applied", "deleted at the station")
+        why = "the station deleted this record before its enrolment arrived"
+        _not_applied(centre, opened, record["purpose"], why, result)
         return
     known = register.person_of_station_record(opened.station_id, manifest["station_record"])
     if known is not None:
@@ -282,24 +265,38 @@ def _store_enrollment(centre: Centre, opened: Opened, result: ImportResult) -> N
         result.held.append({"packet": opened.packet_id, "reason": why})
 
 
+def _not_applied(
+    centre: Centre, opened: Opened, register_name: str, reason: str, result: ImportResult
+) -> None:
+    """Keep a packet the centre took but could not act on, with why (it is acknowledged)."""
+    with centre.register.transaction():
+        centre.register.add_packet(
+            opened.packet_id,
+            opened.station_id,
+            opened.kind,
+            register_name,
+            "not_applied",
+            opened.sha256,
+            reason,
+            station_record=opened.manifest["station_record"],
+        )
+        centre.audit.append(
+            centre.actor,
+            "packet_import",
+            target=opened.packet_id,
+            outcome="not_applied",
+            detail={"station": opened.station_id, "kind": opened.kind},
+        )
+    result.imported += 1
+    result.last = (opened.packet_id, "not_applied", reason)
+
+
 def _apply_event(centre: Centre, opened: Opened, result: ImportResult) -> None:
     """A correction, block or deletion: applied to the person its station's record made."""
     manifest, register = opened.manifest, centre.register
     person = register.person_of_station_record(opened.station_id, manifest["station_record"])
-    if person is None and opened.kind == "deletion":
-        with register.transaction():  # kept, so an enrolment arriving late is not stored
-            register.add_packet(
-                opened.packet_id,
-                opened.station_id,
-                opened.kind,
-                "",
-                "not_applied",
-                opened.sha256,
-                "no enrolment of this record arrived",
-                station_record=manifest["station_record"],
-            )
-        result.imported += 1
-        result.last = (opened.packet_id, "not_applied", "no enrolment of this record arrived")
+    if person is None and opened.kind == "deletion":  # kept: a late enrolment is not stored
+        _not_applied(centre, opened, "", "no enrolment of this record arrived", result)
         return
     if person is None:
         raise Refused(
