@@ -69,6 +69,8 @@ ACTIONS = frozenset(
         "identity_export",
         "centre_trust",
         "packets_export",
+        "roll_import",
+        "roll_purge",
     }
 )
 
