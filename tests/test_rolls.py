@@ -448,6 +448,25 @@ def test_roll_voters_never_go_into_packets_and_are_read_only_at_the_station(
     assert desk.status()["records"] == 1
 
 
+def test_a_key_rotation_reseals_the_rolls_voters_with_their_link_to_the_centre(
+    desk: Station,
+    centre: CentreKeys,
+    tmp_path: Path,
+    cardholder: Path,
+    shared_encoder: FaceEncoder,
+    fvc_template: Any,
+) -> None:
+    from station.workflows import rotate_key
+
+    voters = [the_cardholder(shared_encoder, cardholder, fvc_template), *neighbours(2)]
+    import_roll(desk, roll_file(tmp_path, desk, centre, voters))
+    rotate_key(desk)
+    entries = [desk.storage.roll_entry(i) for i in voter_records(desk)]
+    assert sorted(e["voter"] for e in entries if e) == ["N-0000", "N-0001", "V-0001"]
+    result = at_intake(desk, photos_of(cardholder)[1], fvc_template, "101_2")
+    assert result.decision == "accepted" and result.roll is not None
+
+
 def test_a_database_from_before_rolls_gets_their_tables(
     tmp_path: Path, shared_encoder: FaceEncoder, centre: CentreKeys
 ) -> None:
@@ -501,3 +520,60 @@ def test_a_supervisor_imports_a_roll_over_the_api_and_from_the_command_line(
         assert f"precinct {PRECINCT}: version 2, 3 voters" in status.output
     finally:
         desk.open()
+
+
+def _call(url: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    """One JSON request to a running server's API."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return dict(json.loads(response.read() or b"{}"))
+
+
+def test_the_command_sends_the_roll_to_the_running_server_holding_the_station(
+    tmp_path: Path, shared_encoder: FaceEncoder, centre: CentreKeys
+) -> None:
+    from tests.browser import start_server
+
+    settings = make_settings(
+        tmp_path / "data", key_file=tmp_path / "station.key", station_id="kit-0001"
+    )
+    with Station(settings, encoder=shared_encoder) as station:
+        trust(station, centre, tmp_path)
+        path = roll_file(tmp_path, station, centre, neighbours(3))
+    server = start_server(tmp_path, env={"STATION_STATION_ID": "kit-0001"})
+    try:
+        api = f"{server.url}/api/v1"
+        token = _call(f"{api}/auth/login", {"login": "admin", "password": server.one_time_password})
+        _call(
+            f"{api}/auth/password",
+            {"current_password": server.one_time_password, "new_password": "Bench-chief-42!"},
+            token["token"],
+        )
+        admin = _call(f"{api}/auth/login", {"login": "admin", "password": "Bench-chief-42!"})
+        made = _call(f"{api}/operators", {"login": "chief", "role": "supervisor"}, admin["token"])
+        first = _call(
+            f"{api}/auth/login", {"login": "chief", "password": made["one_time_password"]}
+        )
+        _call(
+            f"{api}/auth/password",
+            {"current_password": made["one_time_password"], "new_password": "Roll-desk-42!xyz"},
+            first["token"],
+        )
+        env = {
+            **cli_env(settings, "chief"),
+            "STATION_STATION_ID": "kit-0001",
+            "STATION_PASSWORD": "Roll-desk-42!xyz",
+        }
+        done = CliRunner().invoke(main, ["roll", "import", str(path), "--json"], env=env)
+        assert done.exit_code == 0, done.output
+        assert json.loads(done.output)["outcome"] == "imported"
+        status = CliRunner().invoke(main, ["roll", "status", "--json"], env=env)
+        assert json.loads(status.output)["voters"] == 3
+    finally:
+        assert server.stop() == 0
