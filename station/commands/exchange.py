@@ -176,9 +176,10 @@ def roll_status_command(
         echo_json(status)
         return
     for held in status["rolls"]:
+        expired = " (expired: the next purge deletes it)" if held["expired"] else ""
         click.echo(
             f"precinct {held['precinct']}: version {held['version']}, {held['voters']} voters, "
-            f"valid until {held['valid_until']}{' (expired: the next purge deletes it)' if held['expired'] else ''}"
+            f"valid until {held['valid_until']}{expired}"
         )
     if not status["rolls"]:
         click.echo("no precinct roll held")

@@ -9,10 +9,10 @@ that it is a roll, of that centre, for this station, not expired, and newer than
 its precinct. The same version again is "already held" (nothing changes); an older one is refused.
 A newer roll replaces the older one whole, in one transaction with its audit row.
 
-The voters are kept as records of their own purpose, :data:`~station.records.ROLL_PURPOSE`, sealed
-as every record is and linked to their roll and the centre's voter id (tables ``rolls`` and
-``roll_voters``): never in the station's packets, never in its enrolment galleries or de-duplication,
-not counted as its records, and read-only here (corrections go to the centre, whose next roll
+The voters are kept as records of their own purpose, :data:`~station.records.ROLL_PURPOSE`,
+sealed as every record is and linked to their roll and the centre's voter id (tables ``rolls``
+and ``roll_voters``): never in the station's packets, never in its enrolment galleries or
+de-duplication, not counted as its records, and read-only here (corrections go to the centre, whose next roll
 carries them). Only templates of the station's own face model and of its fingerprint format are
 kept; the others are skipped and counted in the result. Intake verifies a voter on a roll against
 the roll's templates (:mod:`station.workflows.intake`); identification searches the rolls when
