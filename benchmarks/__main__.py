@@ -17,6 +17,7 @@ from benchmarks.console import console
 from benchmarks.face import face
 from benchmarks.fingerprint import fingerprint
 from benchmarks.liveness import liveness
+from benchmarks.roll import roll
 from benchmarks.scanner import scanner
 
 
@@ -41,6 +42,7 @@ main.add_command(fingerprint)
 main.add_command(liveness)
 main.add_command(scanner)
 main.add_command(mrz)
+main.add_command(roll)
 
 if __name__ == "__main__":
     main()

@@ -70,6 +70,8 @@ ACTIONS = frozenset(
         "centre_trust",
         "packets_export",
         "packets_sync",
+        "roll_import",
+        "roll_purge",
     }
 )
 

@@ -25,7 +25,7 @@ from station.commands.common import (
 )
 from station.commands.eval_face import eval_face
 from station.commands.eval_fingerprint import fingerprint
-from station.commands.exchange import centre, identity, packets, sync_command
+from station.commands.exchange import centre, identity, packets, roll, sync_command
 from station.commands.key import key
 from station.commands.operator import operator as operator_group
 from station.commands.output import fail
@@ -166,6 +166,7 @@ main.add_command(identity)
 main.add_command(centre)
 main.add_command(packets)
 main.add_command(sync_command)
+main.add_command(roll)
 main.add_command(backup)
 main.add_command(export)
 main.add_command(purge)

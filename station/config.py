@@ -29,6 +29,7 @@ from calibration import (
     CalibrationError,
     load_calibration,
 )
+from station.records import ROLL_PURPOSE
 from station.security.passwords import KdfParams
 
 log = logging.getLogger(__name__)
@@ -312,6 +313,11 @@ class Settings:
                 )
             if int(days) < 1:
                 raise ConfigError(f"retention_days: {purpose} must be kept at least 1 day")
+            if purpose == ROLL_PURPOSE:
+                raise ConfigError(
+                    f"retention_days: {ROLL_PURPOSE} is the purpose of the centre's precinct "
+                    "rolls, kept until each roll's valid_until: choose another name"
+                )
             periods[purpose] = int(days)
         return periods
 

@@ -38,7 +38,7 @@ from station.errors import InvalidInputError, StationBusyError
 from station.face_migration import FaceMigration, reencode_faces
 from station.galleries import Galleries
 from station.images import decode_image, finger_limit_words
-from station.records import parse_purpose
+from station.records import ROLL_PURPOSE, parse_purpose
 from station.security.keyring import open_storage
 from station.security.operators import Operators
 from station.security.roles import SYSTEM, Actor, Permission
@@ -290,8 +290,15 @@ class Station:
         actor.require(permission)
 
     def purpose(self, value: object) -> str:
-        """The purpose a request names (or the default), which must have a retention period."""
+        """The purpose a request names (or the default), which must have a retention period
+        (never the precinct rolls': the centre's voters, kept until their roll expires)."""
         chosen = parse_purpose(value, self.settings.default_purpose)
+        if chosen == ROLL_PURPOSE:
+            raise InvalidInputError(
+                f"{ROLL_PURPOSE} holds the voters of the centre's precinct rolls: the station "
+                "enrols, verifies and keeps nothing of its own there",
+                field="purpose",
+            )
         if chosen not in self.settings.retention_periods:
             raise InvalidInputError(
                 f"purpose {chosen} has no retention period on this station: data is collected "
@@ -359,7 +366,8 @@ class Station:
                 "file": str(self.settings.calibration_file or "") or None,
                 "warning": self.calibration_warning(),
             },
-            "records": self.storage.count(),
+            "records": self.storage.count(),  # its own: the rolls' voters are the centre's
+            "roll_voters": sum(int(r["voters"]) for r in self.storage.rolls()),
             "gallery_size": len(self.galleries),
             "fingerprint_gallery": "ready" if self.galleries.fingers_ready else "building",
             "face_verify_threshold": self.settings.face_verify_threshold,

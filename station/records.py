@@ -22,6 +22,9 @@ _PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_NAME_LENGTH = 200
 MAX_NOTE_LENGTH = 500
 SPECIAL_FIELDS = ("health", "disability")
+# The purpose of the voters of the precinct rolls the centre sends (station/workflows/rolls.py):
+# their own galleries, never a purpose the station enrols for, never handed back to the centre.
+ROLL_PURPOSE = "precinct_roll"
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 
 from matcher.face.templates import TEMPLATE_DIM, template_from_bytes, template_to_bytes
 from station.errors import RecordNotFoundError, StationError
-from station.records import PersonFields, Record, RecordStatus
+from station.records import ROLL_PURPOSE, PersonFields, Record, RecordStatus
 from station.security.crypto import KeyProblemError, Sealer, TamperedDataError
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,25 @@ CREATE TABLE IF NOT EXISTS records (
     updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_purpose ON records (purpose, status);
+CREATE TABLE IF NOT EXISTS rolls (
+    precinct TEXT PRIMARY KEY,      -- one roll per precinct: a newer version replaces it whole
+    roll_id TEXT NOT NULL,          -- the centre's id of this roll (its envelope's packet id)
+    centre_id TEXT NOT NULL,
+    register TEXT NOT NULL,         -- the purpose its voters were enrolled for at the centre
+    version INTEGER NOT NULL,
+    made TEXT NOT NULL,
+    valid_until TEXT NOT NULL,      -- ISO date: the retention purge deletes the roll after it
+    voters INTEGER NOT NULL,
+    skipped INTEGER NOT NULL,       -- templates of formats this station cannot compare
+    imported_at TEXT NOT NULL,
+    imported_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS roll_voters (
+    record_id INTEGER PRIMARY KEY REFERENCES records (id) ON DELETE CASCADE,
+    precinct TEXT NOT NULL REFERENCES rolls (precinct),
+    voter_id BLOB NOT NULL          -- sealed: the centre's id of the person
+);
+CREATE INDEX IF NOT EXISTS roll_voters_precinct ON roll_voters (precinct);
 CREATE TABLE IF NOT EXISTS holds (
     record_id INTEGER PRIMARY KEY REFERENCES records (id) ON DELETE CASCADE,
     detail BLOB NOT NULL,           -- sealed JSON: why (reason codes, candidates and scores)
@@ -188,6 +207,7 @@ SEALED_COLUMNS = (
     ("status_changes", ("record_id", "seq"), ("reason",)),
     ("applications", ("id",), ("result",)),
     ("station_secrets", ("name",), ("value",)),
+    ("roll_voters", ("record_id",), ("voter_id",)),
 )
 _RECORD_COLUMNS = (
     "r.id, r.purpose, r.status, r.version, r.fields, r.consent, r.card_summary, r.created_at, "
@@ -675,8 +695,13 @@ class Storage:
         )
 
     def count(self) -> int:
+        """The station's own records (the voters of precinct rolls are not among them)."""
         with self.reading() as db:
-            return int(db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
+            return int(
+                db.execute(
+                    "SELECT COUNT(*) FROM records WHERE purpose != ?", (ROLL_PURPOSE,)
+                ).fetchone()[0]
+            )
 
     def active_purposes(self) -> list[str]:
         """The purposes that active records were collected for: one gallery each."""
@@ -721,12 +746,13 @@ class Storage:
             )
 
     def records_without_packet(self, kind: str) -> list[int]:
-        """Active records no packet of ``kind`` was made for yet."""
+        """Active records no packet of ``kind`` was made for yet: the station's own enrolments
+        (the voters of a precinct roll came from the centre and never go back to it)."""
         with self.reading() as db:
             rows = db.execute(
-                "SELECT id FROM records WHERE status = 'active' AND id NOT IN "
+                "SELECT id FROM records WHERE status = 'active' AND purpose != ? AND id NOT IN "
                 "(SELECT record_id FROM packets WHERE kind = ?) ORDER BY id",
-                (kind,),
+                (ROLL_PURPOSE, kind),
             ).fetchall()
         return [int(row[0]) for row in rows]
 
@@ -782,12 +808,14 @@ class Storage:
         return {str(fmt): int(count) for fmt, count in rows}
 
     def records_with_other_face_format(self) -> list[int]:
-        """Records whose face template was made by another model than the station's."""
+        """The station's own records whose face template was made by another model than the
+        station's (a precinct roll's are the centre's: a new roll brings the new model's)."""
         with self.reading() as db:
             rows = db.execute(
-                "SELECT record_id FROM biometrics WHERE modality = 'face' AND position = 0 "
-                "AND format != ? ORDER BY record_id",
-                (self.face_format,),
+                "SELECT b.record_id FROM biometrics b JOIN records r ON r.id = b.record_id "
+                "WHERE b.modality = 'face' AND b.position = 0 AND b.format != ? "
+                "AND r.purpose != ? ORDER BY b.record_id",
+                (self.face_format, ROLL_PURPOSE),
             ).fetchall()
         return [int(row[0]) for row in rows]
 
@@ -1025,6 +1053,117 @@ class Storage:
             ).fetchall()
         return [self._application_from_row(r) for r in rows]
 
+    # -- precinct rolls: the centre's voters of a precinct, kept as the purpose ROLL_PURPOSE ----
+
+    _ROLL_COLUMNS = (
+        "precinct",
+        "roll_id",
+        "centre_id",
+        "register",
+        "version",
+        "made",
+        "valid_until",
+        "voters",
+        "skipped",
+        "imported_at",
+        "imported_by",
+    )
+
+    def rolls(self) -> list[dict[str, Any]]:
+        """The rolls held, one per precinct, by precinct."""
+        with self.reading() as db:
+            rows = db.execute(
+                f"SELECT {', '.join(self._ROLL_COLUMNS)} FROM rolls ORDER BY precinct"
+            ).fetchall()
+        return [dict(zip(self._ROLL_COLUMNS, row, strict=True)) for row in rows]
+
+    def roll(self, precinct: str) -> dict[str, Any] | None:
+        """The roll held for a precinct, or None."""
+        return next((r for r in self.rolls() if r["precinct"] == precinct), None)
+
+    def put_roll(self, roll: Mapping[str, Any]) -> None:
+        """Keep a roll's header (in the caller's transaction, before its voters)."""
+        with self.transaction() as db:
+            db.execute(
+                f"INSERT INTO rolls ({', '.join(self._ROLL_COLUMNS)}) "
+                f"VALUES ({', '.join('?' for _ in self._ROLL_COLUMNS)})",
+                tuple(roll[name] for name in self._ROLL_COLUMNS),
+            )
+
+    def add_roll_voter(
+        self,
+        precinct: str,
+        voter_id: str,
+        fields: PersonFields,
+        biometrics: list[Biometric],
+        portrait: bytes | None,
+    ) -> int:
+        """One voter of a held roll: a record of :data:`ROLL_PURPOSE` (sealed as every record
+        is) linked to its roll and the centre's id of the person; returns the record id."""
+        with self.transaction() as db:
+            record = self.add_record(fields, biometrics, ROLL_PURPOSE)
+            if portrait is not None:
+                self.put_photo(record.id, "portrait", "image/jpeg", portrait)
+            db.execute(
+                "INSERT INTO roll_voters (record_id, precinct, voter_id) VALUES (?, ?, ?)",
+                (
+                    record.id,
+                    precinct,
+                    self.sealer.seal(voter_id.encode(), record_context(record.id, "roll_voter")),
+                ),
+            )
+        return record.id
+
+    def delete_roll(self, precinct: str) -> list[int]:
+        """Delete a precinct's roll and its voters' records with all they hold (zeroed on disk);
+        return the records deleted."""
+        with self.transaction() as db:
+            ids = [
+                int(row[0])
+                for row in db.execute(
+                    "SELECT record_id FROM roll_voters WHERE precinct = ? ORDER BY record_id",
+                    (precinct,),
+                )
+            ]
+            db.executemany("DELETE FROM records WHERE id = ?", [(i,) for i in ids])
+            db.execute("DELETE FROM rolls WHERE precinct = ?", (precinct,))
+        return ids
+
+    def roll_entry(self, record_id: int) -> dict[str, Any] | None:
+        """Where a record of a roll comes from (precinct, version, register, the centre's voter
+        id), or None for the station's own records."""
+        with self.reading() as db:
+            row = db.execute(
+                "SELECT v.precinct, v.voter_id, r.version, r.register, r.valid_until "
+                "FROM roll_voters v JOIN rolls r ON r.precinct = v.precinct "
+                "WHERE v.record_id = ?",
+                (record_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        precinct, sealed, version, register, valid_until = row
+        return {
+            "precinct": precinct,
+            "voter": self.sealer.open(sealed, record_context(record_id, "roll_voter")).decode(),
+            "version": version,
+            "register": register,
+            "valid_until": valid_until,
+        }
+
+    def find_on_rolls(self, document_number: str, register: str, today: str) -> list[int]:
+        """Records of the voters holding this document number on the rolls of ``register``
+        still valid on ``today`` (an ISO date), oldest first."""
+        with self.reading() as db:
+            return [
+                int(row[0])
+                for row in db.execute(
+                    "SELECT c.id FROM records c JOIN roll_voters v ON v.record_id = c.id "
+                    "JOIN rolls r ON r.precinct = v.precinct WHERE c.document_index = ? "
+                    "AND c.purpose = ? AND r.register = ? AND r.valid_until >= ? ORDER BY c.id",
+                    (self.document_index(document_number), ROLL_PURPOSE, register, today),
+                )
+            ]
+
     # -- retention ------------------------------------------------------------------------------
 
     def records_created_before(self, purpose: str, cutoff: str) -> list[tuple[int, str, str]]:
@@ -1107,6 +1246,8 @@ def _context_of(table: str, key: tuple[Any, ...], column: str) -> str:
         return secret_context(key[0])
     if table == "holds":
         return record_context(key[0], "hold")
+    if table == "roll_voters":
+        return record_context(key[0], "roll_voter")
     if table == "applications":
         return application_context(key[0])
     if table == "records":

@@ -78,6 +78,8 @@ ALLOWED = {
     ("GET", "/api/v1/holds"): {"supervisor"},
     ("POST", "/api/v1/records/1/decision"): {"supervisor"},
     ("POST", "/api/v1/operators/nobody/document"): {"admin"},
+    ("GET", "/api/v1/rolls"): {"supervisor"},
+    ("POST", "/api/v1/rolls"): {"supervisor"},
 }
 
 

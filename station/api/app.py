@@ -20,6 +20,7 @@ from station.api import (
     operators,
     records,
     retention,
+    rolls,
     status,
 )
 from station.api.context import API_PREFIX
@@ -38,6 +39,7 @@ BLUEPRINTS = (
     cards,
     records,
     retention,
+    rolls,
     operators,
     audit,
     openapi,

@@ -196,6 +196,9 @@ COMPONENTS: dict[str, Schema] = {
         record_id=nullable(INTEGER),
         scores={"type": "object"},
         receipt=ref("Receipt"),
+        roll=nullable(
+            obj(["precinct", "version", "voter"], precinct=TEXT, version=INTEGER, voter=TEXT)
+        ),
         seconds=NUMBER,
     ),
     "MRZReading": obj(
@@ -231,6 +234,42 @@ COMPONENTS: dict[str, Schema] = {
         kept_blocked={"type": "array", "items": INTEGER},
         no_period={"type": "object", "additionalProperties": INTEGER},
         receipts_purged=INTEGER,
+        rolls_purged={"type": "array", "items": {"type": "object"}},
+    ),
+    "RollImport": obj(
+        ["outcome", "precinct", "version", "voters", "templates", "skipped_templates", "message"],
+        outcome={"type": "string", "enum": ["imported", "replaced", "already_held"]},
+        precinct=TEXT,
+        version=INTEGER,
+        previous_version=nullable(INTEGER),
+        roll_id=TEXT,
+        register=TEXT,
+        valid_until=TEXT,
+        voters=INTEGER,
+        templates=INTEGER,
+        skipped_templates=INTEGER,
+        skipped_formats={"type": "object", "additionalProperties": INTEGER},
+        message=TEXT,
+        seconds=NUMBER,
+    ),
+    "RollStatus": obj(
+        ["centre", "purpose", "voters", "rolls"],
+        centre=nullable(TEXT),
+        purpose=TEXT,
+        voters=INTEGER,
+        rolls={
+            "type": "array",
+            "items": obj(
+                ["precinct", "version", "voters", "valid_until", "expired"],
+                precinct=TEXT,
+                version=INTEGER,
+                voters=INTEGER,
+                valid_until=TEXT,
+                expired=BOOLEAN,
+                register=TEXT,
+                roll_id=TEXT,
+            ),
+        },
     ),
     "ChainReport": obj(
         ["intact", "rows", "head_seq", "breaks"],
@@ -583,6 +622,26 @@ PATHS: dict[str, Schema] = {
             ],
         )
     },
+    "/rolls": {
+        "get": op(
+            "The precinct rolls held: precinct, version, voters, valid_until",
+            "supervisor",
+            ref("RollStatus"),
+        ),
+        "post": op(
+            "Import a precinct roll from the centre (the body is the roll file's bytes, up "
+            "to max_upload_bytes): 201 imported or replaced an older version, 200 already "
+            "held; refused when it does not open, is another station's or centre's, has "
+            "expired, or is older than the roll held",
+            "supervisor",
+            ref("RollImport"),
+            ok="201",
+            body={
+                "required": True,
+                "content": {"application/octet-stream": {"schema": BINARY}},
+            },
+        ),
+    },
     "/retention": {
         "get": op(
             "Retention periods and what a purge would delete now",
@@ -599,6 +658,12 @@ PATHS: dict[str, Schema] = {
             body=json_body(["dry_run"], dry_run=BOOLEAN),
         )
     },
+}
+
+# The same roll again: nothing changed, and the answer says so.
+PATHS["/rolls"]["post"]["responses"]["200"] = {
+    "description": "already held",
+    "content": {"application/json": {"schema": ref("RollImport")}},
 }
 
 SPEC: dict[str, Any] = {

@@ -108,11 +108,16 @@ class StationClient:
         json_body: Mapping[str, Any] | None = None,
         fields: Mapping[str, str] | None = None,
         files: Mapping[str, Path] | None = None,
+        data: bytes | None = None,
     ) -> Any:
-        """The JSON answer, or :class:`RequestFailedError` with the station's error."""
+        """The JSON answer, or :class:`RequestFailedError` with the station's error; ``data``
+        is sent as the body itself (``application/octet-stream``: a roll file)."""
         headers = {"Accept": "application/json"}
         body = b""
-        if files or fields:
+        if data is not None:
+            body = data
+            headers["Content-Type"] = "application/octet-stream"
+        elif files or fields:
             parts: dict[str, Any] = dict(fields or {})
             for name, file in (files or {}).items():
                 parts[name] = FileStorage(io.BytesIO(file.read_bytes()), filename=file.name)

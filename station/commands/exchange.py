@@ -1,23 +1,32 @@
 """``station identity --out FILE`` and ``station centre trust FILE``: the key exchange with the
-centre, carried on a USB stick by a supervisor (see README, "From the field to the centre")."""
+centre, carried on a USB stick by a supervisor (see README, "From the field to the centre");
+``station packets ...`` to the centre, ``station roll ...`` from it."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
+from station.commands.client import HttpTransport, StationClient, server_address
 from station.commands.common import (
     data_options,
     open_station,
     operator_option,
+    password_for,
     reported_errors,
     signed_in,
 )
 from station.commands.output import echo_json
+from station.core import Station
+from station.errors import DataDirectoryInUseError, StationError
+from station.security.roles import Actor
 from station.workflows.exchange import station_identity, trust_centre_keys
 from station.workflows.packets import export_packets, packet_status
+from station.workflows.rolls import import_roll, roll_status
 
 
 @click.command(name="identity")
@@ -127,3 +136,92 @@ def sync_command(
             click.echo(f"stopped: {result.stopped}")
     if result.stopped or result.rejected:
         raise SystemExit(3)
+
+
+def on_station(
+    data_dir: Path | None,
+    config_file: Path | None,
+    operator: str,
+    local: Callable[[Station, Actor], dict[str, Any]],
+    remote: Callable[[StationClient], Any],
+) -> dict[str, Any]:
+    """Do a job on the station opened here (its data directory's lock taken), or through the
+    API of the running server that holds it (whose galleries then follow at once)."""
+    with reported_errors():
+        station = open_station(data_dir, config_file)
+        try:
+            station.open()
+        except DataDirectoryInUseError as held:
+            address = server_address(station.settings)
+            if address is None:
+                raise StationError(
+                    f"{held} — and it serves no API this command could use: wait for it to end"
+                ) from None
+            client = StationClient(HttpTransport(address))
+            client.sign_in(operator, password_for(operator))
+            try:
+                return dict(remote(client))
+            finally:
+                client.sign_out()
+        try:
+            return local(station, signed_in(station, operator))
+        finally:
+            station.close()
+
+
+@click.group(name="roll")
+def roll() -> None:
+    """Precinct rolls from the centre: the voters intake verifies against."""
+
+
+@roll.command(name="import")
+@data_options
+@operator_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def roll_import_command(
+    data_dir: Path | None, config_file: Path | None, operator: str, file: Path, as_json: bool
+) -> None:
+    """Import the precinct roll in FILE (from `central roll make`), replacing an older version
+    of its precinct (supervisor). The same version again changes nothing."""
+    done = on_station(
+        data_dir,
+        config_file,
+        operator,
+        lambda station, actor: import_roll(station, file, actor).to_json(),
+        lambda client: client.call("POST", "/rolls", data=file.read_bytes()),
+    )
+    if as_json:
+        echo_json(done)
+    else:
+        click.echo(done["message"])
+
+
+@roll.command(name="status")
+@data_options
+@operator_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def roll_status_command(
+    data_dir: Path | None, config_file: Path | None, operator: str, as_json: bool
+) -> None:
+    """The precinct rolls held: precinct, version, voters, valid until (supervisor)."""
+    status = on_station(
+        data_dir,
+        config_file,
+        operator,
+        lambda station, actor: roll_status(station, actor),
+        lambda client: client.call("GET", "/rolls"),
+    )
+    if as_json:
+        echo_json(status)
+        return
+    for held in status["rolls"]:
+        expired = " (expired: the next purge deletes it)" if held["expired"] else ""
+        click.echo(
+            f"precinct {held['precinct']}: version {held['version']}, {held['voters']} voters, "
+            f"valid until {held['valid_until']}{expired}"
+        )
+    if not status["rolls"]:
+        click.echo("no precinct roll held")
+    if status["centre"] is None:
+        click.echo("no centre trusted yet: `station centre trust FILE`")

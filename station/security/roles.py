@@ -44,7 +44,7 @@ class Permission(StrEnum):
     DECIDE = "decide"  # decide on an enrollment held as a likely duplicate
     CHECK_RECEIPT = "check_receipt"  # a receipt's decision, from its number and code
     READ_CARD = "read_card"  # an ID card's MRZ from a photo of it, for its chip's access key
-    HAND_OVER = "hand_over"  # write the packets for the centre to a folder (a USB stick)
+    HAND_OVER = "hand_over"  # packets to the centre on a USB stick, precinct rolls from it
 
 
 # What each permission lets one do, in the words a refusal uses ("the operator role may not ...").
@@ -67,7 +67,7 @@ WORDS = {
     Permission.DECIDE: "list or decide on held enrollments",
     Permission.CHECK_RECEIPT: "check a receipt",
     Permission.READ_CARD: "read ID cards",
-    Permission.HAND_OVER: "hand records over to the centre",
+    Permission.HAND_OVER: "exchange records with the centre (packets out, precinct rolls in)",
 }
 
 _P = Permission

@@ -1,7 +1,12 @@
 """Identification without a card (1:N): the face and/or fingers against every active record of one
 purpose, fused; the top candidates, best first, and a match when the best reaches the 1:N
 threshold (the 1:1 odds plus the gallery's size). Candidates' names only for those who may see
-people's records (:func:`station.workflows.scoring.shows_identities`)."""
+people's records (:func:`station.workflows.scoring.shows_identities`).
+
+The voters of the precinct rolls the station holds are searched when asked for by their purpose,
+``purpose="precinct_roll"`` (:data:`~station.records.ROLL_PURPOSE`), and only then: a search of
+the station's own purposes never finds the centre's voters, and one of the rolls never finds the
+station's own enrolments."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from matcher.fusion import decide, identify_threshold
 from station.errors import InvalidInputError
+from station.records import ROLL_PURPOSE
 from station.security.roles import SYSTEM, Actor, Permission
 from station.workflows.inputs import FaceInput, FingerInput
 from station.workflows.scoring import Probe, Scored, search, shows_identities
@@ -55,10 +61,11 @@ def identify(
     top_k: int | None = None,
     actor: Actor = SYSTEM,
 ) -> Identification:
-    """Search one purpose for the person with this face and/or these fingers."""
+    """Search one purpose (or the precinct rolls held, ``purpose="precinct_roll"``) for the
+    person with this face and/or these fingers."""
     started = time.perf_counter()
     station.allow(actor, Permission.IDENTIFY)
-    chosen = station.purpose(purpose)
+    chosen = ROLL_PURPOSE if purpose == ROLL_PURPOSE else station.purpose(purpose)
     k = station.settings.top_k if top_k is None else top_k
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100:
         raise InvalidInputError("top_k must lie between 1 and 100", field="top_k")

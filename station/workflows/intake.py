@@ -2,6 +2,10 @@
 the live face against the chip photo, the enrolled record (face and fingers fused), at least one
 finger on its own; a decision with its reasons in words, and a receipt.
 
+The enrolled record is the centre's when the document is on a precinct roll the station holds
+for the intake's purpose (its register), valid today: the voter is verified against the roll's
+templates, and the reasons say which roll. Otherwise it is the station's own enrolment.
+
 Accepted when every check passes; refused when the face contradicts the chip or the fused score
 says another person; referred to a supervisor otherwise. The application is stored (sealed) with
 a receipt: an application number and a status code, kept only as a keyed hash. Anyone holding the
@@ -16,11 +20,13 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from matcher.face.templates import face_distance
 from matcher.fusion import decide
 from station.errors import InvalidInputError, StationError
+from station.records import Record
 from station.security.roles import SYSTEM, Actor, Permission
 from station.storage import utc_now
 from station.workflows.enrollment import check_not_the_operator
@@ -62,6 +68,7 @@ class Intake:
     issued_at: str
     scores: dict[str, Any]
     seconds: float
+    roll: dict[str, Any] | None = None  # precinct, version, voter: when verified on a roll
 
     def receipt(self) -> dict[str, Any]:
         return {
@@ -78,6 +85,7 @@ class Intake:
             "record_id": self.record_id,
             "scores": self.scores,
             "receipt": self.receipt(),
+            "roll": self.roll,
             "seconds": round(self.seconds, 3),
         }
 
@@ -131,15 +139,8 @@ def verify_at_intake(
         )
     )
     scores: dict[str, Any] = {"chip_face_distance": round(chip_distance, 4)}
-    found = station.storage.get_records(
-        station.storage.find_by_document(chip.mrz.document_number, chosen), purpose=chosen
-    )
-    # the active record if there is one (a held or blocked namesake does not hide it)
-    record = next(
-        (r for r in sorted(found.values(), key=lambda r: r.id) if r.active),
-        max(found.values(), key=lambda r: r.id, default=None),
-    )
-    fused_ok = False
+    record, roll = _enrolled(station, chip.mrz.document_number, chosen)
+    fused_ok = compared = False
     if record is None:
         reasons.append(Reason("enrolled", False, "no enrolled record holds this document"))
     elif not record.active:
@@ -147,15 +148,30 @@ def verify_at_intake(
             Reason("enrolled", False, f"the enrolled record {record.id} is {record.status.value}")
         )
     else:
-        reasons.append(Reason("enrolled", True, f"enrolled as record {record.id}"))
+        reasons.append(
+            Reason(
+                "enrolled",
+                True,
+                f"on the roll of precinct {roll['precinct']} (version {roll['version']}) as "
+                f"voter {roll['voter']}"
+                if roll is not None
+                else f"enrolled as record {record.id}",
+            )
+        )
         scored = score_record(station, Probe(encoded.vector, templates), record)
         fused_ok = decide(scored.fused, station.fusion.verify_threshold)
+        compared = scored.face_distance is not None or bool(scored.finger_scores)
+        against = (
+            "the centre's enrolment on the roll" if roll is not None else "the enrolled record"
+        )
         reasons.append(
             Reason(
                 "matches_record",
                 fused_ok,
-                f"face and fingers against the enrolled record: fused LLR {scored.fused.llr:.1f} "
-                f"({'at least' if fused_ok else 'below'} {station.fusion.verify_threshold:.1f})",
+                f"face and fingers against {against}: fused LLR {scored.fused.llr:.1f} "
+                f"({'at least' if fused_ok else 'below'} {station.fusion.verify_threshold:.1f})"
+                if compared
+                else f"nothing of {against} compares with this face and these fingers",
             )
         )
         best = max(scored.finger_scores.values(), default=0.0)
@@ -173,7 +189,7 @@ def verify_at_intake(
         scores.update(scored.to_json(names=False))
     if all(r.ok for r in reasons):
         decision = "accepted"
-    elif not chip_ok or (record is not None and record.active and not fused_ok):
+    elif not chip_ok or (record is not None and record.active and compared and not fused_ok):
         decision = "refused"
     else:
         decision = "referred"
@@ -182,6 +198,7 @@ def verify_at_intake(
         "reasons": [r.to_json() for r in reasons],
         "scores": scores,
         "card": card_summary(chip),
+        "roll": roll,
     }
     with station.writing():
         application_id, number = station.storage.add_application(
@@ -209,7 +226,30 @@ def verify_at_intake(
         utc_now(),
         scores,
         time.perf_counter() - started,
+        roll,
     )
+
+
+def _enrolled(
+    station: Station, document_number: str, purpose: str
+) -> tuple[Record | None, dict[str, Any] | None]:
+    """The record to verify the applicant against, and where it comes from when it is the
+    centre's: the voter of a roll of this purpose, valid today, holding the document; else the
+    station's own active record (a held or blocked namesake does not hide it), else its latest."""
+    storage = station.storage
+    today = datetime.now(UTC).date().isoformat()
+    on_roll = storage.get_records(storage.find_on_rolls(document_number, purpose, today))
+    if on_roll:
+        voter = min(on_roll.values(), key=lambda r: r.id)
+        entry = storage.roll_entry(voter.id)
+        if entry is not None:
+            return voter, {k: entry[k] for k in ("precinct", "version", "voter")}
+    found = storage.get_records(storage.find_by_document(document_number, purpose), purpose=purpose)
+    record = next(
+        (r for r in sorted(found.values(), key=lambda r: r.id) if r.active),
+        max(found.values(), key=lambda r: r.id, default=None),
+    )
+    return record, None
 
 
 def application_status(

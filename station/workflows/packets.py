@@ -39,10 +39,10 @@ ACK_KIND = "acknowledgement"
 class NoCentreError(StationError):
     code = "no_centre"
 
-    def __init__(self) -> None:
+    def __init__(self, waiting: str = "the records wait, nothing is lost") -> None:
         super().__init__(
             "this station trusts no centre yet: `station centre trust FILE` with the file from "
-            "`central identity --out FILE` (the records wait, nothing is lost)"
+            f"`central identity --out FILE` ({waiting})"
         )
 
 

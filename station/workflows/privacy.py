@@ -4,7 +4,9 @@ Retention: every purpose has a period (``retention_days``, counted from enrollme
 purpose with no period cannot be collected. :func:`purge_expired` deletes what has outlived its
 period, each deletion audited (``purge``, with the purpose and age), except blocked records: a
 record under dispute is kept until a supervisor unblocks it. Intake receipts are kept
-``receipt_retention_days``.
+``receipt_retention_days``. A precinct roll is kept until its own ``valid_until`` (the centre's
+decision, carried by the roll) and deleted by the first purge after it, its voters with it
+(``roll_purge``).
 
 Subject access: :func:`export_record` gathers one record with everything attached to it (fields
 including special-category ones, consent, the ID-card summary, templates, photos, corrections,
@@ -21,8 +23,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from station.records import SPECIAL_FIELDS
+from station.records import ROLL_PURPOSE, SPECIAL_FIELDS
 from station.security.roles import SYSTEM, Actor, Permission
+from station.workflows.rolls import purge_expired_rolls
 
 if TYPE_CHECKING:
     from station.core import Station
@@ -64,6 +67,7 @@ class PurgeReport:
     kept_blocked: list[int] = field(default_factory=list)
     no_period: dict[str, int] = field(default_factory=dict)  # purpose -> records kept
     receipts_purged: int = 0
+    rolls_purged: list[dict[str, Any]] = field(default_factory=list)  # precinct, version, voters
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +78,7 @@ class PurgeReport:
             "kept_blocked": self.kept_blocked,
             "no_period": self.no_period,
             "receipts_purged": self.receipts_purged,
+            "rolls_purged": self.rolls_purged,
         }
 
 
@@ -84,7 +89,8 @@ def retention_until(created_at: str, days: int | None) -> str | None:
 def purge_expired(
     station: Station, actor: Actor = SYSTEM, dry_run: bool = False, now: datetime | None = None
 ) -> PurgeReport:
-    """Delete every record older than its purpose's retention period, and old receipts.
+    """Delete every record older than its purpose's retention period, old receipts, and the
+    precinct rolls whose ``valid_until`` has passed.
 
     Blocked records are kept (under dispute); records of a purpose that no longer has a period
     are kept and reported, for an admin to decide (set a period, or delete them). One
@@ -97,55 +103,65 @@ def purge_expired(
     purged: list[dict[str, Any]] = []
     kept: list[int] = []
     no_period: dict[str, int] = {}
-    with station.writing():
-        for purpose, count in sorted(storage.record_purposes().items()):
-            if purpose not in periods:
-                no_period[purpose] = count
-                continue
-            cutoff = iso(moment - timedelta(days=periods[purpose]))
-            for record_id, status, created_at in storage.records_created_before(purpose, cutoff):
-                if status == "blocked":
-                    kept.append(record_id)
+    with station.writes_paused():
+        with storage.transaction():
+            for purpose, count in sorted(storage.record_purposes().items()):
+                if purpose == ROLL_PURPOSE:  # kept until their roll's valid_until: below
                     continue
-                age = (moment - parse_time(created_at)).days
-                purged.append(
-                    {
-                        "record_id": record_id,
-                        "purpose": purpose,
-                        "created_at": created_at,
-                        "age_days": age,
-                    }
-                )
-                if not dry_run:
-                    storage.delete_record(record_id, tell_centre=False)
-                    station.audit.append(
-                        actor.login,
-                        "purge",
-                        target=record_id,
-                        detail={
+                if purpose not in periods:
+                    no_period[purpose] = count
+                    continue
+                cutoff = iso(moment - timedelta(days=periods[purpose]))
+                for record_id, status, created_at in storage.records_created_before(
+                    purpose, cutoff
+                ):
+                    if status == "blocked":
+                        kept.append(record_id)
+                        continue
+                    age = (moment - parse_time(created_at)).days
+                    purged.append(
+                        {
+                            "record_id": record_id,
                             "purpose": purpose,
+                            "created_at": created_at,
                             "age_days": age,
-                            "period_days": periods[purpose],
-                        },
+                        }
                     )
-        receipt_cutoff = iso(moment - timedelta(days=station.settings.receipt_retention_days))
-        receipts = storage.applications_created_before(receipt_cutoff)
-        if not dry_run:
-            for application_id in receipts:
-                storage.delete_application(application_id)
-        station.audit.append(
-            actor.login,
-            "purge",
-            outcome="dry_run" if dry_run else "ok",
-            detail={
-                "records": len(purged),
-                "kept_blocked": len(kept),
-                "no_period": sum(no_period.values()),
-                "receipts": len(receipts),
-            },
-        )
-    for item in [] if dry_run else purged:  # after the commit: a rollback keeps them searchable
-        station.galleries.remove(item["record_id"])
+                    if not dry_run:
+                        storage.delete_record(record_id, tell_centre=False)
+                        station.audit.append(
+                            actor.login,
+                            "purge",
+                            target=record_id,
+                            detail={
+                                "purpose": purpose,
+                                "age_days": age,
+                                "period_days": periods[purpose],
+                            },
+                        )
+            receipt_cutoff = iso(moment - timedelta(days=station.settings.receipt_retention_days))
+            receipts = storage.applications_created_before(receipt_cutoff)
+            if not dry_run:
+                for application_id in receipts:
+                    storage.delete_application(application_id)
+            rolls = purge_expired_rolls(station, actor, moment.date(), dry_run)
+            station.audit.append(
+                actor.login,
+                "purge",
+                outcome="dry_run" if dry_run else "ok",
+                detail={
+                    "records": len(purged),
+                    "kept_blocked": len(kept),
+                    "no_period": sum(no_period.values()),
+                    "receipts": len(receipts),
+                    "rolls": len(rolls),
+                },
+            )
+        # After the commit (a rollback keeps them searchable), before the next change.
+        for item in [] if dry_run else purged:
+            station.galleries.remove(item["record_id"])
+        if rolls and not dry_run:
+            station.galleries.rebuild(storage, ROLL_PURPOSE, background=True)
     log.info(
         "purge%s: %d records, %d receipts; %d blocked kept",
         " (dry run)" if dry_run else "",
@@ -153,7 +169,7 @@ def purge_expired(
         len(receipts),
         len(kept),
     )
-    return PurgeReport(iso(moment), dry_run, purged, kept, no_period, len(receipts))
+    return PurgeReport(iso(moment), dry_run, purged, kept, no_period, len(receipts), rolls)
 
 
 def export_record(station: Station, record_id: int, actor: Actor = SYSTEM) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 and why), read its history, block it while under dispute and unblock it (with a reason), delete it.
 
 A blocked record is kept and readable but never matched, verified, corrected or deleted until a
-supervisor unblocks it.
+supervisor unblocks it. A voter of a precinct roll is the centre's record: readable, never
+corrected, blocked or deleted here (:class:`~station.workflows.rolls.RollRecordReadOnlyError`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from station.errors import InvalidInputError
 from station.records import Record, RecordBlockedError, RecordStatus
 from station.security.roles import SYSTEM, Actor, Permission
 from station.text import printable
+from station.workflows.rolls import check_not_on_a_roll
 
 if TYPE_CHECKING:
     from station.core import Station
@@ -52,6 +54,7 @@ def correct_record(
         raise InvalidInputError("name the fields to change", field="fields")
     with station.writing():
         record = station.storage.get_record(record_id)
+        check_not_on_a_roll(station, record)
         if record.blocked:
             raise RecordBlockedError(record_id)
         fields = record.fields.corrected(changes)
@@ -89,6 +92,7 @@ def set_blocked(
     status = RecordStatus.BLOCKED if blocked else RecordStatus.ACTIVE
     with station.writing():
         record = station.storage.get_record(record_id)
+        check_not_on_a_roll(station, record)
         if record.status is status:
             raise InvalidInputError(f"record {record_id} is already {status.value}")
         if record.held:
@@ -108,7 +112,9 @@ def delete_record(station: Station, record_id: int, actor: Actor = SYSTEM) -> No
     """Delete a record with everything it holds; a blocked record must be unblocked first."""
     station.allow(actor, Permission.DELETE, record_id)
     with station.writing():
-        if station.storage.get_record(record_id).blocked:
+        record = station.storage.get_record(record_id)
+        check_not_on_a_roll(station, record)
+        if record.blocked:
             raise RecordBlockedError(record_id)
         station.storage.delete_record(record_id)
         station.audit.append(actor.login, "delete", target=record_id)
