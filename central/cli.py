@@ -292,6 +292,11 @@ def roll_make(
     line = (
         f"roll of precinct {precinct} version {made.roll.version}: {len(made.roll.voters)} "
         f"voters for {station_id}, written to {out}"
+        + (
+            f" ({len(made.left_out)} left out: same document as an earlier enrolment)"
+            if made.left_out
+            else ""
+        )
     )
     _print(as_json, made.to_json() | {"out": str(out)}, [line])
 

@@ -457,7 +457,7 @@ class Register:
     ) -> list[int]:
         rows = self.db.execute(
             "SELECT id FROM persons WHERE register = %s AND precinct = %s AND status = ANY(%s) "
-            "ORDER BY id",
+            "ORDER BY enrolled_at NULLS LAST, id",
             (register, precinct, list(statuses)),
         ).fetchall()
         return [int(r["id"]) for r in rows]

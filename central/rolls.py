@@ -5,7 +5,8 @@ Only what intake verification needs goes in (name, document number, birth date, 
 portrait, the templates of the station's face model and the finger templates), signed by the
 centre and encrypted to that station's key. Each roll of a precinct has the next version, so a
 station replaces an older roll and refuses a replayed one. Persons held for review, blocked or
-deleted are left out.
+deleted are left out, and so is a later enrolment of a document number already on the roll (the
+earlier enrolment stands until de-duplication decides): one card, one voter.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class MadeRoll:
     roll: Roll
     data: bytes
     without_face: int
+    left_out: list[dict[str, Any]]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,6 +47,7 @@ class MadeRoll:
             "version": self.roll.version,
             "voters": len(self.roll.voters),
             "without_face": self.without_face,
+            "left_out": self.left_out,
             "valid_until": self.roll.valid_until,
             "bytes": len(self.data),
         }
@@ -64,10 +67,20 @@ def make_roll(
     recipient = centre.stations.encryption_key_for(station_id)
     db = centre.register
     voters, without_face = [], 0
+    left_out: list[dict[str, Any]] = []
+    holders: dict[str, int] = {}  # document number -> the person on the roll with it
     for person_id in db.persons_of_precinct(register, precinct, ROLL_STATUSES):
         person = db.person(person_id)
         if person is None:
             continue
+        number = str(person.fields.get("document_number") or "").upper()
+        if number and number in holders:
+            left_out.append(
+                {"person": person_id, "reason": f"same document as person {holders[number]}"}
+            )
+            continue
+        if number:
+            holders[number] = person_id
         templates = [
             RollTemplate(t["modality"], t["position"], t["format"], t["quality"], t["data"])
             for t in db.templates_of(person_id)
@@ -117,6 +130,7 @@ def make_roll(
                 "station": station_id,
                 "version": version,
                 "voters": len(voters),
+                "left_out": len(left_out),
             },
         )
-    return MadeRoll(roll, data, without_face)
+    return MadeRoll(roll, data, without_face, left_out)

@@ -1,6 +1,8 @@
 """The whole path with simulated devices: two field kits enrol citizens (one citizen at both) with
 card, face and fingers, hand their packets over on sticks, and the centre imports both sticks
-(twice), re-checks each card's passive authentication, and refuses the packet changed on the way.
+(twice), re-checks each card's passive authentication, and refuses the packet changed on the way;
+it makes the precinct's roll for a third station, which verifies an enrolled voter at intake
+against the centre's enrolment.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 from central.centre import Centre
 from central.intake import import_folder
 from central.keys import identity_document as centre_document
+from central.rolls import make_roll
 from matcher.face import FaceEncoder
 from station.core import Station
 from station.simulation import (
@@ -24,10 +27,11 @@ from station.simulation import (
     SimulatedDesk,
     simulated_device_urls,
 )
-from station.workflows import enroll
+from station.workflows import enroll, verify_at_intake
 from station.workflows.exchange import station_identity, trust_centre_keys
 from station.workflows.inputs import CardInput, FaceInput, FingerInput
 from station.workflows.packets import export_packets
+from station.workflows.rolls import import_roll
 from tests.conftest import make_settings
 
 SPEEDUP = 20
@@ -126,6 +130,31 @@ def test_two_kits_hand_over_their_enrolments_and_the_centre_holds_each_once(
     stored = centre.register.db.execute("SELECT checks FROM packets").fetchall()
     assert all(c["passed"] for row in stored for c in row["checks"])
     assert all(any(c["check"] == "csca" for c in row["checks"]) for row in stored)
+
+    # the precinct's station gets the roll and verifies C01, enrolled at kit-north, against it
+    precinct = field_kit(tmp_path, "precinct-0417", datasets, population, shared_encoder, centre)
+    try:
+        made = make_roll(centre, precinct="P-0417", station_id="precinct-0417")
+        assert len(made.roll.voters) == 3 and made.without_face == 0  # C01, C02, C03 once
+        assert len(made.left_out) == 1 and "same document" in made.left_out[0]["reason"]
+        (tmp_path / "roll.jose").write_bytes(made.data)
+        imported = import_roll(precinct, tmp_path / "roll.jose")
+        assert imported.to_json()["voters"] == 3
+        desk = precinct.devices.desk
+        assert isinstance(desk, SimulatedDesk)
+        desk.present("C01")
+        intake = verify_at_intake(
+            precinct,
+            CardInput(population["C01"].mrz),
+            FaceInput(capture=True),
+            FingerInput(scans=[RIGHT_INDEX]),
+        )
+        assert intake.decision == "accepted", intake.reasons
+        assert intake.roll is not None and intake.roll["precinct"] == "P-0417"
+        enrolled = next(r for r in intake.reasons if r.code == "enrolled")
+        assert "on the roll of precinct P-0417 (version 1)" in enrolled.message
+    finally:
+        precinct.close()
 
 
 def test_a_card_the_centre_cannot_authenticate_is_held_for_review_not_stored_as_valid(
