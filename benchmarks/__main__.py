@@ -16,6 +16,7 @@ import click
 from benchmarks.console import console
 from benchmarks.face import face
 from benchmarks.fingerprint import fingerprint
+from benchmarks.handover import handover
 from benchmarks.liveness import liveness
 from benchmarks.roll import roll
 from benchmarks.scanner import scanner
@@ -39,6 +40,7 @@ def main() -> None:
 main.add_command(console)
 main.add_command(face)
 main.add_command(fingerprint)
+main.add_command(handover)
 main.add_command(liveness)
 main.add_command(scanner)
 main.add_command(mrz)
