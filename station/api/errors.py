@@ -48,6 +48,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "operator_not_found": 404,
     "record_blocked": 409,
     "no_centre": 409,  # packets wait until an admin trusts the centre's keys
+    "centre_unreachable": 502,  # station sync: the centre did not answer
+    "cluster_error": 503,  # the centre's own PostgreSQL did not start
     "roll_refused": 422,  # a precinct roll that does not open, is not this station's, expired
     "roll_outdated": 409,  # older than the roll held for its precinct
     "roll_record_read_only": 409,  # a voter of a precinct roll: corrections go to the centre
