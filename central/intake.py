@@ -31,6 +31,7 @@ from drivers.idcard.lds import LDSError, parse_dg1
 from drivers.idcard.mrz import MRZError
 from drivers.idcard.pa import load_csca_folder, passive_authentication
 from station.exchange.envelope import PacketError, open_packet, seal_packet
+from station.exchange.packets import ISO_MINUTIAE_FORMAT
 from station.records import PersonFields
 from station.storage import FACE_FORMATS, FINGER_FORMAT
 
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 PACKET_SUFFIX = ".packet"
 ACK_FOLDER = "acknowledgements"
 ACK_KIND = "acknowledgement"
-KNOWN_FORMATS = frozenset({*FACE_FORMATS.values(), FINGER_FORMAT})
+KNOWN_FORMATS = frozenset({*FACE_FORMATS.values(), FINGER_FORMAT, ISO_MINUTIAE_FORMAT})
 EVENT_KINDS = ("enrollment", "correction", "block", "deletion")  # the order they apply in
 
 

@@ -19,6 +19,7 @@ from central.intake import import_folder
 from central.keys import identity_document as centre_document
 from central.rolls import make_roll
 from matcher.face import FaceEncoder
+from matcher.fingerprint import FingerprintTemplate
 from station.core import Station
 from station.simulation import (
     LEFT_INDEX,
@@ -129,6 +130,12 @@ def test_two_kits_hand_over_their_enrolments_and_the_centre_holds_each_once(
     assert not any(r.held for r in first)  # every card passed passive authentication again
     counts = centre.register.counts()
     assert counts["persons"] == {"voter_registration": {"queued": 4}}
+    person = centre.register.person_of_station_record("kit-north", 1)
+    assert person is not None
+    formats = [(t["modality"], t["format"]) for t in centre.register.templates_of(person.id)]
+    assert formats.count(("finger", "iso-19794-2:2005")) == 2  # beside the station's own
+    iso = next(t for t in centre.register.templates_of(person.id) if t["format"].startswith("iso"))
+    assert FingerprintTemplate.from_iso19794_2(iso["data"]).count > 10
     stored = centre.register.db.execute("SELECT checks FROM packets").fetchall()
     assert all(c["passed"] for row in stored for c in row["checks"])
     assert all(any(c["check"] == "csca" for c in row["checks"]) for row in stored)

@@ -2,7 +2,8 @@
 
 The manifest (JSON, version :data:`~station.exchange.envelope.MANIFEST_VERSION`): the record's
 fields, purpose, consent, card summary and finger exceptions; every template with the format that
-names its model (``face-sface128/1``, ``finger-leader-mcc/1``); the images the centre can extract
+names its model (``face-sface128/1``, ``finger-leader-mcc/1``), each finger's minutiae also as an
+ISO/IEC 19794-2:2005 record; the images the centre can extract
 again with its own algorithms (the token portrait, the lossless finger images with their
 resolution, the chip's photo), each with its standard; and the hashes of the audit rows about the
 record, which tie the packet to the station's hash-chained trail.
@@ -15,8 +16,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from matcher.fingerprint import FingerprintTemplate
 from station.exchange.envelope import MANIFEST_VERSION
-from station.storage import Storage
+from station.storage import FINGER_FORMAT, Storage
 
 IMAGE_STANDARDS = {
     "portrait": "ISO/IEC 19794-5 token frontal image (JPEG)",
@@ -26,6 +28,7 @@ IMAGE_STANDARDS = {
     "chip_dg2": "ICAO 9303-10 EF.DG2 as read (encoded face)",
 }
 FINGER_IMAGE_STANDARD = "ISO/IEC 19794-4 finger image content: 8-bit grey PNG, resolution in pHYs"
+ISO_MINUTIAE_FORMAT = "iso-19794-2:2005"  # each finger's minutiae again, for any AFIS to read
 
 
 def _b64(data: bytes) -> str:
@@ -68,20 +71,31 @@ def enrollment_manifest(
             "card_summary": dict(record.card_summary or {}),
             "finger_exceptions": storage.finger_exceptions(record_id),
         },
-        "templates": [
-            {
-                "modality": item["modality"],
-                "position": item["position"],
-                "format": item["format"],
-                "quality": item["quality"],
-                "box": item["box"],
-                "data": _b64(item["template"]),
-            }
-            for item in storage.biometrics_of(record_id)
-        ],
+        "templates": _templates(storage, record_id),
         "images": images,
         "audit": audit_hashes,
     }
+
+
+def _templates(storage: Storage, record_id: int) -> list[dict[str, Any]]:
+    """Every template as stored (its format names its model), and each finger's minutiae also
+    as an ISO/IEC 19794-2:2005 record."""
+    out = []
+    for item in storage.biometrics_of(record_id):
+        entry = {
+            "modality": item["modality"],
+            "position": item["position"],
+            "format": item["format"],
+            "quality": item["quality"],
+            "box": item["box"],
+            "data": _b64(item["template"]),
+        }
+        out.append(entry)
+        if item["format"] == FINGER_FORMAT:
+            minutiae = FingerprintTemplate.from_bytes(item["template"])
+            iso = minutiae.to_iso19794_2(finger_position=int(item["position"]))
+            out.append(entry | {"format": ISO_MINUTIAE_FORMAT, "data": _b64(iso)})
+    return out
 
 
 def manifest_bytes(manifest: dict[str, Any]) -> bytes:
