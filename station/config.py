@@ -175,6 +175,9 @@ class Settings:
     # Retention (README: "Personal-data duties"): "purpose=days,..."; a purpose without a period
     # cannot be collected for. Receipts of intake verifications have their own period.
     retention_days: str = "voter_registration=3650"
+    # A kit that hands its records over keeps them this many days after the centre acknowledged
+    # them (then the purge deletes them here, never at the centre); -1: the purpose's period.
+    keep_after_handover_days: int = -1
     receipt_retention_days: int = 365
     # Anomaly alerts for the auditor, over a sliding window of the audit trail.
     alert_window_seconds: int = 24 * 3600

@@ -50,6 +50,7 @@ ADDED_COLUMNS = (
     ("records", "finger_exceptions", "BLOB"),
     ("operators", "language", "TEXT"),
     ("packets", "detail", "TEXT"),
+    ("packets", "settled_at", "TEXT"),
 )
 # Columns of schema 2's development builds that moved elsewhere: dropped in place when present.
 DROPPED_COLUMNS = (("operators", "failed_logins"), ("operators", "locked_until"))
@@ -790,12 +791,26 @@ class Storage:
                 (utc_now(), packet_id),
             )
 
+    def records_handed_over_before(self, cutoff: str) -> list[tuple[int, str, str]]:
+        """(id, purpose, created_at) of active records whose enrolment the centre acknowledged
+        before ``cutoff`` and about which nothing waits to be sent."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT r.id, r.purpose, r.created_at FROM records r JOIN packets p "
+                "ON p.record_id = r.id AND p.kind = 'enrollment' WHERE r.status = 'active' "
+                "AND p.state = 'acknowledged' AND p.settled_at < ? AND NOT EXISTS (SELECT 1 "
+                "FROM packets q WHERE q.record_id = r.id AND q.state NOT IN "
+                "('acknowledged', 'withdrawn')) ORDER BY r.id",
+                (cutoff,),
+            ).fetchall()
+        return [(int(i), str(purpose), str(created)) for i, purpose, created in rows]
+
     def acknowledge_packet(self, packet_id: str, state: str, reason: str | None) -> bool:
         """The centre's word on a packet (acknowledged, held at the centre); True if it changed."""
         with self.transaction() as db:
             changed = db.execute(
-                "UPDATE packets SET state = ?, reason = ? WHERE id = ? AND state <> ?",
-                (state, reason, packet_id, state),
+                "UPDATE packets SET state = ?, reason = ?, settled_at = ? WHERE id = ? AND state <> ?",
+                (state, reason, utc_now(), packet_id, state),
             ).rowcount
         return bool(changed)
 

@@ -288,3 +288,31 @@ def test_corrections_blocks_and_deletions_follow_the_enrolment_to_the_centre(
     assert second.status == "deleted" and second.fields == {}
     assert register.templates_of(second.id) == [] and register.image_kinds(second.id) == []
     assert register.person_of_station_record("kit-events", ids[2]) is None
+
+
+def test_a_kit_set_to_keep_nothing_after_handover_deletes_what_the_centre_acknowledged(
+    tmp_path: Path, lfw_people: list[Path], centre: Centre
+) -> None:
+    from station.workflows.privacy import purge_expired
+
+    settings = make_settings(
+        tmp_path / "kit-light", station_id="kit-light", keep_after_handover_days=0
+    )
+    station = Station(settings).open()
+    try:
+        for person in lfw_people[54:56]:
+            enroll_face(station, photos_of(person)[0], person.name.replace("_", " "))
+        trust_centre_keys(station, tmp_path / "centre.json")
+        (tmp_path / "light.json").write_text(json.dumps(station_identity(station)))
+        centre.stations.add(tmp_path / "light.json")
+        export_packets(station, tmp_path / "stick")
+        assert purge_expired(station).purged == []  # not acknowledged yet: kept
+        import_folder(centre, tmp_path / "stick")
+        export_packets(station, tmp_path / "stick")  # the acknowledgement comes back
+        report = purge_expired(station)
+        assert [p["reason"] for p in report.purged] == ["handed_over", "handed_over"]
+        assert station.storage.count() == 0
+        assert export_packets(station, tmp_path / "stick").written == []  # no deletion packets
+    finally:
+        station.close()
+    assert centre.register.counts()["persons"] == {"voter_registration": {"queued": 2}}

@@ -89,7 +89,8 @@ def retention_until(created_at: str, days: int | None) -> str | None:
 def purge_expired(
     station: Station, actor: Actor = SYSTEM, dry_run: bool = False, now: datetime | None = None
 ) -> PurgeReport:
-    """Delete every record older than its purpose's retention period, old receipts, and the
+    """Delete every record older than its purpose's retention period, the records the centre
+    acknowledged more than ``keep_after_handover_days`` ago (when set), old receipts, and the
     precinct rolls whose ``valid_until`` has passed.
 
     Blocked records are kept (under dispute); records of a purpose that no longer has a period
@@ -125,6 +126,7 @@ def purge_expired(
                             "purpose": purpose,
                             "created_at": created_at,
                             "age_days": age,
+                            "reason": "retention",
                         }
                     )
                     if not dry_run:
@@ -139,6 +141,18 @@ def purge_expired(
                                 "period_days": periods[purpose],
                             },
                         )
+            handed_over = _handed_over(station, moment, {i["record_id"] for i in purged})
+            for item in handed_over:
+                purged.append(item)
+                if not dry_run:
+                    storage.delete_record(item["record_id"], tell_centre=False)
+                    station.audit.append(
+                        actor.login,
+                        "purge",
+                        target=item["record_id"],
+                        outcome="handed_over",
+                        detail={"purpose": item["purpose"], "age_days": item["age_days"]},
+                    )
             receipt_cutoff = iso(moment - timedelta(days=station.settings.receipt_retention_days))
             receipts = storage.applications_created_before(receipt_cutoff)
             if not dry_run:
@@ -170,6 +184,25 @@ def purge_expired(
         len(kept),
     )
     return PurgeReport(iso(moment), dry_run, purged, kept, no_period, len(receipts), rolls)
+
+
+def _handed_over(station: Station, moment: datetime, already: set[int]) -> list[dict[str, Any]]:
+    """Records the centre acknowledged more than ``keep_after_handover_days`` ago."""
+    days = station.settings.keep_after_handover_days
+    if days < 0:
+        return []
+    cutoff = iso(moment - timedelta(days=days))
+    return [
+        {
+            "record_id": record_id,
+            "purpose": purpose,
+            "created_at": created_at,
+            "age_days": (moment - parse_time(created_at)).days,
+            "reason": "handed_over",
+        }
+        for record_id, purpose, created_at in station.storage.records_handed_over_before(cutoff)
+        if record_id not in already
+    ]
 
 
 def export_record(station: Station, record_id: int, actor: Actor = SYSTEM) -> dict[str, Any]:
