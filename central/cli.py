@@ -182,6 +182,18 @@ def stations_revoke(centre: Centre, station_id: str) -> None:
     click.echo(f"station {revoked.station_id} revoked on {revoked.revoked}")
 
 
+@stations.command(name="invite")
+@centre_command(Duty.STATIONS)
+@click.option("--hours", type=click.IntRange(1, 24 * 14), default=24, show_default=True)
+def stations_invite(centre: Centre, hours: int) -> None:
+    """A one-time enrolment code for a new station (`station centre join --code CODE`)."""
+    from central.invitations import invite
+
+    code = invite(centre.register, centre.actor, hours)
+    centre.audit.append(centre.actor, "station_invite", detail={"hours": hours})
+    click.echo(f"enrolment code {code} (one use, valid {hours} h): read it to the kit's supervisor")
+
+
 @stations.command(name="list")
 @centre_command(Duty.STATUS)
 @json_option

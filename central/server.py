@@ -7,6 +7,8 @@
   why it refused it (422 ``packet_refused`` with the reason). Uploading the same packet again is
   harmless, so a station resumes after a dropped line by sending what it has not heard back on.
 - ``GET /api/v1/acknowledgement``: the station's acknowledgement, sealed to its key, as on a stick.
+- ``POST /api/v1/stations``: ``{"code", "document"}``, a station registering at first contact with
+  an enrolment code (:mod:`central.invitations`); the answer carries the centre's identity.
 
 TLS is built in (cheroot): a certificate made on first start under ``DATA/tls/`` unless one is
 given; stations trust it with ``station sync --ca FILE``. Requests are served by a pool of
@@ -32,7 +34,11 @@ from flask import Flask, Response, jsonify, request
 
 from central.centre import Centre
 from central.intake import ImportResult, acknowledgement_bytes, import_packet
+from central.invitations import InvitationError, join
+from central.keys import identity_document
+from central.stations import StationRegistryError
 from station.exchange.envelope import MAX_PACKET_BYTES
+from station.exchange.identity import IdentityError
 from station.exchange.tokens import TokenError, check_token
 from station.security.crypto import write_private_file
 
@@ -85,6 +91,33 @@ def create_centre_app(centre: Centre) -> Flask:
             )
         packet_id, state, reason = result.last or ("", "stored", None)
         return jsonify(packet=packet_id, state=state, reason=reason), 200
+
+    @app.post("/api/v1/stations")
+    def join_with_code() -> tuple[Response, int]:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return jsonify(error="invalid_input", message="send {code, document} as JSON"), 400
+        with work:
+            claimed = (
+                body.get("document", {}).get("station_id")
+                if isinstance(body.get("document"), dict)
+                else None
+            )
+            try:
+                registered = join(
+                    centre.register, str(body.get("code") or ""), body.get("document")
+                )
+            except (InvitationError, StationRegistryError, IdentityError) as exc:
+                centre.audit.append(f"station:{claimed or '?'}", "station_join", outcome="refused")
+                return jsonify(error="invitation_refused", message=str(exc)), 403
+            centre.audit.append(
+                f"station:{registered.station_id}",
+                "station_add",
+                target=registered.station_id,
+                detail={"thumbprint": registered.thumbprint, "by": "enrolment_code"},
+            )
+            document = identity_document(centre.keys)
+        return jsonify(station=registered.station_id, centre=document), 201
 
     @app.get("/api/v1/acknowledgement")
     def acknowledgement() -> Response:

@@ -11,7 +11,7 @@ from typing import Any
 from jwcrypto import jwk
 
 from central.register import Register
-from station.exchange.identity import STATION_FORMAT, public_key, read_document
+from station.exchange.identity import STATION_FORMAT, check_document, public_key, read_document
 
 
 class StationRegistryError(Exception):
@@ -61,13 +61,17 @@ class StationRegistry:
         row = self.register.station(station_id)
         return None if row is None else self._station(row)
 
-    def add(self, document_path: Path) -> RegisteredStation:
-        """Register the station of an identity document; the same document again changes
-        nothing; another key for a registered id, or a revoked station, is refused."""
-        document = read_document(document_path, STATION_FORMAT)
+    def add(self, source: Path | dict[str, Any]) -> RegisteredStation:
+        """Register the station of an identity document (a file, or one received with an
+        enrolment code); the same document again changes nothing; another key for a registered
+        id, or a revoked station, is refused."""
+        if isinstance(source, Path):
+            document = read_document(source, STATION_FORMAT)
+        else:
+            document = check_document(source, STATION_FORMAT, "the station's document")
         station_id = document.get("station_id")
         if not isinstance(station_id, str) or not station_id:
-            raise StationRegistryError(f"{document_path} names no station_id")
+            raise StationRegistryError(f"{source} names no station_id")
         key = public_key(document, "signing_key", "Ed25519")
         receiving = public_key(document, "encryption_key", "X25519")
         with self.register.transaction():

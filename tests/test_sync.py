@@ -146,3 +146,33 @@ def test_a_station_token_proves_its_station_for_one_centre_for_minutes() -> None
         check_token(None, "centre-a", keys)
     with pytest.raises(TokenError, match="not a JWS"):
         check_token("Station nonsense", "centre-a", keys)
+
+
+def test_a_station_joins_at_first_contact_with_a_one_time_enrolment_code(
+    tmp_path: Path, lfw_people: list[Path], centre: Centre
+) -> None:
+    from central.invitations import invite
+    from station.workflows.sync import join_centre
+
+    code = invite(centre.register, "registrar", hours=1)
+    serving = Serving(centre, free_port())
+    station = Station(make_settings(tmp_path / "kit-new", station_id="kit-new")).open()
+    other = Station(make_settings(tmp_path / "kit-late", station_id="kit-late")).open()
+    try:
+        with pytest.raises(StationError, match="not one the centre made"):
+            join_centre(station, serving.url, "ABCDE-FGHJK", serving.cert)
+        trusted = join_centre(station, serving.url, code.lower(), serving.cert)  # typed loosely
+        assert trusted.centre_id == centre.keys.centre_id
+        assert centre.stations.key_for("kit-new") is not None
+        with pytest.raises(StationError, match="used already"):
+            join_centre(other, serving.url, code, serving.cert)
+        enroll_face(station, photos_of(lfw_people[66])[0], "First Voter")
+        sent = sync_packets(station, serving.url, serving.cert)  # trusted both ways now
+        assert (sent.sent, sent.acknowledged) == (1, 1)
+    finally:
+        serving.stop()
+        station.close()
+        other.close()
+    actions = {(r["actor"], r["action"]) for r in centre.audit.rows(limit=50)}
+    assert ("station:kit-new", "station_add") in actions
+    assert ("station:kit-late", "station_join") in actions  # the refused try, audited

@@ -57,6 +57,33 @@ def trust(data_dir: Path | None, config_file: Path | None, operator: str, docume
     click.echo(f"centre {keys.centre_id} trusted: packets will be encrypted to it")
 
 
+@centre.command(name="join")
+@data_options
+@operator_option
+@click.option("--centre", "centre_url", required=True, help="The centre's https:// address.")
+@click.option("--code", required=True, help="The enrolment code the centre's admin made.")
+@click.option(
+    "--ca",
+    "ca_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The centre's TLS certificate (its DATA/tls/cert.pem), when not a public one.",
+)
+def join(
+    data_dir: Path | None,
+    config_file: Path | None,
+    operator: str,
+    centre_url: str,
+    code: str,
+    ca_file: Path | None,
+) -> None:
+    """Register this station at the centre with an enrolment code and trust it (admin)."""
+    from station.workflows.sync import join_centre
+
+    with reported_errors(), open_station(data_dir, config_file) as station:
+        keys = join_centre(station, centre_url, code, ca_file, signed_in(station, operator))
+    click.echo(f"registered at centre {keys.centre_id}, trusted: packets will be encrypted to it")
+
+
 @click.group(name="packets")
 def packets() -> None:
     """Packets for the centre: what waits, and writing them to a stick."""

@@ -106,16 +106,25 @@ def read_document(path: Path, expected_format: str) -> dict[str, Any]:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IdentityError(f"{path} is not a readable identity document: {exc}") from exc
+    return check_document(document, expected_format, str(path))
+
+
+def check_document(document: Any, expected_format: str, source: str) -> dict[str, Any]:
+    """``document`` if it is an identity document of ``expected_format`` version 1."""
     if not isinstance(document, dict) or document.get("format") != expected_format:
-        raise IdentityError(f"{path} is not a {expected_format} document")
+        raise IdentityError(f"{source} is not a {expected_format} document")
     if document.get("version") != FORMAT_VERSION:
-        raise IdentityError(f"{path}: version {document.get('version')!r}, expected 1")
+        raise IdentityError(f"{source}: version {document.get('version')!r}, expected 1")
     return document
 
 
-def trust_centre(data_dir: Path, path: Path) -> TrustedCentre:
-    """Keep the centre's identity document (replacing an earlier one) and return its keys."""
-    document = read_document(path, CENTRE_FORMAT)
+def trust_centre(data_dir: Path, source: Path | dict[str, Any]) -> TrustedCentre:
+    """Keep the centre's identity document (a file, or one received over TLS at first contact;
+    replacing an earlier one) and return its keys."""
+    if isinstance(source, Path):
+        document = read_document(source, CENTRE_FORMAT)
+    else:
+        document = check_document(source, CENTRE_FORMAT, "the centre's answer")
     keys = _centre_keys(document)
     write_private_file(data_dir / CENTRE_FILE, json.dumps(document, indent=1).encode())
     return keys

@@ -184,3 +184,50 @@ def sync_packets(
         },
     )
     return result
+
+
+def join_centre(
+    station: Station, centre_url: str, code: str, ca_file: Path | None = None, actor: Actor = SYSTEM
+) -> TrustedCentre:
+    """Register this station at the centre with an enrolment code, over HTTPS, and trust the
+    centre that answers (its TLS certificate, ``ca_file``, vouches for it)."""
+    from station.exchange.identity import encryption_key, identity_document, trust_centre
+
+    station.allow(actor, Permission.MAINTAIN)
+    if not centre_url.startswith("https://"):
+        raise StationError(
+            "the centre's address starts with https:// (its identity comes over TLS)"
+        )
+    with station.writing():
+        document = identity_document(
+            station.settings.station_id,
+            signing_key(station.storage),
+            encryption_key(station.storage),
+        )
+    request = urllib.request.Request(
+        centre_url.rstrip("/") + "/api/v1/stations",
+        data=json.dumps({"code": code, "document": document}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60, context=_context(ca_file)) as answer:
+            body = _message(answer.read())
+    except urllib.error.HTTPError as exc:
+        message = _message(exc.read()).get("message") or exc.code
+        raise StationError(f"the centre refused to register this station: {message}") from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError, ssl.SSLError) as exc:
+        raise CentreUnreachableError(
+            f"the centre at {centre_url} did not answer: {getattr(exc, 'reason', exc)}"
+        ) from None
+    with station.writing():
+        answered = body.get("centre")
+        if not isinstance(answered, dict):
+            raise StationError("the centre's answer holds no identity document")
+        keys = trust_centre(station.settings.data_dir, answered)
+        station.audit.append(
+            actor.login,
+            "centre_trust",
+            detail={"centre": keys.centre_id, "by": "enrolment_code"},
+        )
+    return keys
