@@ -328,6 +328,19 @@ def centre_db(postgres_server: LocalCluster) -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def centre(tmp_path: Path, centre_db: str) -> Iterator[Any]:
+    """An open centre on a new database; its identity document in ``tmp_path/centre.json``."""
+    import json
+
+    from central.centre import Centre
+    from central.keys import identity_document
+
+    with Centre(tmp_path / "centre", centre_db, actor="registrar") as opened:
+        (tmp_path / "centre.json").write_text(json.dumps(identity_document(opened.keys)))
+        yield opened
+
+
 CENTRE_KDF_N = 1024  # scrypt cost for the centre's test accounts (fast; the policy is the same)
 
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from central.centre import Centre
 from central.intake import import_folder
-from central.keys import identity_document as centre_document
 from central.rolls import make_roll
 from matcher.face import FaceEncoder
 from matcher.fingerprint import FingerprintTemplate
@@ -41,13 +39,6 @@ SPEEDUP = 20
 @pytest.fixture(scope="module")
 def population(datasets: Path) -> Population:
     return Population.from_datasets(datasets)
-
-
-@pytest.fixture()
-def centre(tmp_path: Path, centre_db: str) -> Iterator[Centre]:
-    with Centre(tmp_path / "centre", centre_db, actor="registrar") as opened:
-        (tmp_path / "centre.json").write_text(json.dumps(centre_document(opened.keys)))
-        yield opened
 
 
 def field_kit(

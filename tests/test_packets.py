@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -18,19 +17,11 @@ import pytest
 from central.centre import Centre
 from central.intake import import_folder
 from central.keys import centre_keys
-from central.keys import identity_document as centre_document
 from station.core import Station
 from station.exchange.envelope import open_packet
 from station.workflows.exchange import station_identity, trust_centre_keys
 from station.workflows.packets import NoCentreError, export_packets, packet_status
 from tests.conftest import central_env, enroll_face, make_settings, photos_of
-
-
-@pytest.fixture()
-def centre(tmp_path: Path, centre_db: str) -> Iterator[Centre]:
-    with Centre(tmp_path / "centre", centre_db, actor="registrar") as opened:
-        (tmp_path / "centre.json").write_text(json.dumps(centre_document(opened.keys)))
-        yield opened
 
 
 def station_with(tmp_path: Path, station_id: str, people: list[Path], centre: Centre) -> Station:

@@ -8,14 +8,12 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from jwcrypto import jwk
 
 from central.centre import Centre
-from central.keys import identity_document as centre_document
 from central.server import make_server, tls_files
 from station.core import Station
 from station.errors import StationError
@@ -24,13 +22,6 @@ from station.workflows.exchange import station_identity, trust_centre_keys
 from station.workflows.packets import packet_status
 from station.workflows.sync import sync_packets
 from tests.conftest import enroll_face, make_settings, photos_of
-
-
-@pytest.fixture()
-def centre(tmp_path: Path, centre_db: str) -> Iterator[Centre]:
-    with Centre(tmp_path / "centre", centre_db, actor="registrar") as opened:
-        (tmp_path / "centre.json").write_text(json.dumps(centre_document(opened.keys)))
-        yield opened
 
 
 def free_port() -> int:

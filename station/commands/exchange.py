@@ -28,6 +28,13 @@ from station.workflows.exchange import station_identity, trust_centre_keys
 from station.workflows.packets import export_packets, packet_status
 from station.workflows.rolls import import_roll, roll_status
 
+ca_option = click.option(
+    "--ca",
+    "ca_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The centre's TLS certificate (its DATA/tls/cert.pem), when not a public one.",
+)
+
 
 @click.command(name="identity")
 @data_options
@@ -62,12 +69,7 @@ def trust(data_dir: Path | None, config_file: Path | None, operator: str, docume
 @operator_option
 @click.option("--centre", "centre_url", required=True, help="The centre's https:// address.")
 @click.option("--code", required=True, help="The enrolment code the centre's admin made.")
-@click.option(
-    "--ca",
-    "ca_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The centre's TLS certificate (its DATA/tls/cert.pem), when not a public one.",
-)
+@ca_option
 def join(
     data_dir: Path | None,
     config_file: Path | None,
@@ -129,12 +131,7 @@ def status_command(
 @data_options
 @operator_option
 @click.option("--centre", "centre_url", required=True, help="The centre's https:// address.")
-@click.option(
-    "--ca",
-    "ca_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The centre's TLS certificate (its DATA/tls/cert.pem), when not a public one.",
-)
+@ca_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def sync_command(
     data_dir: Path | None,
