@@ -333,7 +333,7 @@ def serve(
         _fail("give both --tls-cert and --tls-key, or neither")
     if tls_cert is None:
         tls_cert, tls_key = tls_files(centre, host)
-    server = make_server(centre, host, port, tls_cert, tls_key)
+    server = make_server(centre, host, port, tls_cert, tls_key, kdf=_kdf())
 
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(0)

@@ -1,4 +1,5 @@
-"""``central serve``: the centre's HTTPS API for the stations' uploads.
+"""``central serve``: the centre's HTTPS API for the stations' uploads (and, in
+:mod:`central.staff_api`, for its staff).
 
 - ``GET /api/v1/health``: the centre's id (no personal data).
 - ``POST /api/v1/packets``: one packet (the bytes a stick would carry), from a station signing its
@@ -36,21 +37,25 @@ from central.centre import Centre
 from central.intake import ImportResult, acknowledgement_bytes, import_packet
 from central.invitations import InvitationError, join
 from central.keys import identity_document
+from central.staff import Staff
+from central.staff_api import staff_blueprint
 from central.stations import StationRegistryError
 from station.exchange.envelope import MAX_PACKET_BYTES
 from station.exchange.identity import IdentityError
 from station.exchange.tokens import TokenError, check_token
 from station.security.crypto import write_private_file
+from station.security.passwords import KdfParams
 
 log = logging.getLogger(__name__)
 
 TLS_FOLDER = "tls"
 
 
-def create_centre_app(centre: Centre) -> Flask:
+def create_centre_app(centre: Centre, kdf: KdfParams | None = None) -> Flask:
     app = Flask("central")
     app.config["MAX_CONTENT_LENGTH"] = MAX_PACKET_BYTES
     work = threading.Lock()
+    app.register_blueprint(staff_blueprint(centre, Staff(centre.register, kdf), work))
 
     def station_of_request() -> str:
         return check_token(
@@ -176,10 +181,11 @@ def make_server(
     cert: Path | None = None,
     key: Path | None = None,
     threads: int = 8,
+    kdf: KdfParams | None = None,
 ) -> wsgi.Server:
     """The HTTPS server, bound and ready for ``.start()`` (or ``prepare()`` + ``serve()``)."""
     if cert is None or key is None:
         cert, key = tls_files(centre, host)
-    server = wsgi.Server((host, port), create_centre_app(centre), numthreads=threads)
+    server = wsgi.Server((host, port), create_centre_app(centre, kdf), numthreads=threads)
     server.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
     return server
