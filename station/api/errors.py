@@ -50,6 +50,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "no_centre": 409,  # packets wait until an admin trusts the centre's keys
     "centre_unreachable": 502,  # station sync: the centre did not answer
     "cluster_error": 503,  # the centre's own PostgreSQL did not start
+    "invitation_refused": 403,  # central serve: a wrong, used or expired enrolment code
     "roll_refused": 422,  # a precinct roll that does not open, is not this station's, expired
     "roll_outdated": 409,  # older than the roll held for its precinct
     "roll_record_read_only": 409,  # a voter of a precinct roll: corrections go to the centre
