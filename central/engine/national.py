@@ -1,0 +1,154 @@
+"""The national galleries as Ray actors: ``shards`` of :class:`GalleryShard`, spread over the
+cluster's nodes, each owning the persons whose id falls to it (``person_id % shards``).
+
+A search goes to every shard at once and the answers are merged by their exact scores, so the
+result equals one gallery's holding everyone (tested against the single-process search). Adding
+and removing go to the owning shard. A shard whose actor dies (its node lost, a crash) is made
+again and loaded again from the register through ``loader`` (nothing lives only in an actor), and
+the call is retried once.
+
+Runs on a local Ray started here by default, or joins a cluster with ``address``
+(``--ray-address``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import ray
+from numpy.typing import NDArray
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+
+from central.engine.shard import FingerHit, GalleryShard, PersonTemplates
+
+log = logging.getLogger(__name__)
+
+Loader = Callable[[int, int], Iterable[PersonTemplates]]  # (shard, shards) -> its persons
+LOST = (RayActorError, ActorDiedError, ActorUnavailableError)
+ADD_BATCH = 2_000
+
+
+def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Join the cluster at ``address``, or start a local Ray (once per process)."""
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+    else:
+        ray.init(
+            num_cpus=num_cpus,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+        )
+
+
+class NationalGallery:
+    """Shards as actors; search, add, remove; a lost shard reloaded."""
+
+    def __init__(self, shards: int, loader: Loader, *, spread: bool = True) -> None:
+        if shards < 1:
+            raise ValueError("at least one shard")
+        self.count = shards
+        self.loader = loader
+        self.spread = spread
+        self._actor = ray.remote(num_cpus=0)(GalleryShard)
+        self.shards: list[Any] = [self._start(i) for i in range(shards)]
+        for index in range(shards):
+            self._load(index)
+
+    def _start(self, index: int) -> Any:
+        options: dict[str, Any] = {"max_restarts": 0}
+        if self.spread:
+            options["scheduling_strategy"] = "SPREAD"
+        return self._actor.options(**options).remote(index, self.count)
+
+    def _load(self, index: int) -> int:
+        """Give shard ``index`` its persons from the loader, in batches; how many."""
+        total, batch = 0, []
+        for person in self.loader(index, self.count):
+            batch.append(person)
+            if len(batch) >= ADD_BATCH:
+                total += ray.get(self.shards[index].add.remote(batch))
+                batch = []
+        if batch:
+            total += ray.get(self.shards[index].add.remote(batch))
+        return total
+
+    def _reload(self, index: int) -> None:
+        log.warning("shard %d was lost: starting it again and reloading it", index)
+        with contextlib.suppress(ValueError, RayActorError):  # already gone
+            ray.kill(self.shards[index], no_restart=True)
+        self.shards[index] = self._start(index)
+        self._load(index)
+
+    def _all(self, method: str, *args: Any) -> list[Any]:
+        """Call ``method`` on every shard; a lost shard is reloaded and asked again."""
+        calls = [getattr(s, method).remote(*args) for s in self.shards]
+        answers = []
+        for index, call in enumerate(calls):
+            try:
+                answers.append(ray.get(call))
+            except LOST:
+                self._reload(index)
+                answers.append(ray.get(getattr(self.shards[index], method).remote(*args)))
+        return answers
+
+    def _one(self, index: int, method: str, *args: Any) -> Any:
+        try:
+            return ray.get(getattr(self.shards[index], method).remote(*args))
+        except LOST:
+            self._reload(index)
+            return ray.get(getattr(self.shards[index], method).remote(*args))
+
+    # -- the galleries --------------------------------------------------------------------------
+
+    def owner(self, person_id: int) -> int:
+        return person_id % self.count
+
+    def add(self, persons: Sequence[PersonTemplates]) -> int:
+        by_shard: dict[int, list[PersonTemplates]] = {}
+        for person in persons:
+            by_shard.setdefault(self.owner(person.person_id), []).append(person)
+        return sum(self._one(i, "add", group) for i, group in by_shard.items())
+
+    def remove(self, person_ids: Iterable[int]) -> int:
+        by_shard: dict[int, list[int]] = {}
+        for person_id in person_ids:
+            by_shard.setdefault(self.owner(person_id), []).append(person_id)
+        return sum(self._one(i, "remove", group) for i, group in by_shard.items())
+
+    def search_face(
+        self, probes: NDArray[np.float32], k: int
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        """Top-k of every probe over all shards: ``(distances, ids)`` as FaceGallery.search."""
+        answers = self._all("search_face", probes, k)
+        distances = np.concatenate([a[0] for a in answers], axis=1)
+        ids = np.concatenate([a[1] for a in answers], axis=1)
+        # nearest first, ties by the smaller id, as a single gallery orders them
+        order = np.lexsort((np.where(ids < 0, np.iinfo(np.int64).max, ids), distances), axis=1)
+        order = order[:, :k]
+        return np.take_along_axis(distances, order, 1), np.take_along_axis(ids, order, 1)
+
+    def search_fingers(
+        self, probe: Mapping[int, bytes], limit: int = 10, exhaustive: bool = False
+    ) -> list[FingerHit]:
+        """The ``limit`` best persons for the probe's fingers over all shards, by fused score."""
+        hits = [
+            h for answer in self._all("search_fingers", probe, limit, exhaustive) for h in answer
+        ]
+        return heapq.nsmallest(limit, hits, key=lambda h: (-h.score, h.person_id))
+
+    def describe(self) -> list[dict[str, Any]]:
+        answers: list[dict[str, Any]] = self._all("describe")
+        return answers
+
+    def close(self) -> None:
+        for shard in self.shards:
+            with contextlib.suppress(ValueError, RayActorError):  # already gone
+                ray.kill(shard, no_restart=True)

@@ -1,0 +1,118 @@
+"""One shard of the national galleries: the face and fingerprint galleries of the persons it owns.
+
+A plain class, so it runs and is tested without Ray; :mod:`central.engine.national` makes it a Ray
+actor. Searches answer with exact scores (face: Euclidean distance of the stored templates; finger:
+the MCC similarity fused over the probe's fingers), so candidates of different shards compare and
+the merged top-k equals a single gallery's.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from matcher.face.gallery import FaceGallery
+from matcher.face.index_policy import FaceIndexPolicy
+from matcher.fingerprint import FingerprintTemplate
+from matcher.fingerprint.index import FingerprintGallery, IndexPolicy
+
+
+@dataclass(frozen=True)
+class PersonTemplates:
+    """What the engine holds of one person: a face template and finger templates by position."""
+
+    person_id: int
+    face: NDArray[np.float32] | None = None
+    fingers: Mapping[int, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FingerHit:
+    person_id: int
+    score: float
+    finger_scores: dict[int, float]
+
+
+class GalleryShard:
+    """The galleries of one shard; ``index`` of ``count`` shards."""
+
+    def __init__(
+        self,
+        index: int,
+        count: int,
+        face_policy: FaceIndexPolicy | None = None,
+        finger_policy: IndexPolicy | None = None,
+    ) -> None:
+        self.index, self.count = index, count
+        self.faces = FaceGallery(face_policy)
+        self.fingers = FingerprintGallery(finger_policy)
+
+    def owns(self, person_id: int) -> bool:
+        return person_id % self.count == self.index
+
+    def add(self, persons: Iterable[PersonTemplates]) -> int:
+        """Add persons (all must be this shard's); how many."""
+        ids, vectors, prints = [], [], {}
+        added = 0
+        for person in persons:
+            if not self.owns(person.person_id):
+                raise ValueError(f"person {person.person_id} is not shard {self.index}'s")
+            if person.face is not None:
+                ids.append(person.person_id)
+                vectors.append(person.face)
+            if person.fingers:
+                prints[str(person.person_id)] = {
+                    position: FingerprintTemplate.from_bytes(data)
+                    for position, data in person.fingers.items()
+                }
+            added += 1
+        if ids:
+            self.faces.add(np.asarray(ids, np.int64), np.asarray(vectors, np.float32))
+        if prints:
+            self.fingers.add_many(prints)
+        return added
+
+    def remove(self, person_ids: Iterable[int]) -> int:
+        removed = 0
+        for person_id in person_ids:
+            removed += self.faces.remove([person_id]) > 0
+            removed += self.fingers.remove(str(person_id))
+        return removed
+
+    def search_face(
+        self, probes: NDArray[np.float32], k: int
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        return self.faces.search(probes, k)
+
+    def search_fingers(
+        self, probe: Mapping[int, bytes], limit: int, exhaustive: bool = False
+    ) -> list[FingerHit]:
+        templates = {p: FingerprintTemplate.from_bytes(d) for p, d in probe.items()}
+        shortlist = max(1, self.fingers.fingers) if exhaustive else None
+        return [
+            FingerHit(int(c.record_id), c.score, c.finger_scores)
+            for c in self.fingers.search(templates, shortlist=shortlist, limit=limit)
+        ]
+
+    def describe(self) -> dict[str, object]:
+        node = ""
+        try:
+            import ray
+
+            if ray.is_initialized():
+                node = ray.get_runtime_context().get_node_id()
+        except ImportError:  # pragma: no cover - ray is a dependency
+            pass
+        return {
+            "shard": self.index,
+            "faces": len(self.faces),
+            "finger_records": len(self.fingers),
+            "node": node,
+            "pid": os.getpid(),
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }

@@ -1,0 +1,165 @@
+"""The national galleries on a real two-node Ray cluster started here (`ray start --head`, then a
+second `ray start --address` with resources of its own): shards live on both nodes, a search
+fanned out to every shard equals the single-process exact search, and a shard whose actor is
+killed is started again and reloaded, and the search answers the same."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from central.engine.shard import GalleryShard, PersonTemplates
+from matcher.fingerprint import FingerprintTemplate
+from tests.test_fingerprint_index import perturbed, random_finger
+
+RAY = str(Path(sys.executable).with_name("ray"))
+SHARDS = 4
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def two_node_cluster() -> Iterator[str]:
+    """A head node and a second node on this machine, one CPU each; the address to join."""
+    import ray
+
+    temp = Path(tempfile.mkdtemp(prefix="ray-"))
+    port = _free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    common = ["--num-cpus", "1", "--object-store-memory", "100000000", "--disable-usage-stats"]
+    head = ["--head", "--port", str(port), "--temp-dir", str(temp), "--include-dashboard", "false"]
+    subprocess.run(
+        [RAY, "start", *head, "--resources", '{"head_node": 1}', *common],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    address = f"127.0.0.1:{port}"
+    subprocess.run(
+        [RAY, "start", "--address", address, "--resources", '{"second_node": 1}', *common],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    try:
+        ray.init(address=address, log_to_driver=False)
+        yield address
+    finally:
+        ray.shutdown()
+        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, check=False)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def persons(lfw_templates: tuple[np.ndarray, list[str]]) -> list[PersonTemplates]:
+    """40 real faces and 160 synthetic ones, two synthetic fingers each."""
+    rng = np.random.default_rng(19)
+    faces = list(lfw_templates[0])
+    for _ in range(160):
+        vector = rng.normal(size=faces[0].shape).astype(np.float32)
+        faces.append(vector / np.linalg.norm(vector))
+    return [
+        PersonTemplates(
+            person_id,
+            np.asarray(face, np.float32),
+            {2: random_finger(rng).to_bytes(), 7: random_finger(rng).to_bytes()},
+        )
+        for person_id, face in enumerate(faces, start=1)
+    ]
+
+
+def test_shards_on_both_nodes_answer_as_one_gallery_and_survive_a_killed_actor(
+    two_node_cluster: str, persons: list[PersonTemplates]
+) -> None:
+    import ray
+
+    from central.engine.national import NationalGallery
+
+    def loader(shard: int, shards: int) -> list[PersonTemplates]:
+        return [p for p in persons if p.person_id % shards == shard]
+
+    single = GalleryShard(0, 1)
+    single.add(persons)
+    national = NationalGallery(SHARDS, loader)
+    try:
+        placed = national.describe()
+        assert sum(int(d["faces"]) for d in placed) == len(persons)
+        assert len({d["node"] for d in placed}) == 2  # the shards live on both nodes
+
+        rng = np.random.default_rng(5)
+        probes = np.stack([p.face for p in persons[:12] if p.face is not None])
+        probes = probes + rng.normal(0, 0.02, probes.shape).astype(np.float32)
+        expected = single.search_face(probes, 5)
+        got = national.search_face(probes, 5)
+        assert np.array_equal(got[1], expected[1]) and np.allclose(got[0], expected[0])
+
+        mate = persons[33]
+        probe = {2: perturbed(FingerprintTemplate.from_bytes(mate.fingers[2]), rng).to_bytes()}
+        single_hits = single.search_fingers(probe, 5, exhaustive=True)
+        national_hits = national.search_fingers(probe, 5, exhaustive=True)
+        assert [h.person_id for h in national_hits] == [h.person_id for h in single_hits]
+        assert national_hits[0].person_id == mate.person_id
+
+        ray.kill(national.shards[1], no_restart=True)  # a node's actor lost
+        again = national.search_face(probes, 5)
+        assert np.array_equal(again[1], expected[1])  # reloaded from the register's loader
+        assert sum(int(d["faces"]) for d in national.describe()) == len(persons)
+
+        extra = PersonTemplates(10_001, persons[0].face, {})
+        assert national.add([extra]) == 1 and national.remove([10_001]) == 1
+    finally:
+        national.close()
+
+
+def test_a_shard_loads_its_persons_templates_from_the_register(
+    centre: Any, persons: list[PersonTemplates]
+) -> None:
+    from central.engine.loader import register_templates
+    from matcher.face.templates import template_to_bytes
+
+    register = centre.register
+    register.add_station("kit-1", {"kty": "OKP"}, {"kty": "OKP"}, "thumb")
+    for n, person in enumerate(persons[:6], start=1):
+        register.add_packet(
+            f"p-{n}", "kit-1", "enrollment", "voter_registration", "stored", "0" * 64
+        )
+        person_id = register.add_person(
+            register="voter_registration",
+            station_id="kit-1",
+            station_record=n,
+            packet_id=f"p-{n}",
+            precinct="P-1",
+            status="held" if n == 6 else "queued",  # held for review: not searchable yet
+            status_reason=None,
+            fields={"name": f"Person {n}"},
+            enrolled_at=None,
+        )
+        assert person.face is not None
+        register.put_template(
+            person_id, "face", None, "face-sface128/1", 0.9, template_to_bytes(person.face)
+        )
+        register.put_template(person_id, "finger", 2, "finger-leader-mcc/1", 60, person.fingers[2])
+    loaded = [
+        list(register_templates(register, "voter_registration", "face-sface128/1", shard, 2))
+        for shard in range(2)
+    ]
+    assert sorted(p.person_id for shard in loaded for p in shard) == [1, 2, 3, 4, 5]
+    assert all(p.person_id % 2 == shard for shard, got in enumerate(loaded) for p in got)
+    first = next(p for p in loaded[1] if p.person_id == 1)
+    assert first.face is not None and np.allclose(first.face, persons[0].face)
+    assert list(first.fingers) == [2]
+    assert list(register_templates(register, "another_purpose", "face-sface128/1", 0, 1)) == []
