@@ -414,3 +414,88 @@ def staff_disable(centre: Centre, login: str) -> None:
     Staff(centre.register).disable(login)
     centre.audit.append(centre.actor, "staff_disable", target=login)
     click.echo(f"{login} disabled")
+
+
+@main.command()
+@centre_command(Duty.DEDUP)
+@click.option("--register", default="voter_registration", show_default=True)
+@click.option(
+    "--face-model", type=click.Choice(["sface", "dlib"]), default="sface", show_default=True
+)
+@click.option("--shards", type=click.IntRange(1, 4096), default=2, show_default=True)
+@click.option("--ray-address", help="Join this Ray cluster (default: a local Ray started here).")
+@click.option("--limit", type=click.IntRange(1), help="Decide at most this many enrolments.")
+@json_option
+def dedup(
+    centre: Centre,
+    register: str,
+    face_model: str,
+    shards: int,
+    ray_address: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """De-duplicate the import queue against the national galleries: unique enrolments are
+    registered, likely duplicates go to the review queue (`central review list`)."""
+    from central.engine.auth import use_token
+
+    use_token(centre.data_dir / "keys" / "ray-token")  # before Ray is imported
+    from central.dedup import deduplicate, national_loader
+    from central.engine.national import NationalGallery, start_ray
+
+    start_ray(ray_address)
+    national = NationalGallery(shards, national_loader(centre, register, face_model))
+    try:
+        result = deduplicate(
+            centre, national, register=register, face_model=face_model, limit=limit
+        )
+    finally:
+        national.close()
+    lines = [
+        f"{result.checked} enrolments checked: {result.registered} registered, "
+        f"{len(result.to_review)} to review"
+    ]
+    lines += [
+        f"  person {r['person']}: like {', '.join(str(c['person']) for c in r['candidates'])}"
+        for r in result.to_review
+    ]
+    _print(as_json, result.to_json(), lines)
+
+
+@main.group()
+def review() -> None:
+    """Likely duplicates waiting for a reviewer's decision."""
+
+
+@review.command(name="list")
+@centre_command(Duty.REVIEW)
+@json_option
+def review_list(centre: Centre, as_json: bool) -> None:
+    """Enrolments waiting, with their candidates and scores."""
+    from central.review import waiting
+
+    rows = waiting(centre)
+    centre.audit.append(centre.actor, "review_read", detail={"rows": len(rows)})
+    lines = [
+        f"person {r['person_id']} ({r['station_id']}): "
+        + ", ".join(f"like {c['person']} (LLR {c['llr']})" for c in r["candidates"])
+        for r in rows
+    ] or ["nothing waits for review"]
+    _print(as_json, {"review": rows}, lines)
+
+
+@review.command(name="decide")
+@centre_command(Duty.REVIEW)
+@click.argument("person", type=int)
+@click.argument("decision", type=click.Choice(["accept", "merge", "reject"]))
+@click.option("--reason", required=True, help="Why: every decision keeps its reason.")
+@click.option("--same-as", type=int, help="merge: the candidate it is (default: the best).")
+def review_decide(
+    centre: Centre, person: int, decision: str, reason: str, same_as: int | None
+) -> None:
+    """Decide on PERSON: accept (a different person), merge (the same as a candidate: the
+    earlier enrolment wins), reject."""
+    from central.review import decide_review
+
+    decide_review(centre, person, decision, reason, same_as)
+    click.echo(f"person {person}: {decision}")

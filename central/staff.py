@@ -50,6 +50,7 @@ class StaffRole(StrEnum):
 
 class Duty(StrEnum):
     IMPORT = "import"
+    DEDUP = "dedup"
     ROLLS = "rolls"
     SERVE = "serve"
     STATUS = "status"
@@ -60,7 +61,7 @@ class Duty(StrEnum):
 
 
 DUTIES: dict[StaffRole, frozenset[Duty]] = {
-    StaffRole.REGISTRAR: frozenset({Duty.IMPORT, Duty.ROLLS, Duty.SERVE, Duty.STATUS}),
+    StaffRole.REGISTRAR: frozenset({Duty.IMPORT, Duty.DEDUP, Duty.ROLLS, Duty.SERVE, Duty.STATUS}),
     StaffRole.REVIEWER: frozenset({Duty.REVIEW, Duty.STATUS}),
     StaffRole.AUDITOR: frozenset({Duty.AUDIT, Duty.STATUS}),
     StaffRole.ADMIN: frozenset({Duty.STATIONS, Duty.STAFF, Duty.STATUS, Duty.SERVE}),

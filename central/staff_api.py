@@ -8,9 +8,10 @@
 - ``GET /api/v1/held``: enrolments held for review, with the centre's reason (reviewers).
 - ``GET /api/v1/refusals``: packets refused, with the reason (registrars).
 - ``POST /api/v1/audit/verify``: the audit chain checked (auditors).
+- ``GET /api/v1/review``, ``POST /api/v1/review/PERSON`` ``{"decision", "reason", "same_as"}``:
+  the review queue of likely duplicates, and a reviewer's decision (:mod:`central.review`).
 
 Every request is audited with the signed-in login; a refusal of a duty is audited ``denied``.
-The review itself (accept, merge, reject) comes with de-duplication.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from central.centre import Centre
+from central.review import ReviewError, decide_review, waiting
 from central.staff import Duty, NotAllowedError, SignInError, Staff, StaffMember, require
 
 IDLE_SECONDS = 15 * 60
@@ -124,6 +126,36 @@ def staff_blueprint(centre: Centre, staff: Staff, work: threading.Lock) -> Bluep
             return {"held": rows}
 
         return with_duty(Duty.REVIEW, listed)
+
+    @api.get("/api/v1/review")
+    def review_queue() -> tuple[Response, int]:
+        def listed() -> dict[str, Any]:
+            rows = waiting(centre)
+            centre.audit.append(centre.actor, "review_read", detail={"rows": len(rows)})
+            return {"review": rows}
+
+        return with_duty(Duty.REVIEW, listed)
+
+    @api.post("/api/v1/review/<int:person_id>")
+    def review_decision(person_id: int) -> tuple[Response, int]:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return jsonify(error="invalid_input", message="send {decision, reason} as JSON"), 400
+        same_as = body.get("same_as")
+
+        def decided() -> dict[str, Any]:
+            return decide_review(
+                centre,
+                person_id,
+                str(body.get("decision") or ""),
+                str(body.get("reason") or ""),
+                same_as if isinstance(same_as, int) else None,
+            )
+
+        try:
+            return with_duty(Duty.REVIEW, decided)
+        except ReviewError as exc:
+            return jsonify(error="review_error", message=str(exc)), 409
 
     @api.get("/api/v1/refusals")
     def refusals() -> tuple[Response, int]:

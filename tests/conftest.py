@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from hypothesis import settings as hypothesis_settings
 from PIL import Image
 
+from central.engine.auth import use_token
 from central.postgres import DATABASE, LocalCluster
 from matcher.face import FaceEncoder, face_encoder
 from matcher.imageio import read_rgb
@@ -27,6 +28,12 @@ from station.api import create_app
 from station.config import Settings, load_settings
 from station.core import Station
 from station.security.roles import SYSTEM
+
+# Ray reads its authentication when first imported: every Ray of the suite (the two-node
+# cluster, local ones) uses one token of its own, never ~/.ray's.
+RAY_TOKEN = Path(tempfile.mkdtemp(prefix="ray-token-")) / "token"
+RAY_ENV = use_token(RAY_TOKEN) | {"RAY_USAGE_STATS_ENABLED": "0"}
+os.environ.update(RAY_ENV)
 
 # Property tests check behaviour, never speed: no per-example deadline on a loaded 2-core machine.
 hypothesis_settings.register_profile("station", deadline=None)

@@ -76,3 +76,64 @@ def test_a_one_time_password_reads_nothing_until_it_is_changed(centre: Centre) -
     headers = {"Authorization": f"Bearer {answer.json['token']}"}
     refused = client.get("/api/v1/status", headers=headers)
     assert refused.status_code == 403 and "one-time password" in refused.json["message"]
+
+
+def test_a_reviewer_merges_a_likely_duplicate_over_the_api_and_the_earlier_enrolment_wins(
+    centre: Centre,
+) -> None:
+    from central.review import send_to_review
+
+    staff_member(centre, "nurlan", StaffRole.REVIEWER)
+    staff_member(centre, "clerk", StaffRole.REGISTRAR)
+    register = centre.register
+    register.add_station("kit-9", {"kty": "OKP"}, {"kty": "OKP"}, "thumb")
+    ids = []
+    for n in (1, 2):
+        register.add_packet(
+            f"p-{n}", "kit-9", "enrollment", "voter_registration", "stored", "0" * 64
+        )
+        ids.append(
+            register.add_person(
+                register="voter_registration",
+                station_id="kit-9",
+                station_record=n,
+                packet_id=f"p-{n}",
+                precinct="P-1",
+                status="registered" if n == 1 else "queued",
+                status_reason=None,
+                fields={"name": "Same Person"},
+                enrolled_at=None,
+            )
+        )
+    send_to_review(centre, ids[1], [{"person": ids[0], "llr": 31.2}], 18.4)
+    client = create_centre_app(centre, KDF).test_client()
+    reviewer, clerk = signed_in(client, "nurlan"), signed_in(client, "clerk")
+
+    queue = client.get("/api/v1/review", headers=reviewer)
+    assert [r["person_id"] for r in queue.json["review"]] == [ids[1]]
+    assert client.get("/api/v1/review", headers=clerk).status_code == 403
+    no_reason = client.post(
+        f"/api/v1/review/{ids[1]}", json={"decision": "merge"}, headers=reviewer
+    )
+    assert no_reason.status_code == 409 and "reason" in no_reason.json["message"]
+    wrong = client.post(
+        f"/api/v1/review/{ids[1]}",
+        json={"decision": "merge", "reason": "same face", "same_as": 999},
+        headers=reviewer,
+    )
+    assert wrong.status_code == 409 and "candidates" in wrong.json["message"]
+    merged = client.post(
+        f"/api/v1/review/{ids[1]}",
+        json={"decision": "merge", "reason": "same face and fingers"},
+        headers=reviewer,
+    )
+    assert merged.status_code == 200
+    assert register.person(ids[1]).status == "merged"  # type: ignore[union-attr]
+    assert register.person(ids[0]).status == "registered"  # type: ignore[union-attr]
+    again = client.post(
+        f"/api/v1/review/{ids[1]}", json={"decision": "accept", "reason": "x"}, headers=reviewer
+    )
+    assert again.status_code == 409 and "not waiting" in again.json["message"]
+    assert ("nurlan", "review_decision") in {
+        (r["actor"], r["action"]) for r in centre.audit.rows(limit=30)
+    }

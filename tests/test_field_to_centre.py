@@ -174,3 +174,54 @@ def test_a_card_the_centre_cannot_authenticate_is_held_for_review_not_stored_as_
     assert result.imported == 1 and len(result.held) == 1
     assert "passive authentication" in result.held[0]["reason"]
     assert centre.register.counts()["persons"] == {"voter_registration": {"held": 1}}
+
+
+def test_national_deduplication_registers_the_unique_and_queues_the_same_citizen_for_review(
+    tmp_path: Path,
+    datasets: Path,
+    population: Population,
+    shared_encoder: FaceEncoder,
+    centre: Centre,
+) -> None:
+    import ray
+
+    from central.dedup import deduplicate, national_loader
+    from central.engine.national import NationalGallery, start_ray
+    from central.review import decide_review, waiting
+
+    for name, citizens in (("kit-west", ["C06", "C07"]), ("kit-east", ["C06", "C08"])):
+        kit = field_kit(tmp_path, name, datasets, population, shared_encoder, centre)
+        try:
+            enrol_citizens(kit, population, citizens)  # C06 at both kits
+            export_packets(kit, tmp_path / f"stick-{name}")
+        finally:
+            kit.close()
+    shutil.copytree(tmp_path / "csca", centre.csca_dir)
+    for name in ("kit-west", "kit-east"):
+        import_folder(centre, tmp_path / f"stick-{name}")
+
+    start_ray(num_cpus=1)  # a local Ray, authenticated with the suite's token
+    try:
+        national = NationalGallery(2, national_loader(centre, "voter_registration", "sface"))
+        try:
+            first = deduplicate(centre, national)
+        finally:
+            national.close()
+    finally:
+        ray.shutdown()
+    assert (first.checked, first.registered, len(first.to_review)) == (4, 3, 1)
+    waiting_now = waiting(centre)
+    assert len(waiting_now) == 1
+    later, candidates = waiting_now[0]["person_id"], waiting_now[0]["candidates"]
+    same = {centre.register.person(later).fields["document_number"]}  # type: ignore[union-attr]
+    earlier = centre.register.person(candidates[0]["person"])
+    assert earlier is not None and {earlier.fields["document_number"]} == same  # C06 both times
+    assert candidates[0]["llr"] > 20 and len(candidates) == 1  # face and both fingers agree
+
+    decide_review(centre, later, "merge", "the same citizen enrolled by two kits")
+    assert centre.register.person(later).status == "merged"  # type: ignore[union-attr]
+    assert centre.register.counts()["persons"]["voter_registration"] == {
+        "registered": 3,
+        "merged": 1,
+    }
+    assert "review_decision" in [r["action"] for r in centre.audit.rows(limit=20)]

@@ -20,6 +20,7 @@ import pytest
 
 from central.engine.shard import GalleryShard, PersonTemplates
 from matcher.fingerprint import FingerprintTemplate
+from tests.conftest import RAY_ENV
 from tests.test_fingerprint_index import perturbed, random_finger
 
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -32,30 +33,27 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _ray(env: dict[str, str], *args: str) -> None:
+    done = subprocess.run([RAY, *args], env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"ray {' '.join(args[:2])} failed: {done.stderr[-2000:]}")
+
+
 @pytest.fixture(scope="module")
 def two_node_cluster() -> Iterator[str]:
-    """A head node and a second node on this machine, one CPU each; the address to join."""
+    """A head node and a second node on this machine, one CPU each, authenticated with a token
+    of their own; the address to join."""
     import ray
 
     temp = Path(tempfile.mkdtemp(prefix="ray-"))
+    env = {**os.environ, **RAY_ENV}
     port = _free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     common = ["--num-cpus", "1", "--object-store-memory", "100000000", "--disable-usage-stats"]
     head = ["--head", "--port", str(port), "--temp-dir", str(temp), "--include-dashboard", "false"]
-    subprocess.run(
-        [RAY, "start", *head, "--resources", '{"head_node": 1}', *common],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
     address = f"127.0.0.1:{port}"
-    subprocess.run(
-        [RAY, "start", "--address", address, "--resources", '{"second_node": 1}', *common],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
     try:
+        _ray(env, "start", *head, "--resources", '{"head_node": 1}', *common)
+        _ray(env, "start", "--address", address, "--resources", '{"second_node": 1}', *common)
         ray.init(address=address, log_to_driver=False)
         yield address
     finally:

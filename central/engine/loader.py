@@ -22,15 +22,20 @@ PAGE = 5_000
 
 
 def register_templates(
-    register: Register, name: str, face_format: str, shard: int, shards: int
+    register: Register,
+    name: str,
+    face_format: str,
+    shard: int,
+    shards: int,
+    statuses: tuple[str, ...] = SEARCHABLE,
 ) -> Iterator[PersonTemplates]:
-    """The searchable persons of register ``name`` that fall to ``shard`` of ``shards``."""
+    """The persons of register ``name`` in ``statuses`` that fall to ``shard`` of ``shards``."""
     after = 0
     while True:
         rows = register.db.execute(
             "SELECT id FROM persons WHERE register = %s AND status = ANY(%s) AND id > %s "
             "AND id %% %s = %s ORDER BY id LIMIT %s",
-            (name, list(SEARCHABLE), after, shards, shard, PAGE),
+            (name, list(statuses), after, shards, shard, PAGE),
         ).fetchall()
         if not rows:
             return

@@ -8,7 +8,8 @@ again and loaded again from the register through ``loader`` (nothing lives only 
 the call is retried once.
 
 Runs on a local Ray started here by default, or joins a cluster with ``address``
-(``--ray-address``).
+(``--ray-address``); connections are authenticated with the centre's token
+(:mod:`central.engine.auth`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ ADD_BATCH = 2_000
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Join the cluster at ``address``, or start a local Ray (once per process)."""
+    """Join the cluster at ``address``, or start a local Ray (once per process), authenticated
+    as :func:`central.engine.auth.use_token` set before Ray was imported."""
     if ray.is_initialized():
         return
     if address:
@@ -143,6 +145,22 @@ class NationalGallery:
             h for answer in self._all("search_fingers", probe, limit, exhaustive) for h in answer
         ]
         return heapq.nsmallest(limit, hits, key=lambda h: (-h.score, h.person_id))
+
+    def score(
+        self,
+        person_ids: Iterable[int],
+        face: NDArray[np.float32] | None,
+        probe: Mapping[int, bytes],
+    ) -> list[tuple[int, float | None, dict[int, float]]]:
+        """Exact scores of the probe against these persons, each asked of its owning shard."""
+        by_shard: dict[int, list[int]] = {}
+        for person_id in set(person_ids):
+            by_shard.setdefault(self.owner(person_id), []).append(person_id)
+        return [
+            scored
+            for index, group in sorted(by_shard.items())
+            for scored in self._one(index, "score", group, face, probe)
+        ]
 
     def describe(self) -> list[dict[str, Any]]:
         answers: list[dict[str, Any]] = self._all("describe")

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from matcher.face.gallery import FaceGallery
 from matcher.face.index_policy import FaceIndexPolicy
-from matcher.fingerprint import FingerprintTemplate
+from matcher.fingerprint import FingerprintTemplate, mcc
 from matcher.fingerprint.index import FingerprintGallery, IndexPolicy
 
 
@@ -98,6 +98,34 @@ class GalleryShard:
             FingerHit(int(c.record_id), c.score, c.finger_scores)
             for c in self.fingers.search(templates, shortlist=shortlist, limit=limit)
         ]
+
+    def score(
+        self,
+        person_ids: Iterable[int],
+        face: NDArray[np.float32] | None,
+        probe: Mapping[int, bytes],
+    ) -> list[tuple[int, float | None, dict[int, float]]]:
+        """Exact scores of the probe against the persons of this shard among ``person_ids``:
+        (person, face distance or None, MCC similarity by finger position)."""
+        prepared = {
+            p: mcc.prepare(FingerprintTemplate.from_bytes(d)).expand() for p, d in probe.items()
+        }
+        out = []
+        for person_id in person_ids:
+            if not self.owns(person_id):
+                continue
+            distance = None
+            if face is not None and person_id in self.faces:
+                distance = float(np.linalg.norm(self.faces.template(person_id) - face))
+            enrolled = self.fingers.prepared_of(str(person_id))
+            scores = {
+                position: float(mcc.similarity(prepared[position], enrolled[position]))
+                for position in prepared
+                if position in enrolled
+            }
+            if distance is not None or scores:
+                out.append((person_id, distance, scores))
+        return out
 
     def describe(self) -> dict[str, object]:
         node = ""

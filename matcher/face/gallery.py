@@ -286,6 +286,15 @@ class FaceGallery:
                     self._index.add(self._vectors[start : self._used])
             self._maybe_rebuild()
 
+    def template(self, record_id: int) -> NDArray[np.float32]:
+        """The stored template of ``record_id`` (a copy); KeyError if it is not in the gallery."""
+        with self._lock:
+            slot = int(self._map.lookup(np.asarray([record_id], np.int64))[0])
+            if slot < 0:
+                raise KeyError(record_id)
+            copy: NDArray[np.float32] = self._vectors[slot].copy()
+            return copy
+
     def add_one(self, record_id: int, template: ArrayLike) -> None:
         self.add([record_id], as_template(template)[None, :])
 

@@ -436,5 +436,12 @@ class FingerprintGallery:
         )
         return gallery
 
+    def prepared_of(self, record_id: str) -> dict[int, mcc.PreparedTemplate]:
+        """The prepared templates of one record by finger position ({} if not enrolled)."""
+        return {
+            position: self._prepared[slot]
+            for position, slot in self._records.get(record_id, {}).items()
+        }
+
     def records(self) -> Sequence[str]:
         return list(self._records)

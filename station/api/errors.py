@@ -51,6 +51,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "centre_unreachable": 502,  # station sync: the centre did not answer
     "cluster_error": 503,  # the centre's own PostgreSQL did not start
     "invitation_refused": 403,  # central serve: a wrong, used or expired enrolment code
+    "review_error": 409,  # central review: not waiting, a bad decision or merge target
     "roll_refused": 422,  # a precinct roll that does not open, is not this station's, expired
     "roll_outdated": 409,  # older than the roll held for its precinct
     "roll_record_read_only": 409,  # a voter of a precinct roll: corrections go to the centre

@@ -1,0 +1,158 @@
+"""National de-duplication of the import queue: each queued enrolment against the register.
+
+For each enrolment of a register's queue, oldest first: its face and fingers are searched in the
+national galleries (:class:`~central.engine.national.NationalGallery`, Ray actors) and among the
+enrolments of the same run decided unique before it; every candidate either modality finds is
+scored exactly on both (face distance, MCC similarity per finger) and fused into one LLR
+(:mod:`matcher.fusion`, the same models as the stations'). Reaching the 1:N threshold for the
+register's size makes the enrolment a likely duplicate: it goes to the review queue with its
+candidates (``central review``). Otherwise it is registered, and searchable for the next ones.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from central.engine.loader import register_templates
+from central.engine.shard import GalleryShard, PersonTemplates
+from central.review import send_to_review
+from matcher.fusion import FACE_MODELS, FusionParams, decide, fuse, identify_threshold
+from station.storage import FACE_FORMATS
+
+if TYPE_CHECKING:
+    from central.centre import Centre
+    from central.engine.national import NationalGallery
+
+FACE_FORMAT_OF = {
+    "sface": FACE_FORMATS["sface-2021dec-int8bq"],
+    "dlib": FACE_FORMATS["dlib-resnet-v1"],
+}
+FACE_K = 10
+FINGER_K = 10
+
+
+@dataclass
+class DedupResult:
+    checked: int = 0
+    registered: int = 0
+    to_review: list[dict[str, Any]] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        ordered = sorted(self.seconds)
+        return {
+            "checked": self.checked,
+            "registered": self.registered,
+            "to_review": self.to_review,
+            "p50_s": round(ordered[len(ordered) // 2], 4) if ordered else None,
+            "max_s": round(ordered[-1], 4) if ordered else None,
+        }
+
+
+def queued(
+    centre: Centre, register: str, face_format: str, limit: int | None
+) -> list[PersonTemplates]:
+    """The queue of ``register``, oldest first, with the templates of each person."""
+    rows = centre.register.db.execute(
+        "SELECT id FROM persons WHERE register = %s AND status = 'queued' "
+        "ORDER BY enrolled_at NULLS LAST, id LIMIT %s",
+        (register, limit),
+    ).fetchall()
+    wanted = {int(r["id"]) for r in rows}
+    found = {
+        p.person_id: p
+        for p in register_templates(centre.register, register, face_format, 0, 1, ("queued",))
+        if p.person_id in wanted
+    }
+    return [found.get(int(r["id"]), PersonTemplates(int(r["id"]))) for r in rows]
+
+
+def _candidates(
+    national: NationalGallery, batch: GalleryShard, person: PersonTemplates
+) -> list[tuple[int, float | None, dict[int, float]]]:
+    ids: set[int] = set()
+    local: set[int] = set()
+    if person.face is not None:
+        for source, found in (
+            (national, national.search_face(person.face[None, :], FACE_K)[1][0]),
+            (batch, batch.search_face(person.face[None, :], FACE_K)[1][0]),
+        ):
+            (ids if source is national else local).update(int(i) for i in found if i >= 0)
+    if person.fingers:
+        ids.update(h.person_id for h in national.search_fingers(person.fingers, FINGER_K))
+        local.update(h.person_id for h in batch.search_fingers(person.fingers, FINGER_K))
+    scored = national.score(ids, person.face, person.fingers) if ids else []
+    if local:
+        scored += batch.score(local, person.face, person.fingers)
+    return scored
+
+
+def deduplicate(
+    centre: Centre,
+    national: NationalGallery,
+    *,
+    register: str = "voter_registration",
+    face_model: str = "sface",
+    limit: int | None = None,
+) -> DedupResult:
+    """Decide the queued enrolments of ``register`` (at most ``limit``); see the module."""
+    params = FusionParams(face=FACE_MODELS[face_model])
+    result = DedupResult()
+    batch = GalleryShard(0, 1)  # this run's newly registered, until the next run loads them
+    size = _registered(centre, register)
+    for person in queued(centre, register, FACE_FORMAT_OF[face_model], limit):
+        started = time.perf_counter()
+        threshold = identify_threshold(params, max(1, size))
+        likely: list[dict[str, Any]] = []
+        for candidate, distance, fingers in _candidates(national, batch, person):
+            fused = fuse(distance, fingers, params)
+            if decide(fused, threshold):
+                likely.append(
+                    {
+                        "person": candidate,
+                        "llr": round(fused.llr, 3),
+                        "face_distance": None if distance is None else round(distance, 4),
+                        "finger_scores": {str(p): round(s, 4) for p, s in fingers.items()},
+                    }
+                )
+        likely.sort(key=lambda c: -float(c["llr"]))
+        with centre.register.transaction():
+            if likely:
+                send_to_review(centre, person.person_id, likely, threshold)
+                result.to_review.append({"person": person.person_id, "candidates": likely})
+            else:
+                centre.register.update_person(person.person_id, status="registered")
+                centre.audit.append(
+                    centre.actor, "dedup", target=person.person_id, outcome="registered"
+                )
+                result.registered += 1
+                size += 1
+        if not likely and (person.face is not None or person.fingers):
+            batch.add([person])
+        result.checked += 1
+        result.seconds.append(time.perf_counter() - started)
+    return result
+
+
+def _registered(centre: Centre, register: str) -> int:
+    row = centre.register.db.execute(
+        "SELECT count(*) AS n FROM persons WHERE register = %s AND status = 'registered'",
+        (register,),
+    ).fetchone()
+    return int(row["n"]) if row else 0
+
+
+def national_loader(centre: Centre, register: str, face_model: str) -> Any:
+    """The loader of :class:`NationalGallery` over the registered persons of ``register``."""
+    face_format = FACE_FORMAT_OF[face_model]
+
+    def load(shard: int, shards: int) -> list[PersonTemplates]:
+        return list(
+            register_templates(
+                centre.register, register, face_format, shard, shards, ("registered",)
+            )
+        )
+
+    return load
