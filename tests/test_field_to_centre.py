@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,6 +86,25 @@ def enrol_citizens(station: Station, population: Population, ids: list[str]) -> 
         assert enrolled.record.status.value == "active", enrolled.reasons
 
 
+def hand_over(
+    tmp_path: Path,
+    name: str,
+    citizens: list[str],
+    datasets: Path,
+    population: Population,
+    encoder: FaceEncoder,
+    centre: Centre,
+) -> list[dict[str, Any]]:
+    """A kit enrols ``citizens`` and writes its packets to ``tmp_path/stick-NAME``; its packets."""
+    kit = field_kit(tmp_path, name, datasets, population, encoder, centre)
+    try:
+        enrol_citizens(kit, population, citizens)
+        export_packets(kit, tmp_path / f"stick-{name}")
+        return kit.storage.packets()
+    finally:
+        kit.close()
+
+
 def test_two_kits_hand_over_their_enrolments_and_the_centre_holds_each_once(
     tmp_path: Path,
     datasets: Path,
@@ -92,27 +112,19 @@ def test_two_kits_hand_over_their_enrolments_and_the_centre_holds_each_once(
     shared_encoder: FaceEncoder,
     centre: Centre,
 ) -> None:
-    north = field_kit(tmp_path, "kit-north", datasets, population, shared_encoder, centre)
-    try:
-        enrol_citizens(north, population, ["C01", "C02", "C03"])
-        assert len(export_packets(north, tmp_path / "stick-north").written) == 3
-    finally:
-        north.close()
-    south = field_kit(tmp_path, "kit-south", datasets, population, shared_encoder, centre)
-    try:
-        enrol_citizens(south, population, ["C03", "C04"])  # C03 enrolled at both kits
-        export_packets(south, tmp_path / "stick-south")
-        # C04's packet (the kit's second record) is the one changed on the way
-        changed_id = next(p["packet"] for p in south.storage.packets() if p["record_id"] == 2)
-    finally:
-        south.close()
-    changed = tmp_path / "stick-south" / f"{changed_id}.packet"
+    kit = (datasets, population, shared_encoder, centre)
+    north = hand_over(tmp_path, "kit-north", ["C01", "C02", "C03"], *kit)
+    assert len(north) == 3
+    south = hand_over(tmp_path, "kit-south", ["C03", "C04"], *kit)  # C03 at both kits
+    # C04's packet (the kit's second record) is the one changed on the way
+    changed_id = next(p["packet"] for p in south if p["record_id"] == 2)
+    changed = tmp_path / "stick-kit-south" / f"{changed_id}.packet"
     data = bytearray(changed.read_bytes())
     data[-40] ^= 0x01  # one bit flipped on the stick
     changed.write_bytes(bytes(data))
 
     shutil.copytree(tmp_path / "csca", centre.csca_dir)  # the issuer's CSCA, trusted at the centre
-    sticks = [tmp_path / "stick-north", tmp_path / "stick-south"]
+    sticks = [tmp_path / "stick-kit-north", tmp_path / "stick-kit-south"]
     first = [import_folder(centre, stick) for stick in sticks]
     second = [import_folder(centre, stick) for stick in sticks]
     assert [(r.imported, r.already_had, len(r.rejected)) for r in first] == [(3, 0, 0), (1, 0, 1)]
@@ -164,13 +176,8 @@ def test_a_card_the_centre_cannot_authenticate_is_held_for_review_not_stored_as_
     shared_encoder: FaceEncoder,
     centre: Centre,
 ) -> None:
-    kit = field_kit(tmp_path, "kit-east", datasets, population, shared_encoder, centre)
-    try:
-        enrol_citizens(kit, population, ["C05"])
-        export_packets(kit, tmp_path / "stick")
-    finally:
-        kit.close()
-    result = import_folder(centre, tmp_path / "stick")  # this centre trusts no CSCA yet
+    hand_over(tmp_path, "kit-east", ["C05"], datasets, population, shared_encoder, centre)
+    result = import_folder(centre, tmp_path / "stick-kit-east")  # it trusts no CSCA yet
     assert result.imported == 1 and len(result.held) == 1
     assert "passive authentication" in result.held[0]["reason"]
     assert centre.register.counts()["persons"] == {"voter_registration": {"held": 1}}
@@ -190,12 +197,7 @@ def test_national_deduplication_registers_the_unique_and_queues_the_same_citizen
     from central.review import decide_review, waiting
 
     for name, citizens in (("kit-west", ["C06", "C07"]), ("kit-east", ["C06", "C08"])):
-        kit = field_kit(tmp_path, name, datasets, population, shared_encoder, centre)
-        try:
-            enrol_citizens(kit, population, citizens)  # C06 at both kits
-            export_packets(kit, tmp_path / f"stick-{name}")
-        finally:
-            kit.close()
+        hand_over(tmp_path, name, citizens, datasets, population, shared_encoder, centre)
     shutil.copytree(tmp_path / "csca", centre.csca_dir)
     for name in ("kit-west", "kit-east"):
         import_folder(centre, tmp_path / f"stick-{name}")
