@@ -14,6 +14,7 @@ import logging
 import click
 
 from benchmarks.console import console
+from benchmarks.dedup import dedup
 from benchmarks.face import face
 from benchmarks.fingerprint import fingerprint
 from benchmarks.handover import handover
@@ -38,6 +39,7 @@ def main() -> None:
 
 
 main.add_command(console)
+main.add_command(dedup)
 main.add_command(face)
 main.add_command(fingerprint)
 main.add_command(handover)

@@ -499,3 +499,26 @@ def review_decide(
 
     decide_review(centre, person, decision, reason, same_as)
     click.echo(f"person {person}: {decision}")
+
+
+@main.group()
+def bench() -> None:
+    """The centre's measurements (from a checkout: they use benchmarks/ and the datasets)."""
+
+
+@bench.command(
+    name="dedup", context_settings={"ignore_unknown_options": True, "help_option_names": []}
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_dedup(args: tuple[str, ...]) -> None:
+    """De-duplication against synthetic national galleries: `python -m benchmarks dedup`
+    (--persons N[,N...] --workers 1,2 [--datasets DIR] [--json]; --help for all)."""
+    import subprocess
+
+    checkout = Path(__file__).resolve().parents[1]
+    if not (checkout / "benchmarks" / "dedup.py").is_file():
+        _fail("the benchmarks come with a checkout of the project, not with the installed package")
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "dedup", *args], cwd=checkout, check=False
+    )
+    sys.exit(done.returncode)

@@ -89,6 +89,31 @@ def _candidates(
     return scored
 
 
+def judge(
+    national: NationalGallery,
+    batch: GalleryShard,
+    person: PersonTemplates,
+    params: FusionParams,
+    register_size: int,
+) -> tuple[list[dict[str, Any]], float]:
+    """(candidates at or above the 1:N threshold, best first; the threshold) for one enrolment."""
+    threshold = identify_threshold(params, max(1, register_size))
+    likely: list[dict[str, Any]] = []
+    for candidate, distance, fingers in _candidates(national, batch, person):
+        fused = fuse(distance, fingers, params)
+        if decide(fused, threshold):
+            likely.append(
+                {
+                    "person": candidate,
+                    "llr": round(fused.llr, 3),
+                    "face_distance": None if distance is None else round(distance, 4),
+                    "finger_scores": {str(p): round(s, 4) for p, s in fingers.items()},
+                }
+            )
+    likely.sort(key=lambda c: -float(c["llr"]))
+    return likely, threshold
+
+
 def deduplicate(
     centre: Centre,
     national: NationalGallery,
@@ -104,20 +129,7 @@ def deduplicate(
     size = _registered(centre, register)
     for person in queued(centre, register, FACE_FORMAT_OF[face_model], limit):
         started = time.perf_counter()
-        threshold = identify_threshold(params, max(1, size))
-        likely: list[dict[str, Any]] = []
-        for candidate, distance, fingers in _candidates(national, batch, person):
-            fused = fuse(distance, fingers, params)
-            if decide(fused, threshold):
-                likely.append(
-                    {
-                        "person": candidate,
-                        "llr": round(fused.llr, 3),
-                        "face_distance": None if distance is None else round(distance, 4),
-                        "finger_scores": {str(p): round(s, 4) for p, s in fingers.items()},
-                    }
-                )
-        likely.sort(key=lambda c: -float(c["llr"]))
+        likely, threshold = judge(national, batch, person, params, size)
         with centre.register.transaction():
             if likely:
                 send_to_review(centre, person.person_id, likely, threshold)

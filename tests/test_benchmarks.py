@@ -16,9 +16,9 @@ PACKAGES = ("station", "drivers", "matcher", "calibration")
 def test_every_benchmark_is_a_command_of_python_m_benchmarks() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0, result.output
-    for name in ("face", "fingerprint", "scanner", "liveness", "roll", "handover"):
+    for name in ("face", "fingerprint", "scanner", "liveness", "roll", "handover", "dedup"):
         assert name in result.output
-    for name in ("face", "fingerprint", "scanner", "liveness", "roll", "handover"):
+    for name in ("face", "fingerprint", "scanner", "liveness", "roll", "handover", "dedup"):
         help_text = CliRunner().invoke(main, [name, "--help"]).output
         assert "--datasets" in help_text and "--json" in help_text
 

@@ -1,0 +1,205 @@
+"""``python -m benchmarks dedup`` (also ``central bench dedup``): national de-duplication timed.
+
+A synthetic national gallery of N persons (a face and two fingers each) on W shards (Ray actors on
+a local Ray with W CPUs): faces drawn from a two-level Gaussian fitted on real LFW dev templates
+(benchmarks/synthetic_faces.py), fingers made from UPEK prints as the fingerprint bench makes its
+distractors (benchmarks/fingerprint_distractors.py). Planted in it: persons whose face is a real
+LFW photo and whose two fingers are real first impressions of FVC2002 DB1_B and DB2_B fingers.
+Probes, decided as ``central dedup`` decides them (:func:`central.dedup.judge`):
+
+- planted duplicates: the same people again, another photo and the second impressions; recall is
+  the share held with the planted person among the candidates;
+- unique enrolments: LFW people not in the gallery with real DB3_B fingers nobody enrolled; a false
+  hold is one of them reaching the threshold.
+
+The real sets are small (20 DB1_B/DB2_B fingers make 10 planted persons), so recall and false
+holds are coarse at this size; the times are what the sizes measure.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from benchmarks.common import datasets_dir, datasets_option, echo_json, parse_sizes
+from benchmarks.fingerprint_distractors import make_distractors
+from benchmarks.synthetic_faces import TemplateModel
+from calibration.face_pipeline import face_templates, list_people
+from calibration.fingerprint_pipeline import extract_templates, list_impressions
+from calibration.sample_cache import default_cache_root
+from central.engine.shard import GalleryShard, PersonTemplates
+from matcher.fingerprint import FingerprintTemplate
+from matcher.fusion import FACE_MODELS, FusionParams
+
+PLANTED_BASE = 10_000_000  # person ids of the planted persons; distractors below
+RIGHT_INDEX, LEFT_INDEX = 2, 7
+
+
+def _fingers(data: Path, name: str, dpi: float) -> dict[str, list[FingerprintTemplate]]:
+    """Finger label -> its impressions in order, extracted (cached)."""
+    listed = list_impressions(data / "fingerprints" / name)
+    templates = extract_templates(
+        [p for _, _, p in listed], dpi, workers=1, cache_root=default_cache_root()
+    )
+    out: dict[str, list[FingerprintTemplate]] = {}
+    for (finger, _, _), template in zip(listed, templates, strict=True):
+        out.setdefault(f"{name}:{finger}", []).append(template)
+    return out
+
+
+def _faces(data: Path, people: int) -> tuple[list[list[np.ndarray]], TemplateModel]:
+    """The first two photos' templates of ``people`` LFW dev people with two photos or more,
+    and the face model fitted on all their photos' templates."""
+    listed = list_people(data / "faces" / "lfw_dev" / "images")
+    chosen = [name for name in sorted(listed) if len(listed[name]) >= 2][:people]
+    paths = [p for name in chosen for p in listed[name][:4]]
+    labels = [name for name in chosen for _ in listed[name][:4]]
+    vectors = face_templates(paths, workers=1, cache_root=default_cache_root())
+    by_person: dict[str, list[np.ndarray]] = {}
+    kept, kept_labels = [], []
+    for label, vector in zip(labels, vectors, strict=True):
+        if vector is not None:
+            by_person.setdefault(label, []).append(np.asarray(vector, np.float32))
+            kept.append(vector)
+            kept_labels.append(label)
+    model = TemplateModel.fit(np.stack(kept), kept_labels)
+    return [v for v in by_person.values() if len(v) >= 2], model
+
+
+def _build(persons: list[PersonTemplates], workers: int) -> tuple[Any, float]:
+    from central.engine.national import NationalGallery
+
+    def loader(shard: int, shards: int) -> list[PersonTemplates]:
+        return [p for p in persons if p.person_id % shards == shard]
+
+    started = time.perf_counter()
+    national = NationalGallery(workers, loader)
+    return national, time.perf_counter() - started
+
+
+@click.command()
+@datasets_option
+@click.option("--persons", "sizes", default="1000,10000", show_default=True, callback=parse_sizes)
+@click.option("--workers", "worker_counts", default="1,2", show_default=True, callback=parse_sizes)
+@click.option("--unique", type=click.IntRange(1, 200), default=40, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def dedup(
+    datasets: Path | None,
+    sizes: list[int],
+    worker_counts: list[int],
+    unique: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Enrolments de-duplicated per hour against N persons on W workers, recall, false holds."""
+    import ray
+
+    from central.dedup import judge
+
+    data = datasets_dir(datasets)
+    mates = {**_fingers(data, "fvc2002_b/DB1_B", 500), **_fingers(data, "fvc2002_b/DB2_B", 569)}
+    loners = _fingers(data, "fvc2002_b/DB3_B", 500)
+    sources = [(label, t) for label, ts in _fingers(data, "upek", 500).items() for t in ts]
+    faces, model = _faces(data, 10 + unique + 40)
+    mate_labels = sorted(mates)
+    planted = [
+        (
+            PersonTemplates(
+                PLANTED_BASE + n,
+                faces[n][0],
+                {
+                    RIGHT_INDEX: mates[mate_labels[2 * n]][0].to_bytes(),
+                    LEFT_INDEX: mates[mate_labels[2 * n + 1]][0].to_bytes(),
+                },
+            ),
+            PersonTemplates(
+                -1,
+                faces[n][1],
+                {
+                    RIGHT_INDEX: mates[mate_labels[2 * n]][1].to_bytes(),
+                    LEFT_INDEX: mates[mate_labels[2 * n + 1]][1].to_bytes(),
+                },
+            ),
+        )
+        for n in range(min(len(mate_labels) // 2, len(faces)))
+    ]
+    loner_labels = sorted(loners)
+    uniques = [
+        PersonTemplates(
+            -1,
+            faces[len(planted) + n][0],
+            {
+                RIGHT_INDEX: loners[loner_labels[(2 * n) % len(loner_labels)]][n % 8].to_bytes(),
+                LEFT_INDEX: loners[loner_labels[(2 * n + 1) % len(loner_labels)]][n % 8].to_bytes(),
+            },
+        )
+        for n in range(min(unique, len(faces) - len(planted)))
+    ]
+    params = FusionParams(face=FACE_MODELS["sface"])
+    rows: list[dict[str, Any]] = []
+    rng_seed = seed
+    biggest = max(sizes)
+    distractor_faces = model.gallery(biggest, seed=rng_seed)
+    distractor_fingers = make_distractors(sources, 2 * biggest, seed=rng_seed)
+    distractors = [
+        PersonTemplates(
+            i,
+            distractor_faces[i],
+            {
+                RIGHT_INDEX: distractor_fingers[2 * i].to_bytes(),
+                LEFT_INDEX: distractor_fingers[2 * i + 1].to_bytes(),
+            },
+        )
+        for i in range(biggest)
+    ]
+    for size in sorted(sizes):
+        gallery = [p for p, _ in planted] + distractors[: max(0, size - len(planted))]
+        for workers in sorted(worker_counts):
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+            try:
+                national, build_s = _build(gallery, workers)
+                batch = GalleryShard(0, 1)
+                seconds, found, holds = [], 0, 0
+                for enrolled, probe in planted:
+                    started = time.perf_counter()
+                    likely, _ = judge(national, batch, probe, params, size)
+                    seconds.append(time.perf_counter() - started)
+                    found += any(c["person"] == enrolled.person_id for c in likely)
+                for probe in uniques:
+                    started = time.perf_counter()
+                    likely, _ = judge(national, batch, probe, params, size)
+                    seconds.append(time.perf_counter() - started)
+                    holds += bool(likely)
+                shards = national.describe()
+                national.close()
+            finally:
+                ray.shutdown()
+            ordered = sorted(seconds)
+            rows.append(
+                {
+                    "persons": size,
+                    "workers": workers,
+                    "enrolments_per_hour": round(3600 / (sum(seconds) / len(seconds))),
+                    "p50_s": round(ordered[len(ordered) // 2], 4),
+                    "p95_s": round(ordered[int(0.95 * (len(ordered) - 1))], 4),
+                    "recall": round(found / len(planted), 4),
+                    "planted": len(planted),
+                    "false_holds_per_1000": round(1000 * holds / len(uniques), 1),
+                    "unique_probes": len(uniques),
+                    "build_s": round(build_s, 1),
+                    "memory_mb_per_shard": round(max(float(s["rss_mb"]) for s in shards), 1),
+                    "driver_rss_mb": round(
+                        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                    ),
+                }
+            )
+            if not as_json:
+                click.echo(rows[-1])
+    if as_json:
+        echo_json(rows)
