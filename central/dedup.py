@@ -72,21 +72,10 @@ def queued(
 def _candidates(
     national: NationalGallery, batch: GalleryShard, person: PersonTemplates
 ) -> list[tuple[int, float | None, dict[int, float]]]:
-    ids: set[int] = set()
-    local: set[int] = set()
-    if person.face is not None:
-        for source, found in (
-            (national, national.search_face(person.face[None, :], FACE_K)[1][0]),
-            (batch, batch.search_face(person.face[None, :], FACE_K)[1][0]),
-        ):
-            (ids if source is national else local).update(int(i) for i in found if i >= 0)
-    if person.fingers:
-        ids.update(h.person_id for h in national.search_fingers(person.fingers, FINGER_K))
-        local.update(h.person_id for h in batch.search_fingers(person.fingers, FINGER_K))
-    scored = national.score(ids, person.face, person.fingers) if ids else []
-    if local:
-        scored += batch.score(local, person.face, person.fingers)
-    return scored
+    """Exactly scored candidates from every shard (one call each, in parallel) and from this
+    run's newly registered enrolments."""
+    found = national.candidates(person.face, person.fingers, FACE_K, FINGER_K)
+    return found + batch.candidates(person.face, person.fingers, FACE_K, FINGER_K)
 
 
 def judge(

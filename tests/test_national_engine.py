@@ -112,6 +112,11 @@ def test_shards_on_both_nodes_answer_as_one_gallery_and_survive_a_killed_actor(
         assert [h.person_id for h in national_hits] == [h.person_id for h in single_hits]
         assert national_hits[0].person_id == mate.person_id
 
+        one_call = national.candidates(mate.face, probe)  # every shard's, scored on both
+        assert {c[0] for c in single.candidates(mate.face, probe)} <= {c[0] for c in one_call}
+        scored = {c[0]: c for c in one_call}[mate.person_id]
+        assert scored[1] is not None and scored[1] < 0.5 and scored[2][2] > 0.2
+
         ray.kill(national.shards[1], no_restart=True)  # a node's actor lost
         again = national.search_face(probes, 5)
         assert np.array_equal(again[1], expected[1])  # reloaded from the register's loader

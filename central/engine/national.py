@@ -162,6 +162,18 @@ class NationalGallery:
             for scored in self._one(index, "score", group, face, probe)
         ]
 
+    def candidates(
+        self,
+        face: NDArray[np.float32] | None,
+        probe: Mapping[int, bytes],
+        face_k: int = 10,
+        finger_k: int = 10,
+    ) -> list[tuple[int, float | None, dict[int, float]]]:
+        """Every shard's exactly scored candidates for one enrolment (a superset of the global
+        face and finger top-k), asked of all shards at once."""
+        answers = self._all("candidates", face, probe, face_k, finger_k)
+        return [scored for answer in answers for scored in answer]
+
     def describe(self) -> list[dict[str, Any]]:
         answers: list[dict[str, Any]] = self._all("describe")
         return answers

@@ -127,6 +127,23 @@ class GalleryShard:
                 out.append((person_id, distance, scores))
         return out
 
+    def candidates(
+        self,
+        face: NDArray[np.float32] | None,
+        probe: Mapping[int, bytes],
+        face_k: int = 10,
+        finger_k: int = 10,
+    ) -> list[tuple[int, float | None, dict[int, float]]]:
+        """This shard's face top-k and finger top-k for one enrolment, each scored exactly on
+        both modalities: one round trip per shard, all shards at once."""
+        ids: set[int] = set()
+        if face is not None and len(self.faces):
+            found = self.faces.search(face[None, :], face_k)[1][0]
+            ids.update(int(i) for i in found if i >= 0)
+        if probe and len(self.fingers):
+            ids.update(h.person_id for h in self.search_fingers(probe, finger_k))
+        return self.score(ids, face, probe) if ids else []
+
     def describe(self) -> dict[str, object]:
         node = ""
         try:
