@@ -13,11 +13,14 @@ import logging
 from pathlib import Path
 from types import TracebackType
 
+from cryptography import x509
+
 from central.audit import CentreAudit
 from central.keys import CentreKeys, centre_keys
 from central.postgres import LocalCluster
 from central.register import Register
 from central.stations import StationRegistry
+from drivers.idcard.pa import load_csca_folder
 from station.security.crypto import (
     Sealer,
     TamperedDataError,
@@ -62,6 +65,8 @@ class Centre:
         self.cluster: LocalCluster | None = None
         self._register: Register | None = None
         self._audit: CentreAudit | None = None
+        self._keys: CentreKeys | None = None
+        self._csca: tuple[int | None, list[x509.Certificate]] | None = None
 
     @property
     def csca_dir(self) -> Path:
@@ -121,7 +126,18 @@ class Centre:
 
     @property
     def keys(self) -> CentreKeys:
-        return centre_keys(self.data_dir)
+        """The centre's exchange keys, read from their file once."""
+        if self._keys is None:
+            self._keys = centre_keys(self.data_dir)
+        return self._keys
+
+    def csca_certificates(self) -> list[x509.Certificate]:
+        """The trusted CSCA certificates of ``csca/``, read again only when the folder changes."""
+        folder = self.csca_dir
+        stamp = folder.stat().st_mtime_ns if folder.is_dir() else None
+        if self._csca is None or self._csca[0] != stamp:
+            self._csca = (stamp, load_csca_folder(folder) if stamp is not None else [])
+        return self._csca[1]
 
     @property
     def stations(self) -> StationRegistry:

@@ -15,20 +15,15 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from central.engine.loader import register_templates
+from central.engine.loader import face_format, person_templates, register_templates
 from central.engine.shard import GalleryShard, PersonTemplates
 from central.review import send_to_review
 from matcher.fusion import FACE_MODELS, FusionParams, decide, fuse, identify_threshold
-from station.storage import FACE_FORMATS
 
 if TYPE_CHECKING:
     from central.centre import Centre
     from central.engine.national import NationalGallery
 
-FACE_FORMAT_OF = {
-    "sface": FACE_FORMATS["sface-2021dec-int8bq"],
-    "dlib": FACE_FORMATS["dlib-resnet-v1"],
-}
 FACE_K = 10
 FINGER_K = 10
 
@@ -60,13 +55,7 @@ def queued(
         "ORDER BY enrolled_at NULLS LAST, id LIMIT %s",
         (register, limit),
     ).fetchall()
-    wanted = {int(r["id"]) for r in rows}
-    found = {
-        p.person_id: p
-        for p in register_templates(centre.register, register, face_format, 0, 1, ("queued",))
-        if p.person_id in wanted
-    }
-    return [found.get(int(r["id"]), PersonTemplates(int(r["id"]))) for r in rows]
+    return [person_templates(centre.register, int(r["id"]), face_format) for r in rows]
 
 
 def _candidates(
@@ -116,7 +105,7 @@ def deduplicate(
     result = DedupResult()
     batch = GalleryShard(0, 1)  # this run's newly registered, until the next run loads them
     size = _registered(centre, register)
-    for person in queued(centre, register, FACE_FORMAT_OF[face_model], limit):
+    for person in queued(centre, register, face_format(face_model), limit):
         started = time.perf_counter()
         likely, threshold = judge(national, batch, person, params, size)
         with centre.register.transaction():
@@ -147,13 +136,11 @@ def _registered(centre: Centre, register: str) -> int:
 
 def national_loader(centre: Centre, register: str, face_model: str) -> Any:
     """The loader of :class:`NationalGallery` over the registered persons of ``register``."""
-    face_format = FACE_FORMAT_OF[face_model]
+    chosen = face_format(face_model)
 
     def load(shard: int, shards: int) -> list[PersonTemplates]:
         return list(
-            register_templates(
-                centre.register, register, face_format, shard, shards, ("registered",)
-            )
+            register_templates(centre.register, register, chosen, shard, shards, ("registered",))
         )
 
     return load

@@ -26,10 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cryptography import x509
+
 from central.stations import StationRegistryError
 from drivers.idcard.lds import LDSError, parse_dg1
 from drivers.idcard.mrz import MRZError
-from drivers.idcard.pa import load_csca_folder, passive_authentication
+from drivers.idcard.pa import passive_authentication
 from station.exchange.envelope import PacketError, open_packet, seal_packet
 from station.exchange.packets import ISO_MINUTIAE_FORMAT
 from station.records import PersonFields
@@ -120,7 +122,7 @@ def open_one(centre: Centre, data: bytes) -> Opened:
 
 
 def card_checks(
-    manifest: dict[str, Any], images: dict[str, bytes], csca_dir: Path
+    manifest: dict[str, Any], images: dict[str, bytes], csca: list[x509.Certificate], csca_dir: Path
 ) -> tuple[bool, str, list[dict[str, Any]]]:
     """(passed, why, the checks): passive authentication of the chip's files as read, and the
     record's document number against DG1. No card read at enrolment passes with that said."""
@@ -139,7 +141,6 @@ def card_checks(
     groups = {1: images["chip_dg1"]}
     if "chip_dg2" in images:
         groups[2] = images["chip_dg2"]
-    csca = load_csca_folder(csca_dir) if csca_dir.is_dir() else []
     report = passive_authentication(images["chip_sod"], groups, csca, mrz.issuing_state)
     checks = report.to_json()
     if not report.passed:
@@ -199,12 +200,9 @@ def _store_enrollment(centre: Centre, opened: Opened, result: ImportResult) -> N
     record = _record(manifest)
     templates, images = _templates(manifest), _images(manifest)
     register = centre.register
-    by_kind = {i["kind"]: i["data"] for i in images}
-    passed, why, checks = card_checks(manifest, by_kind, centre.csca_dir)
-    status = "queued" if passed else "held"
     if register.deleted_before_enrolment(opened.station_id, manifest["station_record"]):
-        why = "the station deleted this record before its enrolment arrived"
-        _not_applied(centre, opened, record["purpose"], why, result)
+        deleted = "the station deleted this record before its enrolment arrived"
+        _not_applied(centre, opened, record["purpose"], deleted, result)
         return
     known = register.person_of_station_record(opened.station_id, manifest["station_record"])
     if known is not None:
@@ -212,6 +210,11 @@ def _store_enrollment(centre: Centre, opened: Opened, result: ImportResult) -> N
             f"record {manifest['station_record']} of {opened.station_id} already came in packet "
             f"{known.packet_id}"
         )
+    by_kind = {i["kind"]: i["data"] for i in images}
+    passed, why, checks = card_checks(
+        manifest, by_kind, centre.csca_certificates(), centre.csca_dir
+    )
+    status = "queued" if passed else "held"
     with register.transaction():
         register.add_packet(
             opened.packet_id,

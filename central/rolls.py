@@ -16,19 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from central.engine.loader import face_format
 from station.exchange.envelope import seal_packet
 from station.exchange.rolls import ROLL_KIND, Roll, RollTemplate, RollVoter
-from station.storage import FACE_FORMATS, FINGER_FORMAT
+from station.storage import FINGER_FORMAT
 
 if TYPE_CHECKING:
     from central.centre import Centre
 
 ROLL_STATUSES = ("queued", "registered")  # de-duplication (the next issue) moves queued on
 DEFAULT_VALID_DAYS = 90
-FACE_MODELS = {
-    "sface": FACE_FORMATS["sface-2021dec-int8bq"],
-    "dlib": FACE_FORMATS["dlib-resnet-v1"],
-}
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ def make_roll(
     valid_days: int = DEFAULT_VALID_DAYS,
 ) -> MadeRoll:
     """The roll of ``precinct`` for ``station_id``, sealed, recorded and audited."""
-    face_format = FACE_MODELS[face_model]
+    wanted_face = face_format(face_model)
     recipient = centre.stations.encryption_key_for(station_id)
     db = centre.register
     voters, without_face = [], 0
@@ -84,7 +81,7 @@ def make_roll(
         templates = [
             RollTemplate(t["modality"], t["position"], t["format"], t["quality"], t["data"])
             for t in db.templates_of(person_id)
-            if t["format"] in (face_format, FINGER_FORMAT)
+            if t["format"] in (wanted_face, FINGER_FORMAT)
         ]
         without_face += not any(t.modality == "face" for t in templates)
         voters.append(

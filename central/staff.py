@@ -98,7 +98,13 @@ class Staff:
     def __init__(self, register: Register, kdf: KdfParams | None = None) -> None:
         self.register = register
         self.kdf = kdf or KdfParams()
+        self._decoy_hash: str | None = None
         register.db.execute(SCHEMA)
+
+    def _decoy(self) -> str:
+        if self._decoy_hash is None:
+            self._decoy_hash = hash_password(one_time_password(), self.kdf)
+        return self._decoy_hash
 
     def count(self) -> int:
         row = self.register.db.execute("SELECT count(*) AS n FROM staff").fetchone()
@@ -135,10 +141,8 @@ class Staff:
         db = self.register.db
         row = db.execute("SELECT * FROM staff WHERE login = %s", (login,)).fetchone()
         now = dt.datetime.now(dt.UTC)
-        if row is None:
-            verify_password(password, hash_password("x" * 12, self.kdf))  # the same time
-            raise SignInError()
-        if row["disabled"] or (row["locked_until"] and row["locked_until"] > now):
+        if row is None or row["disabled"] or (row["locked_until"] and row["locked_until"] > now):
+            verify_password(password, self._decoy())  # one hash, as a real check takes
             raise SignInError()
         if not verify_password(password, row["password"]):
             failures = int(row["failures"]) + 1

@@ -14,8 +14,9 @@ import numpy as np
 
 from central.engine.shard import PersonTemplates
 from central.register import Register
+from matcher.face.engines import MODEL_OF
 from matcher.face.templates import template_from_bytes
-from station.storage import FINGER_FORMAT
+from station.storage import FACE_FORMATS, FINGER_FORMAT
 
 SEARCHABLE = ("queued", "registered")
 PAGE = 5_000
@@ -40,13 +41,23 @@ def register_templates(
         if not rows:
             return
         for row in rows:
-            person_id = int(row["id"])
-            face, fingers = None, {}
-            for template in register.templates_of(person_id):
-                if template["format"] == face_format:
-                    face = np.asarray(template_from_bytes(template["data"]), np.float32)
-                elif template["format"] == FINGER_FORMAT and template["position"]:
-                    fingers[int(template["position"])] = template["data"]
-            if face is not None or fingers:
-                yield PersonTemplates(person_id, face, fingers)
+            person = person_templates(register, int(row["id"]), face_format)
+            if person.face is not None or person.fingers:
+                yield person
         after = int(rows[-1]["id"])
+
+
+def person_templates(register: Register, person_id: int, face_format: str) -> PersonTemplates:
+    """One person's face template of ``face_format`` and finger templates, opened."""
+    face, fingers = None, {}
+    for template in register.templates_of(person_id):
+        if template["format"] == face_format:
+            face = np.asarray(template_from_bytes(template["data"]), np.float32)
+        elif template["format"] == FINGER_FORMAT and template["position"]:
+            fingers[int(template["position"])] = template["data"]
+    return PersonTemplates(person_id, face, fingers)
+
+
+def face_format(encoder: str) -> str:
+    """The template format the face encoder named ``encoder`` (sface, dlib) writes."""
+    return FACE_FORMATS[MODEL_OF[encoder]]

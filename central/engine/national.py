@@ -146,22 +146,6 @@ class NationalGallery:
         ]
         return heapq.nsmallest(limit, hits, key=lambda h: (-h.score, h.person_id))
 
-    def score(
-        self,
-        person_ids: Iterable[int],
-        face: NDArray[np.float32] | None,
-        probe: Mapping[int, bytes],
-    ) -> list[tuple[int, float | None, dict[int, float]]]:
-        """Exact scores of the probe against these persons, each asked of its owning shard."""
-        by_shard: dict[int, list[int]] = {}
-        for person_id in set(person_ids):
-            by_shard.setdefault(self.owner(person_id), []).append(person_id)
-        return [
-            scored
-            for index, group in sorted(by_shard.items())
-            for scored in self._one(index, "score", group, face, probe)
-        ]
-
     def candidates(
         self,
         face: NDArray[np.float32] | None,

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jwcrypto import jwk
+
 from station.errors import StationError
 from station.exchange.envelope import PacketError
 from station.exchange.identity import TrustedCentre, signing_key
@@ -68,6 +70,7 @@ class _Client:
     attempts: int
     backoff: float
     timeout: float
+    key: jwk.JWK  # the station's signing key, read once
 
     def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
         """(status, body); retried with back-off; CentreUnreachableError when it never answers."""
@@ -75,11 +78,7 @@ class _Client:
         for attempt in range(self.attempts):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
-            token = station_token(
-                self.station.settings.station_id,
-                signing_key(self.station.storage),
-                self.centre.centre_id,
-            )
+            token = station_token(self.station.settings.station_id, self.key, self.centre.centre_id)
             request = urllib.request.Request(
                 self.base + path,
                 data=body,
@@ -138,8 +137,10 @@ def sync_packets(
     centre = centre_or_fail(station)
     if not centre_url.startswith("https://"):
         raise StationError("the centre's address starts with https:// (packets travel over TLS)")
+    with station.writing():
+        key = signing_key(station.storage)
     client = _Client(
-        centre_url.rstrip("/"), _context(ca_file), station, centre, attempts, backoff, timeout
+        centre_url.rstrip("/"), _context(ca_file), station, centre, attempts, backoff, timeout, key
     )
     result = SyncResult(centre_url)
     storage = station.storage
