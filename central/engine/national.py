@@ -1,5 +1,5 @@
 """The national galleries as Ray actors: ``shards`` of :class:`GalleryShard`, spread over the
-cluster's nodes, each owning the persons whose id falls to it (``person_id % shards``).
+cluster's nodes in turn, each owning the persons whose id falls to it (``person_id % shards``).
 
 A search goes to every shard at once and the answers are merged by their exact scores, so the
 result equals one gallery's holding everyone (tested against the single-process search). Adding
@@ -24,6 +24,7 @@ import numpy as np
 import ray
 from numpy.typing import NDArray
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from central.engine.shard import FingerHit, GalleryShard, PersonTemplates
 
@@ -67,8 +68,16 @@ class NationalGallery:
     def _start(self, index: int) -> Any:
         options: dict[str, Any] = {"max_restarts": 0}
         if self.spread:
-            options["scheduling_strategy"] = "SPREAD"
+            options["scheduling_strategy"] = self._placement(index)
         return self._actor.options(**options).remote(index, self.count)
+
+    @staticmethod
+    def _placement(index: int) -> NodeAffinitySchedulingStrategy:
+        """Shard ``index`` on the alive nodes in turn (Ray's ``SPREAD`` is only a preference:
+        it once put four shards on one node of two); soft, so a shard lost with its node starts
+        again on another."""
+        nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
+        return NodeAffinitySchedulingStrategy(node_id=nodes[index % len(nodes)], soft=True)
 
     def _load(self, index: int) -> int:
         """Give shard ``index`` its persons from the loader, in batches; how many."""

@@ -46,6 +46,9 @@ def _leader_session() -> Any:
             options = ort.SessionOptions()
             options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
+            # no arena: it keeps (and rounds up) the largest image's buffers for the life of
+            # the process, and images differ in size
+            options.enable_cpu_mem_arena = False
             _SESSION = ort.InferenceSession(
                 str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
             )
