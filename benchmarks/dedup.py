@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,14 +72,15 @@ def _faces(data: Path, people: int) -> tuple[list[list[np.ndarray]], TemplateMod
     return [v for v in by_person.values() if len(v) >= 2], model
 
 
-def _build(persons: list[PersonTemplates], workers: int) -> tuple[Any, float]:
-    from central.engine.national import NationalGallery
+def _build(persons: list[PersonTemplates], workers: int, index: str) -> tuple[Any, float]:
+    from central.engine.national import NationalGallery, train_codec
 
-    def loader(shard: int, shards: int) -> list[PersonTemplates]:
-        return [p for p in persons if p.person_id % shards == shard]
+    def loader(shard: int, shards: int) -> Iterator[PersonTemplates]:
+        return (p for p in persons if p.person_id % shards == shard)
 
     started = time.perf_counter()
-    national = NationalGallery(workers, loader)
+    codec = train_codec(loader(0, 1)) if index == "compact" else None
+    national = NationalGallery(workers, loader, codec=codec)
     return national, time.perf_counter() - started
 
 
@@ -88,6 +90,14 @@ def _build(persons: list[PersonTemplates], workers: int) -> tuple[Any, float]:
 @click.option("--workers", "worker_counts", default="1,2", show_default=True, callback=parse_sizes)
 @click.option("--unique", type=click.IntRange(1, 200), default=40, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--index",
+    type=click.Choice(["compact", "full"]),
+    default="compact",
+    show_default=True,
+    help="The shards' finger galleries: compact (codes and templates, about 1.5 KB a finger) "
+    "or full (prepared cylinders and 8-bit descriptors, about 30 KB a finger).",
+)
 @click.option("--json", "as_json", is_flag=True)
 def dedup(
     datasets: Path | None,
@@ -95,6 +105,7 @@ def dedup(
     worker_counts: list[int],
     unique: int,
     seed: int,
+    index: str,
     as_json: bool,
 ) -> None:
     """Enrolments de-duplicated per hour against N persons on W workers, recall, false holds."""
@@ -163,7 +174,7 @@ def dedup(
         for workers in sorted(worker_counts):
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
             try:
-                national, build_s = _build(gallery, workers)
+                national, build_s = _build(gallery, workers, index)
                 batch = GalleryShard(0, 1)
                 seconds, found, holds = [], 0, 0
                 for enrolled, probe in planted:
@@ -185,6 +196,7 @@ def dedup(
                 {
                     "persons": size,
                     "workers": workers,
+                    "finger_index": index,
                     "enrolments_per_hour": round(3600 / (sum(seconds) / len(seconds))),
                     "p50_s": round(ordered[len(ordered) // 2], 4),
                     "p95_s": round(ordered[int(0.95 * (len(ordered) - 1))], 4),

@@ -128,6 +128,38 @@ def test_shards_on_both_nodes_answer_as_one_gallery_and_survive_a_killed_actor(
         national.close()
 
 
+def test_compact_shards_sharing_one_codec_answer_as_one_compact_gallery(
+    two_node_cluster: str, persons: list[PersonTemplates]
+) -> None:
+    from central.engine.national import NationalGallery, train_codec
+
+    def loader(shard: int, shards: int) -> list[PersonTemplates]:
+        return [p for p in persons if p.person_id % shards == shard]
+
+    codec = train_codec(persons)
+    single = GalleryShard(0, 1, codec=codec)
+    single.add(persons)
+    national = NationalGallery(SHARDS, loader, codec=codec)
+    try:
+        placed = national.describe()
+        assert {d["finger_index"] for d in placed} == {"compact"}
+        assert sum(int(d["finger_records"]) for d in placed) == len(persons)
+        rng = np.random.default_rng(8)
+        mate = persons[71]
+        probe = {
+            p: perturbed(FingerprintTemplate.from_bytes(d), rng).to_bytes()
+            for p, d in mate.fingers.items()
+        }
+        single_hits = single.search_fingers(probe, 5, exhaustive=True)
+        national_hits = national.search_fingers(probe, 5, exhaustive=True)
+        assert [h.person_id for h in national_hits] == [h.person_id for h in single_hits]
+        assert national_hits[0].person_id == mate.person_id
+        scored = {c[0]: c for c in national.candidates(mate.face, probe)}[mate.person_id]
+        assert scored[2] == pytest.approx(national_hits[0].finger_scores)
+    finally:
+        national.close()
+
+
 def test_a_shard_loads_its_persons_templates_from_the_register(
     centre: Any, persons: list[PersonTemplates]
 ) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -27,12 +28,15 @@ from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from central.engine.shard import FingerHit, GalleryShard, PersonTemplates
+from matcher.fingerprint import FingerprintTemplate
+from matcher.fingerprint.compact import FingerCodec
 
 log = logging.getLogger(__name__)
 
 Loader = Callable[[int, int], Iterable[PersonTemplates]]  # (shard, shards) -> its persons
 LOST = (RayActorError, ActorDiedError, ActorUnavailableError)
 ADD_BATCH = 2_000
+IN_FLIGHT = 2
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -51,45 +55,64 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         )
 
 
+def train_codec(persons: Iterable[PersonTemplates], sample: int = 200_000) -> bytes:
+    """The finger codec every shard shares, trained on the first ``sample`` cylinders of
+    ``persons``' fingers (about 8,000 fingers, 10 s)."""
+    fingers = (
+        FingerprintTemplate.from_bytes(data)
+        for person in persons
+        for data in person.fingers.values()
+    )
+    return FingerCodec.train(fingers, sample=sample).to_bytes()
+
+
 class NationalGallery:
     """Shards as actors; search, add, remove; a lost shard reloaded."""
 
-    def __init__(self, shards: int, loader: Loader, *, spread: bool = True) -> None:
+    def __init__(
+        self, shards: int, loader: Loader, *, spread: bool = True, codec: bytes | None = None
+    ) -> None:
+        """``codec``: the finger codec all shards share (:class:`GalleryShard`), or None."""
         if shards < 1:
             raise ValueError("at least one shard")
         self.count = shards
         self.loader = loader
         self.spread = spread
+        self.codec = codec
         self._actor = ray.remote(num_cpus=0)(GalleryShard)
         self.shards: list[Any] = [self._start(i) for i in range(shards)]
-        for index in range(shards):
-            self._load(index)
+        self._load(*range(shards))
 
     def _start(self, index: int) -> Any:
         options: dict[str, Any] = {"max_restarts": 0}
         if self.spread:
             options["scheduling_strategy"] = self._placement(index)
-        return self._actor.options(**options).remote(index, self.count)
+        return self._actor.options(**options).remote(index, self.count, codec=self.codec)
 
     @staticmethod
     def _placement(index: int) -> NodeAffinitySchedulingStrategy:
         """Shard ``index`` on the alive nodes in turn (Ray's ``SPREAD`` is only a preference:
         it once put four shards on one node of two); soft, so a shard lost with its node starts
         again on another."""
-        nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
+        nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))  # type: ignore[no-untyped-call]
         return NodeAffinitySchedulingStrategy(node_id=nodes[index % len(nodes)], soft=True)
 
-    def _load(self, index: int) -> int:
-        """Give shard ``index`` its persons from the loader, in batches; how many."""
-        total, batch = 0, []
-        for person in self.loader(index, self.count):
-            batch.append(person)
-            if len(batch) >= ADD_BATCH:
-                total += ray.get(self.shards[index].add.remote(batch))
-                batch = []
-        if batch:
-            total += ray.get(self.shards[index].add.remote(batch))
-        return total
+    def _load(self, *indexes: int) -> int:
+        """Give the shards their persons from the loader, in batches, all shards building at
+        once (at most ``IN_FLIGHT`` batches waiting per shard); how many."""
+        feeds = {index: iter(self.loader(index, self.count)) for index in indexes}
+        waiting: dict[int, list[Any]] = {index: [] for index in indexes}
+        total = 0
+        while feeds:
+            for index in list(feeds):
+                batch = list(itertools.islice(feeds[index], ADD_BATCH))
+                if not batch:
+                    del feeds[index]
+                    continue
+                waiting[index].append(self.shards[index].add.remote(batch))
+                if len(waiting[index]) > IN_FLIGHT:
+                    total += int(ray.get(waiting[index].pop(0)))
+        return total + sum(int(ray.get(call)) for calls in waiting.values() for call in calls)
 
     def _reload(self, index: int) -> None:
         log.warning("shard %d was lost: starting it again and reloading it", index)

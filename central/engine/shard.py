@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from matcher.face.gallery import FaceGallery
 from matcher.face.index_policy import FaceIndexPolicy
 from matcher.fingerprint import FingerprintTemplate, mcc
+from matcher.fingerprint.compact import CompactFingerprintGallery, CompactPolicy, FingerCodec
 from matcher.fingerprint.index import FingerprintGallery, IndexPolicy
 
 
@@ -39,7 +40,10 @@ class FingerHit:
 
 
 class GalleryShard:
-    """The galleries of one shard; ``index`` of ``count`` shards."""
+    """The galleries of one shard; ``index`` of ``count`` shards. Given the finger ``codec`` every
+    shard shares (:meth:`FingerCodec.to_bytes`), its fingers are held in a
+    :class:`CompactFingerprintGallery` (about 1.5 KB a finger, for national sizes); without one,
+    in a :class:`FingerprintGallery` (about 30 KB a finger, its codes trained on itself)."""
 
     def __init__(
         self,
@@ -47,10 +51,16 @@ class GalleryShard:
         count: int,
         face_policy: FaceIndexPolicy | None = None,
         finger_policy: IndexPolicy | None = None,
+        codec: bytes | None = None,
+        compact_policy: CompactPolicy | None = None,
     ) -> None:
         self.index, self.count = index, count
         self.faces = FaceGallery(face_policy)
-        self.fingers = FingerprintGallery(finger_policy)
+        self.fingers: FingerprintGallery | CompactFingerprintGallery
+        if codec is None:
+            self.fingers = FingerprintGallery(finger_policy)
+        else:
+            self.fingers = CompactFingerprintGallery(FingerCodec.from_bytes(codec), compact_policy)
 
     def owns(self, person_id: int) -> bool:
         return person_id % self.count == self.index
@@ -157,6 +167,9 @@ class GalleryShard:
             "shard": self.index,
             "faces": len(self.faces),
             "finger_records": len(self.fingers),
+            "finger_index": "compact"
+            if isinstance(self.fingers, CompactFingerprintGallery)
+            else "full",
             "node": node,
             "pid": os.getpid(),
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

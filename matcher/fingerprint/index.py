@@ -109,7 +109,7 @@ def descriptors(prepared: mcc.PreparedTemplate, p: Params = PARAMS) -> NDArray[n
 def vote(
     similarities: NDArray[np.float32],
     cylinder_ids: NDArray[np.int64],
-    owner: NDArray[np.int64],
+    owner: NDArray[np.signedinteger[Any]],
     size: int,
     floor: float = 0.0,
 ) -> NDArray[np.float64]:

@@ -1,0 +1,96 @@
+"""The compact fingerprint gallery of the national shards: codes trained once and shared, one
+Hamming index per finger position, templates prepared when shortlisted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matcher.errors import MatcherError
+from matcher.fingerprint import FingerprintTemplate
+from matcher.fingerprint.compact import CompactFingerprintGallery, FingerCodec
+from matcher.fingerprint.index import FingerprintGallery
+from tests.test_fingerprint_index import perturbed, random_finger
+
+RIGHT_INDEX, LEFT_INDEX = 2, 7
+
+
+@pytest.fixture(scope="module")
+def enrolled() -> dict[str, dict[int, FingerprintTemplate]]:
+    rng = np.random.default_rng(11)
+    return {
+        f"r{n}": {RIGHT_INDEX: random_finger(rng), LEFT_INDEX: random_finger(rng)}
+        for n in range(300)
+    }
+
+
+@pytest.fixture(scope="module")
+def codec(enrolled: dict[str, dict[int, FingerprintTemplate]]) -> FingerCodec:
+    return FingerCodec.train(t for fingers in enrolled.values() for t in fingers.values())
+
+
+@pytest.fixture()
+def compact(
+    codec: FingerCodec, enrolled: dict[str, dict[int, FingerprintTemplate]]
+) -> CompactFingerprintGallery:
+    gallery = CompactFingerprintGallery(codec)
+    gallery.add_many(enrolled)
+    return gallery
+
+
+def test_a_distorted_second_impression_finds_its_record_first_as_the_full_gallery_does(
+    compact: CompactFingerprintGallery, enrolled: dict[str, dict[int, FingerprintTemplate]]
+) -> None:
+    full = FingerprintGallery()
+    full.add_many(enrolled)
+    rng = np.random.default_rng(3)
+    for record in ("r5", "r77", "r250"):
+        probe = {p: perturbed(t, rng) for p, t in enrolled[record].items()}
+        found = compact.search(probe, limit=3)
+        assert found[0].record_id == record
+        assert found[0].score == pytest.approx(full.search(probe, limit=1)[0].score)
+        assert set(found[0].finger_scores) == {RIGHT_INDEX, LEFT_INDEX}
+
+
+def test_a_finger_is_searched_only_among_fingers_of_its_position_and_of_unknown_ones(
+    codec: FingerCodec, enrolled: dict[str, dict[int, FingerprintTemplate]]
+) -> None:
+    gallery = CompactFingerprintGallery(codec)
+    finger = enrolled["r9"][RIGHT_INDEX]
+    gallery.add_many({"as-left": {LEFT_INDEX: finger}})
+    rng = np.random.default_rng(4)
+    probe = perturbed(finger, rng)
+    assert gallery.search({RIGHT_INDEX: probe}) == []
+    assert gallery.search({LEFT_INDEX: probe})[0].record_id == "as-left"
+    assert gallery.search({0: probe})[0].record_id == "as-left"  # unknown: every position
+    gallery.add_many({"unknown": {0: finger}})
+    assert [c.record_id for c in gallery.search({RIGHT_INDEX: probe})] == ["unknown"]
+
+
+def test_removed_and_replaced_records_are_never_returned_with_their_old_fingers(
+    compact: CompactFingerprintGallery, enrolled: dict[str, dict[int, FingerprintTemplate]]
+) -> None:
+    rng = np.random.default_rng(5)
+    probe = {RIGHT_INDEX: perturbed(enrolled["r12"][RIGHT_INDEX], rng)}
+    assert compact.remove("r12") and not compact.remove("r12")
+    assert all(c.record_id != "r12" for c in compact.search(probe))
+    assert len(compact) == 299 and compact.fingers == 598
+    compact.add_many({"r13": {RIGHT_INDEX: enrolled["r12"][RIGHT_INDEX]}})  # replaced
+    assert compact.search(probe)[0].record_id == "r13"
+    assert list(compact.prepared_of("r13")) == [RIGHT_INDEX]
+    assert compact.prepared_of("r12") == {}
+
+
+def test_the_codec_travels_as_bytes_and_codes_the_same() -> None:
+    rng = np.random.default_rng(6)
+    fingers = [random_finger(rng) for _ in range(40)]
+    codec = FingerCodec.train(fingers)
+    again = FingerCodec.from_bytes(codec.to_bytes())
+    from matcher.fingerprint import mcc
+    from matcher.fingerprint.index import descriptors
+
+    desc = descriptors(mcc.prepare(fingers[0]))
+    assert again.bits == 256
+    assert np.array_equal(again.encode(desc), codec.encode(desc))
+    with pytest.raises(MatcherError, match="at least 256 cylinders"):
+        FingerCodec.train(fingers[:2])
