@@ -87,7 +87,7 @@ class NationalGallery:
         options: dict[str, Any] = {"max_restarts": 0}
         if self.spread:
             options["scheduling_strategy"] = self._placement(index)
-        return self._actor.options(**options).remote(index, self.count, codec=self.codec)
+        return self._actor.options(**options).remote(index, self.count, codec=self.codec, threads=1)
 
     @staticmethod
     def _placement(index: int) -> NodeAffinitySchedulingStrategy:

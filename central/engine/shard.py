@@ -53,7 +53,14 @@ class GalleryShard:
         finger_policy: IndexPolicy | None = None,
         codec: bytes | None = None,
         compact_policy: CompactPolicy | None = None,
+        threads: int | None = None,
     ) -> None:
+        """``threads``: FAISS's threads in this process (one per shard in an actor: the shards
+        are the parallelism, and more would fight over the node's cores)."""
+        if threads is not None:
+            import faiss
+
+            faiss.omp_set_num_threads(threads)
         self.index, self.count = index, count
         self.faces = FaceGallery(face_policy)
         self.fingers: FingerprintGallery | CompactFingerprintGallery
