@@ -425,6 +425,14 @@ def staff_disable(centre: Centre, login: str) -> None:
 @click.option("--shards", type=click.IntRange(1, 4096), default=2, show_default=True)
 @click.option("--ray-address", help="Join this Ray cluster (default: a local Ray started here).")
 @click.option("--limit", type=click.IntRange(1), help="Decide at most this many enrolments.")
+@click.option(
+    "--index",
+    type=click.Choice(["compact", "full"]),
+    default="compact",
+    show_default=True,
+    help="The shards' finger galleries: compact (codes kept in the register, about 1.5 KB a "
+    "finger in memory) or full (prepared cylinders, about 30 KB a finger, faster re-ranking).",
+)
 @json_option
 def dedup(
     centre: Centre,
@@ -433,6 +441,7 @@ def dedup(
     shards: int,
     ray_address: str | None,
     limit: int | None,
+    index: str,
     as_json: bool,
 ) -> None:
     """De-duplicate the import queue against the national galleries: unique enrolments are
@@ -440,11 +449,22 @@ def dedup(
     from central.engine.auth import use_token
 
     use_token(centre.data_dir / "keys" / "ray-token")  # before Ray is imported
-    from central.dedup import deduplicate, national_loader
+    from central.dedup import deduplicate, finger_codec, national_loader
+    from central.engine.loader import store_codes
     from central.engine.national import NationalGallery, start_ray
 
+    codec = finger_codec(centre, register) if index == "compact" else None
+    if index == "compact" and codec is None:
+        click.echo(
+            "too few fingers yet to train the compact index's codes: full galleries", err=True
+        )
     start_ray(ray_address)
-    national = NationalGallery(shards, national_loader(centre, register, face_model))
+    national = NationalGallery(
+        shards,
+        national_loader(centre, register, face_model, codec),
+        codec=codec,
+        on_codes=None if codec is None else store_codes(centre.register, codec),
+    )
     try:
         result = deduplicate(
             centre, national, register=register, face_model=face_model, limit=limit

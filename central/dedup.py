@@ -11,13 +11,24 @@ candidates (``central review``). Otherwise it is registered, and searchable for 
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from central.engine.loader import face_format, person_templates, register_templates
+from central.engine.loader import (
+    SEARCHABLE,
+    codes_format,
+    face_format,
+    person_templates,
+    register_templates,
+)
 from central.engine.shard import GalleryShard, PersonTemplates
 from central.review import send_to_review
+from matcher.errors import MatcherError
+from matcher.fingerprint import FingerprintTemplate
+from matcher.fingerprint.compact import FingerCodec
 from matcher.fusion import FACE_MODELS, FusionParams, decide, fuse, identify_threshold
 
 if TYPE_CHECKING:
@@ -26,6 +37,7 @@ if TYPE_CHECKING:
 
 FACE_K = 10
 FINGER_K = 10
+CODEC_PERSONS = 5_000  # persons whose fingers train a register's finger codec
 
 
 @dataclass
@@ -92,6 +104,35 @@ def judge(
     return likely, threshold
 
 
+def finger_codec(centre: Centre, register: str, persons: int = CODEC_PERSONS) -> bytes | None:
+    """The finger codec of ``register``'s compact shards, kept sealed in the register: trained
+    on the fingers of its first ``persons`` searchable or queued persons the first time (None
+    while they hold too few cylinders to train on: the shards keep full galleries)."""
+    name = f"finger_codec:{register}"
+    kept = centre.register.sealed_value(name)
+    if kept is not None:
+        return kept
+    persons_seen = itertools.islice(
+        register_templates(centre.register, register, "", 0, 1, SEARCHABLE), persons
+    )
+    fingers = (
+        FingerprintTemplate.from_bytes(data) for p in persons_seen for data in p.fingers.values()
+    )
+    try:
+        trained = FingerCodec.train(fingers).to_bytes()
+    except MatcherError:
+        return None
+    return centre.register.put_sealed_value(name, trained)
+
+
+def _store_codes(centre: Centre, codec: FingerCodec, chosen: str, person: PersonTemplates) -> None:
+    """A newly registered person's finger codes (format ``chosen``), so that the next load
+    prepares nothing."""
+    for position, data in person.fingers.items():
+        code = codec.code(FingerprintTemplate.from_bytes(data))
+        centre.register.put_template(person.person_id, "finger", position, chosen, None, code)
+
+
 def deduplicate(
     centre: Centre,
     national: NationalGallery,
@@ -102,6 +143,8 @@ def deduplicate(
 ) -> DedupResult:
     """Decide the queued enrolments of ``register`` (at most ``limit``); see the module."""
     params = FusionParams(face=FACE_MODELS[face_model])
+    codec = None if national.codec is None else FingerCodec.from_bytes(national.codec)
+    chosen = "" if national.codec is None else codes_format(national.codec)
     result = DedupResult()
     batch = GalleryShard(0, 1)  # this run's newly registered, until the next run loads them
     size = _registered(centre, register)
@@ -114,6 +157,8 @@ def deduplicate(
                 result.to_review.append({"person": person.person_id, "candidates": likely})
             else:
                 centre.register.update_person(person.person_id, status="registered")
+                if codec is not None and person.fingers:
+                    _store_codes(centre, codec, chosen, person)
                 centre.audit.append(
                     centre.actor, "dedup", target=person.person_id, outcome="registered"
                 )
@@ -134,13 +179,17 @@ def _registered(centre: Centre, register: str) -> int:
     return int(row["n"]) if row else 0
 
 
-def national_loader(centre: Centre, register: str, face_model: str) -> Any:
-    """The loader of :class:`NationalGallery` over the registered persons of ``register``."""
+def national_loader(
+    centre: Centre, register: str, face_model: str, codec: bytes | None = None
+) -> Any:
+    """The loader of :class:`NationalGallery` over the registered persons of ``register``, with
+    their finger codes of ``codec`` where stored."""
     chosen = face_format(face_model)
+    codes = None if codec is None else codes_format(codec)
 
-    def load(shard: int, shards: int) -> list[PersonTemplates]:
-        return list(
-            register_templates(centre.register, register, chosen, shard, shards, ("registered",))
+    def load(shard: int, shards: int) -> Iterator[PersonTemplates]:
+        return register_templates(
+            centre.register, register, chosen, shard, shards, ("registered",), codes
         )
 
     return load

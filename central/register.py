@@ -180,6 +180,21 @@ class Register:
         self._secrets[name] = self.sealer.open(bytes(row["value"]), name)
         return self._secrets[name]
 
+    def sealed_value(self, name: str) -> bytes | None:
+        """A value kept sealed in ``meta`` (the registers' finger codecs), or None."""
+        row = self.db.execute("SELECT value FROM meta WHERE name = %s", (name,)).fetchone()
+        return None if row is None else self.sealer.open(bytes(row["value"]), name)
+
+    def put_sealed_value(self, name: str, value: bytes) -> bytes:
+        """Keep ``value`` sealed in ``meta`` unless one is there already; the kept one."""
+        self.db.execute(
+            "INSERT INTO meta (name, value) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (name, self.sealer.seal(value, name)),
+        )
+        kept = self.sealed_value(name)
+        assert kept is not None
+        return kept
+
     def document_index(self, register: str, document_number: str | None) -> str | None:
         """A keyed hash of a document number within a register: found again, never read."""
         if not document_number:

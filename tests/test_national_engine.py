@@ -5,12 +5,15 @@ killed is started again and reloaded, and the search answers the same."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,8 +61,49 @@ def two_node_cluster() -> Iterator[str]:
         yield address
     finally:
         ray.shutdown()
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, check=False)
+        _stop_cluster(temp)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def _stop_cluster(temp: Path) -> None:
+    """Kill this cluster's processes (those naming its temp dir), not every Ray of the machine
+    as `ray stop` would."""
+    processes = [p for p in Path("/proc").iterdir() if p.name.isdigit()]
+    mine = [int(p.name) for p in processes if str(temp).encode() in _read(p / "cmdline")]
+    parent = {int(p.name): _parent(p) for p in processes}
+    grown = True
+    while grown:  # and their children: the agents a raylet starts rename themselves
+        more = [pid for pid, ppid in parent.items() if ppid in mine and pid not in mine]
+        mine += more
+        grown = bool(more)
+    for pid in mine:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while mine and time.monotonic() < deadline:
+        mine = [pid for pid in mine if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
+        time.sleep(0.1)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def _parent(proc: Path) -> int:
+    try:
+        return int(_read(proc / "stat").rsplit(b") ", 1)[1].split()[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +242,80 @@ def test_a_shard_loads_its_persons_templates_from_the_register(
     assert first.face is not None and np.allclose(first.face, persons[0].face)
     assert list(first.fingers) == [2]
     assert list(register_templates(register, "another_purpose", "face-sface128/1", 0, 1)) == []
+
+
+def _register_persons(centre: Any, persons: list[PersonTemplates]) -> None:
+    from matcher.face.templates import template_to_bytes
+
+    register = centre.register
+    register.add_station("kit-9", {"kty": "OKP"}, {"kty": "OKP"}, "thumb")
+    for n, person in enumerate(persons, start=1):
+        register.add_packet(f"q-{n}", "kit-9", "enrollment", "voter_registration", "stored", "0")
+        person_id = register.add_person(
+            register="voter_registration",
+            station_id="kit-9",
+            station_record=n,
+            packet_id=f"q-{n}",
+            precinct="P-1",
+            status="registered",
+            status_reason=None,
+            fields={"name": f"Person {n}"},
+            enrolled_at=None,
+        )
+        assert person.face is not None
+        register.put_template(
+            person_id, "face", None, "face-sface128/1", 0.9, template_to_bytes(person.face)
+        )
+        for position, data in person.fingers.items():
+            register.put_template(person_id, "finger", position, "finger-leader-mcc/1", 60, data)
+
+
+def test_the_finger_codec_and_codes_are_kept_in_the_register_so_a_reload_prepares_nothing(
+    two_node_cluster: str,
+    centre: Any,
+    persons: list[PersonTemplates],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from central.dedup import finger_codec, national_loader
+    from central.engine.loader import store_codes
+    from central.engine.national import NationalGallery
+    from matcher.fingerprint import compact
+
+    _register_persons(centre, persons[:12])
+    codec = finger_codec(centre, "voter_registration")
+    assert codec is not None and finger_codec(centre, "voter_registration") == codec  # kept
+    loader = national_loader(centre, "voter_registration", "sface", codec)
+    assert all(not p.codes for p in loader(0, 1))  # nothing stored yet
+    national = NationalGallery(
+        2, loader, codec=codec, on_codes=store_codes(centre.register, codec)
+    )  # the shards make the codes, the register keeps them
+    try:
+        rng = np.random.default_rng(9)
+        mate = next(p for p in loader(0, 1) if p.person_id == 4)
+        probe = {
+            p: perturbed(FingerprintTemplate.from_bytes(d), rng).to_bytes()
+            for p, d in mate.fingers.items()
+        }
+        expected = [(h.person_id, h.score) for h in national.search_fingers(probe, 3)]
+    finally:
+        national.close()
+
+    stored = list(loader(0, 1))
+    made = compact.FingerCodec.from_bytes(codec)
+    assert len(stored) == 12 and all(set(p.codes) == set(p.fingers) for p in stored)
+    assert all(
+        p.codes[q] == made.code(FingerprintTemplate.from_bytes(p.fingers[q]))
+        for p in stored
+        for q in p.fingers
+    )
+    calls = []
+    real_prepare = compact.mcc.prepare
+    monkeypatch.setattr(
+        compact.mcc, "prepare", lambda *a, **k: calls.append(1) or real_prepare(*a, **k)
+    )
+    reloaded = GalleryShard(0, 1, codec=codec)
+    reloaded.add(stored)
+    assert calls == []  # loaded from the stored codes
+    again = [(h.person_id, h.score) for h in reloaded.search_fingers(probe, 3)]
+    assert [i for i, _ in again] == [i for i, _ in expected] and again[0][0] == 4
+    assert [s for _, s in again] == pytest.approx([s for _, s in expected])

@@ -34,6 +34,7 @@ from matcher.fingerprint.compact import FingerCodec
 log = logging.getLogger(__name__)
 
 Loader = Callable[[int, int], Iterable[PersonTemplates]]  # (shard, shards) -> its persons
+CodesSink = Callable[[dict[int, dict[int, bytes]]], None]  # person -> position -> codes
 LOST = (RayActorError, ActorDiedError, ActorUnavailableError)
 ADD_BATCH = 2_000
 IN_FLIGHT = 2
@@ -70,15 +71,24 @@ class NationalGallery:
     """Shards as actors; search, add, remove; a lost shard reloaded."""
 
     def __init__(
-        self, shards: int, loader: Loader, *, spread: bool = True, codec: bytes | None = None
+        self,
+        shards: int,
+        loader: Loader,
+        *,
+        spread: bool = True,
+        codec: bytes | None = None,
+        on_codes: CodesSink | None = None,
     ) -> None:
-        """``codec``: the finger codec all shards share (:class:`GalleryShard`), or None."""
+        """``codec``: the finger codec all shards share (:class:`GalleryShard`), or None;
+        ``on_codes`` is given the codes a shard made for loaded persons that came without them
+        (the register stores them: the next load prepares nothing)."""
         if shards < 1:
             raise ValueError("at least one shard")
         self.count = shards
         self.loader = loader
         self.spread = spread
         self.codec = codec
+        self.on_codes = on_codes
         self._actor = ray.remote(num_cpus=0)(GalleryShard)
         self.shards: list[Any] = [self._start(i) for i in range(shards)]
         self._load(*range(shards))
@@ -101,7 +111,7 @@ class NationalGallery:
         """Give the shards their persons from the loader, in batches, all shards building at
         once (at most ``IN_FLIGHT`` batches waiting per shard); how many."""
         feeds = {index: iter(self.loader(index, self.count)) for index in indexes}
-        waiting: dict[int, list[Any]] = {index: [] for index in indexes}
+        waiting: dict[int, list[tuple[Any, list[int]]]] = {index: [] for index in indexes}
         total = 0
         while feeds:
             for index in list(feeds):
@@ -109,10 +119,18 @@ class NationalGallery:
                 if not batch:
                     del feeds[index]
                     continue
-                waiting[index].append(self.shards[index].add.remote(batch))
+                uncoded = [p.person_id for p in batch if p.fingers and not p.codes]
+                waiting[index].append((self.shards[index].add.remote(batch), uncoded))
                 if len(waiting[index]) > IN_FLIGHT:
-                    total += int(ray.get(waiting[index].pop(0)))
-        return total + sum(int(ray.get(call)) for calls in waiting.values() for call in calls)
+                    total += self._loaded(index, *waiting[index].pop(0))
+        return total + sum(self._loaded(i, *call) for i, calls in waiting.items() for call in calls)
+
+    def _loaded(self, index: int, call: Any, uncoded: list[int]) -> int:
+        """Wait for one batch; hand the codes the shard made to ``on_codes``."""
+        added = int(ray.get(call))
+        if self.codec is not None and self.on_codes is not None and uncoded:
+            self.on_codes(ray.get(self.shards[index].codes_of.remote(uncoded)))
+        return added
 
     def _reload(self, index: int) -> None:
         log.warning("shard %d was lost: starting it again and reloading it", index)

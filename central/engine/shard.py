@@ -30,6 +30,7 @@ class PersonTemplates:
     person_id: int
     face: NDArray[np.float32] | None = None
     fingers: Mapping[int, bytes] = field(default_factory=dict)
+    codes: Mapping[int, bytes] = field(default_factory=dict)  # the shared codec's, where stored
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class GalleryShard:
 
     def add(self, persons: Iterable[PersonTemplates]) -> int:
         """Add persons (all must be this shard's); how many."""
-        ids, vectors, prints = [], [], {}
+        ids, vectors, prints, codes = [], [], {}, {}
         added = 0
         for person in persons:
             if not self.owns(person.person_id):
@@ -87,12 +88,23 @@ class GalleryShard:
                     position: FingerprintTemplate.from_bytes(data)
                     for position, data in person.fingers.items()
                 }
+                if person.codes:
+                    codes[str(person.person_id)] = person.codes
             added += 1
         if ids:
             self.faces.add(np.asarray(ids, np.int64), np.asarray(vectors, np.float32))
-        if prints:
+        if prints and isinstance(self.fingers, CompactFingerprintGallery):
+            self.fingers.add_many(prints, codes)
+        elif prints:
             self.fingers.add_many(prints)
         return added
+
+    def codes_of(self, person_ids: Iterable[int]) -> dict[int, dict[int, bytes]]:
+        """The finger codes of these persons (compact galleries only; {} otherwise): what the
+        register stores so that the next load prepares nothing."""
+        if not isinstance(self.fingers, CompactFingerprintGallery):
+            return {}
+        return {p: self.fingers.codes_of(str(p)) for p in person_ids if str(p) in self.fingers}
 
     def remove(self, person_ids: Iterable[int]) -> int:
         removed = 0

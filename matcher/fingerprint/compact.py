@@ -20,6 +20,7 @@ its codes in the index, owned by nobody, until the gallery is built again.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -99,9 +100,26 @@ class FingerCodec:
             raise MatcherError("not a finger codec")
         return cls(lsh)
 
+    @property
+    def id(self) -> str:
+        """A short digest naming this codec: stored codes are only used with the codec that
+        made them."""
+        return hashlib.sha256(self.to_bytes()).hexdigest()[:16]
+
     def encode(self, desc: NDArray[np.float32]) -> NDArray[np.uint8]:
         codes: NDArray[np.uint8] = self._lsh.sa_encode(desc)
         return codes
+
+    def code(self, template: FingerprintTemplate, p: Params = PARAMS) -> bytes:
+        """The codes of a template's cylinders, concatenated (what a register stores, so that a
+        shard loads without preparing the finger again)."""
+        return self.encode(descriptors(mcc.prepare(template, p), p)).tobytes()
+
+    def codes_from_bytes(self, data: bytes) -> NDArray[np.uint8]:
+        width = self.bits // 8
+        if len(data) % width:
+            raise MatcherError(f"finger codes of {len(data)} bytes are not {width}-byte codes")
+        return np.frombuffer(data, dtype=np.uint8).reshape(-1, width)
 
 
 class _PositionIndex:
@@ -146,6 +164,9 @@ class CompactFingerprintGallery:
     def __len__(self) -> int:
         return len(self._records)
 
+    def __contains__(self, record_id: object) -> bool:
+        return record_id in self._records
+
     @property
     def fingers(self) -> int:
         return len(self._codes_of)
@@ -154,30 +175,49 @@ class CompactFingerprintGallery:
     def cylinders(self) -> int:
         return sum(index.size for index in self._indexes.values())
 
-    def add_many(self, records: Mapping[str, Mapping[int, FingerprintTemplate]]) -> None:
-        """Enroll (or replace) records: finger position (ISO code, 0 unknown) -> template."""
+    def add_many(
+        self,
+        records: Mapping[str, Mapping[int, FingerprintTemplate]],
+        codes: Mapping[str, Mapping[int, bytes]] | None = None,
+    ) -> None:
+        """Enroll (or replace) records: finger position (ISO code, 0 unknown) -> template.
+        ``codes``: the fingers' codes as :meth:`FingerCodec.code` made them with this codec, where
+        known (those fingers are not prepared again)."""
         coded: dict[str, dict[int, tuple[bytes, NDArray[np.uint8]]]] = {}
         for record_id, fingers in records.items():
             if not fingers:
                 raise MatcherError(f"record {record_id!r} needs at least one finger")
+            known = (codes or {}).get(record_id, {})
             coded[record_id] = {}
             for position, template in fingers.items():
                 template.validate()
-                desc = descriptors(mcc.prepare(template, self.params), self.params)
-                coded[record_id][int(position)] = (template.to_bytes(), self.codec.encode(desc))
+                if position in known:
+                    found = self.codec.codes_from_bytes(known[position])
+                else:
+                    found = self.codec.codes_from_bytes(self.codec.code(template, self.params))
+                coded[record_id][int(position)] = (template.to_bytes(), found)
         for record_id, fingers_coded in coded.items():
             self.remove(record_id)
             slots = {}
-            for position, (data, codes) in fingers_coded.items():
+            for position, (data, finger_codes) in fingers_coded.items():
                 slot = len(self._slots)
                 self._slots.append((record_id, position))
                 self._templates.append(data)
                 index = self._indexes.get(position)
                 if index is None:
                     index = self._indexes[position] = _PositionIndex(self.codec.bits)
-                self._codes_of[slot] = (position, index.add(codes, slot))
+                self._codes_of[slot] = (position, index.add(finger_codes, slot))
                 slots[position] = slot
             self._records[record_id] = slots
+
+    def codes_of(self, record_id: str) -> dict[int, bytes]:
+        """The record's codes by finger position, as :meth:`FingerCodec.code` makes them."""
+        out = {}
+        for position, slot in self._records.get(record_id, {}).items():
+            _, ids = self._codes_of[slot]
+            index = self._indexes[position].codes
+            out[position] = b"".join(index.reconstruct(i).tobytes() for i in ids)
+        return out
 
     def remove(self, record_id: str) -> bool:
         """Forget a record (its codes stay, owned by nobody); True if it was enrolled."""
