@@ -4,16 +4,17 @@ A synthetic national gallery of N persons (a face and two fingers each) on W sha
 a local Ray with W CPUs): faces drawn from a two-level Gaussian fitted on real LFW dev templates
 (benchmarks/synthetic_faces.py), fingers made from UPEK prints as the fingerprint bench makes its
 distractors (benchmarks/fingerprint_distractors.py). Planted in it: persons whose face is a real
-LFW photo and whose two fingers are real first impressions of FVC2002 DB1_B and DB2_B fingers.
+LFW photo and whose two fingers are real impressions of FVC2002 DB1_B and DB2_B fingers.
 Probes, decided as ``central dedup`` decides them (:func:`central.dedup.judge`):
 
-- planted duplicates: the same people again, another photo and the second impressions; recall is
+- planted duplicates: the same people again, another photo and the next impressions; recall is
   the share held with the planted person among the candidates;
 - unique enrolments: LFW people not in the gallery with real DB3_B fingers nobody enrolled; a false
   hold is one of them reaching the threshold.
 
-The real sets are small (20 DB1_B/DB2_B fingers make 10 planted persons), so recall and false
-holds are coarse at this size; the times are what the sizes measure.
+The real sets are small: 20 DB1_B/DB2_B fingers make 10 finger pairs, each planted with four
+impression pairs (1-2, 3-4, 5-6, 7-8; the later ones distorted and partial), so at most 40 planted
+persons, and recall and false holds are coarse at that; the times are what the sizes measure.
 """
 
 from __future__ import annotations
@@ -88,6 +89,14 @@ def _build(persons: list[PersonTemplates], workers: int, index: str) -> tuple[An
 @datasets_option
 @click.option("--persons", "sizes", default="1000,10000", show_default=True, callback=parse_sizes)
 @click.option("--workers", "worker_counts", default="1,2", show_default=True, callback=parse_sizes)
+@click.option(
+    "--planted",
+    "planted_count",
+    type=click.IntRange(1, 40),
+    default=40,
+    show_default=True,
+    help="Planted duplicates: up to 40 (10 finger pairs of DB1_B/DB2_B x 4 impression pairs).",
+)
 @click.option("--unique", type=click.IntRange(1, 200), default=40, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
@@ -103,6 +112,7 @@ def dedup(
     datasets: Path | None,
     sizes: list[int],
     worker_counts: list[int],
+    planted_count: int,
     unique: int,
     seed: int,
     index: str,
@@ -117,29 +127,26 @@ def dedup(
     mates = {**_fingers(data, "fvc2002_b/DB1_B", 500), **_fingers(data, "fvc2002_b/DB2_B", 569)}
     loners = _fingers(data, "fvc2002_b/DB3_B", 500)
     sources = [(label, t) for label, ts in _fingers(data, "upek", 500).items() for t in ts]
-    faces, model = _faces(data, 10 + unique + 40)
+    faces, model = _faces(data, planted_count + unique + 40)
     mate_labels = sorted(mates)
-    planted = [
-        (
-            PersonTemplates(
-                PLANTED_BASE + n,
-                faces[n][0],
-                {
-                    RIGHT_INDEX: mates[mate_labels[2 * n]][0].to_bytes(),
-                    LEFT_INDEX: mates[mate_labels[2 * n + 1]][0].to_bytes(),
-                },
-            ),
-            PersonTemplates(
-                -1,
-                faces[n][1],
-                {
-                    RIGHT_INDEX: mates[mate_labels[2 * n]][1].to_bytes(),
-                    LEFT_INDEX: mates[mate_labels[2 * n + 1]][1].to_bytes(),
-                },
-            ),
+    pairs = len(mate_labels) // 2
+
+    def impressions(n: int) -> tuple[PersonTemplates, PersonTemplates]:
+        """Planted person ``n``: finger pair ``n mod pairs``, enrolled with impression
+        2 (n // pairs) and probed with the next one (FVC2002 impressions 3-8 are the
+        distorted and partial ones)."""
+        right, left = mates[mate_labels[2 * (n % pairs)]], mates[mate_labels[2 * (n % pairs) + 1]]
+        first = 2 * (n // pairs)
+        enrolled, probe = [
+            {RIGHT_INDEX: right[i].to_bytes(), LEFT_INDEX: left[i].to_bytes()}
+            for i in (first, first + 1)
+        ]
+        return (
+            PersonTemplates(PLANTED_BASE + n, faces[n][0], enrolled),
+            PersonTemplates(-1, faces[n][1], probe),
         )
-        for n in range(min(len(mate_labels) // 2, len(faces)))
-    ]
+
+    planted = [impressions(n) for n in range(min(planted_count, 4 * pairs, len(faces)))]
     loner_labels = sorted(loners)
     uniques = [
         PersonTemplates(
@@ -171,7 +178,7 @@ def dedup(
     ]
     for size in sorted(sizes):
         gallery = [p for p, _ in planted] + distractors[: max(0, size - len(planted))]
-        for workers in sorted(worker_counts):
+        for workers in worker_counts:  # in the order given
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
             try:
                 national, build_s = _build(gallery, workers, index)
@@ -211,7 +218,6 @@ def dedup(
                     ),
                 }
             )
-            if not as_json:
-                click.echo(rows[-1])
+            click.echo(rows[-1], err=as_json)  # as each row is measured: long runs
     if as_json:
         echo_json(rows)

@@ -244,12 +244,15 @@ def test_a_shard_loads_its_persons_templates_from_the_register(
     assert list(register_templates(register, "another_purpose", "face-sface128/1", 0, 1)) == []
 
 
-def _register_persons(centre: Any, persons: list[PersonTemplates]) -> None:
+def _register_persons(
+    centre: Any, persons: list[PersonTemplates], status: str = "registered", first: int = 1
+) -> None:
     from matcher.face.templates import template_to_bytes
 
     register = centre.register
-    register.add_station("kit-9", {"kty": "OKP"}, {"kty": "OKP"}, "thumb")
-    for n, person in enumerate(persons, start=1):
+    if first == 1:
+        register.add_station("kit-9", {"kty": "OKP"}, {"kty": "OKP"}, "thumb")
+    for n, person in enumerate(persons, start=first):
         register.add_packet(f"q-{n}", "kit-9", "enrollment", "voter_registration", "stored", "0")
         person_id = register.add_person(
             register="voter_registration",
@@ -257,7 +260,7 @@ def _register_persons(centre: Any, persons: list[PersonTemplates]) -> None:
             station_record=n,
             packet_id=f"q-{n}",
             precinct="P-1",
-            status="registered",
+            status=status,
             status_reason=None,
             fields={"name": f"Person {n}"},
             enrolled_at=None,
@@ -276,10 +279,10 @@ def test_the_finger_codec_and_codes_are_kept_in_the_register_so_a_reload_prepare
     persons: list[PersonTemplates],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from central.dedup import finger_codec, national_loader
+    from central.dedup import deduplicate, finger_codec, national_loader
     from central.engine.loader import store_codes
     from central.engine.national import NationalGallery
-    from matcher.fingerprint import compact
+    from matcher.fingerprint import compact, mcc
 
     _register_persons(centre, persons[:12])
     codec = finger_codec(centre, "voter_registration")
@@ -297,10 +300,18 @@ def test_the_finger_codec_and_codes_are_kept_in_the_register_so_a_reload_prepare
             for p, d in mate.fingers.items()
         }
         expected = [(h.person_id, h.score) for h in national.search_fingers(probe, 3)]
+
+        again = PersonTemplates(-1, mate.face, probe)  # person 4 enrolled a second time
+        newcomer = persons[40]  # nobody registered
+        _register_persons(centre, [again, newcomer], status="queued", first=13)
+        decided = deduplicate(centre, national)
+        assert (decided.checked, decided.registered) == (2, 1)
+        assert [c["person"] for c in decided.to_review[0]["candidates"]] == [4]
     finally:
         national.close()
+    assert set(next(p for p in loader(0, 1) if p.person_id == 14).codes) == {2, 7}  # kept
 
-    stored = list(loader(0, 1))
+    stored = [p for p in loader(0, 1) if p.person_id <= 12]
     made = compact.FingerCodec.from_bytes(codec)
     assert len(stored) == 12 and all(set(p.codes) == set(p.fingers) for p in stored)
     assert all(
@@ -308,11 +319,14 @@ def test_the_finger_codec_and_codes_are_kept_in_the_register_so_a_reload_prepare
         for p in stored
         for q in p.fingers
     )
-    calls = []
-    real_prepare = compact.mcc.prepare
-    monkeypatch.setattr(
-        compact.mcc, "prepare", lambda *a, **k: calls.append(1) or real_prepare(*a, **k)
-    )
+    calls: list[int] = []
+    real_prepare = mcc.prepare
+
+    def counted_prepare(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(mcc, "prepare", counted_prepare)
     reloaded = GalleryShard(0, 1, codec=codec)
     reloaded.add(stored)
     assert calls == []  # loaded from the stored codes
