@@ -22,6 +22,7 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -73,15 +74,29 @@ def _faces(data: Path, people: int) -> tuple[list[list[np.ndarray]], TemplateMod
     return [v for v in by_person.values() if len(v) >= 2], model
 
 
-def _build(persons: list[PersonTemplates], workers: int, index: str) -> tuple[Any, float]:
+def _build(
+    persons: list[PersonTemplates],
+    workers: int,
+    index: str,
+    stored: dict[int, dict[int, bytes]],
+    codec: bytes | None,
+) -> tuple[Any, float]:
+    """The national galleries of ``persons`` on ``workers`` shards, timed. Compact shards load
+    the codes in ``stored`` (as from the register, codec given) and add the ones they make to it,
+    as :func:`central.engine.loader.store_codes` keeps them."""
     from central.engine.national import NationalGallery, train_codec
 
     def loader(shard: int, shards: int) -> Iterator[PersonTemplates]:
-        return (p for p in persons if p.person_id % shards == shard)
+        return (
+            replace(p, codes=stored.get(p.person_id, {}))
+            for p in persons
+            if p.person_id % shards == shard
+        )
 
     started = time.perf_counter()
-    codec = train_codec(loader(0, 1)) if index == "compact" else None
-    national = NationalGallery(workers, loader, codec=codec)
+    if index == "compact" and codec is None:
+        codec = train_codec(loader(0, 1))
+    national = NationalGallery(workers, loader, codec=codec, on_codes=stored.update)
     return national, time.perf_counter() - started
 
 
@@ -178,10 +193,14 @@ def dedup(
     ]
     for size in sorted(sizes):
         gallery = [p for p, _ in planted] + distractors[: max(0, size - len(planted))]
+        stored: dict[int, dict[int, bytes]] = {}  # the first build makes them, later ones load
+        codec = None
         for workers in worker_counts:  # in the order given
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
             try:
-                national, build_s = _build(gallery, workers, index)
+                from_codes = bool(stored)
+                national, build_s = _build(gallery, workers, index, stored, codec)
+                codec = national.codec
                 batch = GalleryShard(0, 1)
                 seconds, found, holds = [], 0, 0
                 for enrolled, probe in planted:
@@ -212,6 +231,7 @@ def dedup(
                     "false_holds_per_1000": round(1000 * holds / len(uniques), 1),
                     "unique_probes": len(uniques),
                     "build_s": round(build_s, 1),
+                    "built_from": "stored codes" if from_codes else "templates",
                     "memory_mb_per_shard": round(max(float(s["rss_mb"]) for s in shards), 1),
                     "driver_rss_mb": round(
                         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -157,7 +157,13 @@ def test_shards_on_both_nodes_answer_as_one_gallery_and_survive_a_killed_actor(
         assert national_hits[0].person_id == mate.person_id
 
         one_call = national.candidates(mate.face, probe)  # every shard's, scored on both
-        assert {c[0] for c in single.candidates(mate.face, probe)} <= {c[0] for c in one_call}
+        found = {c[0] for c in one_call}
+        assert mate.face is not None
+        assert set(single.search_face(mate.face[None, :], 10)[1][0].tolist()) <= found
+        strong = {  # fingers that match: within every shard's share of the shortlist
+            c[0] for c in single.candidates(mate.face, probe) if max(c[2].values(), default=0) > 0.2
+        }
+        assert mate.person_id in strong and strong <= found
         scored = {c[0]: c for c in one_call}[mate.person_id]
         assert scored[1] is not None and scored[1] < 0.5 and scored[2][2] > 0.2
 

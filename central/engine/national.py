@@ -203,8 +203,9 @@ class NationalGallery:
         face_k: int = 10,
         finger_k: int = 10,
     ) -> list[tuple[int, float | None, dict[int, float]]]:
-        """Every shard's exactly scored candidates for one enrolment (a superset of the global
-        face and finger top-k), asked of all shards at once."""
+        """Every shard's exactly scored candidates for one enrolment, asked of all shards at
+        once: a superset of the global face top-k, and the finger candidates of each shard's
+        share of the shortlist (:meth:`GalleryShard.shortlist`)."""
         answers = self._all("candidates", face, probe, face_k, finger_k)
         return [scored for answer in answers for scored in answer]
 
