@@ -66,6 +66,7 @@ def perturb(
         kind = np.concatenate([kind, rng.integers(1, 3, extra).astype(np.uint8)])
         quality = np.concatenate([quality, np.full(extra, 50, dtype=np.uint8)])
         keep = np.concatenate([keep, np.ones(extra, dtype=bool)])
+    x, y = x.astype(np.float32), y.astype(np.float32)  # as stored: 299.99999 becomes 300
     keep &= (x >= 0) & (y >= 0) & (x < t.width) & (y < t.height)
     return FingerprintTemplate.from_columns(
         x[keep],
@@ -94,6 +95,7 @@ def chimera(
 
     turn = rng.uniform(-math.pi, math.pi)
     x2, y2 = _rotate(second.x.astype(np.float64), second.y.astype(np.float64), turn, cx, cy)
+    x2, y2 = x2.astype(np.float32), y2.astype(np.float32)  # as stored: 299.99999 becomes 300
     a = side(first.x.astype(np.float64), first.y.astype(np.float64))
     b = ~side(x2, y2)
     inside = (x2 >= 0) & (y2 >= 0) & (x2 < width) & (y2 < height)
