@@ -31,7 +31,13 @@ from numpy.typing import NDArray
 
 from matcher.errors import MatcherError
 from matcher.fingerprint import mcc
-from matcher.fingerprint.index import Candidate, descriptors, vote
+from matcher.fingerprint.index import (
+    Candidate,
+    descriptors,
+    fuse_records,
+    relative_to_kth,
+    vote,
+)
 from matcher.fingerprint.params import PARAMS, Params
 from matcher.fingerprint.template import FingerprintTemplate
 
@@ -253,9 +259,7 @@ class CompactFingerprintGallery:
             k = min(self.policy.neighbours(index.size), index.size)
             distances, ids = index.codes.search(codes, k)
             sims = np.cos(np.pi * np.minimum(distances, bits // 2) / bits).astype(np.float32)
-            kth = np.where(ids >= 0, sims, np.inf).min(axis=1, keepdims=True)
-            sims = np.where(ids >= 0, np.maximum(sims - kth, 0.0), 0.0).astype(np.float32)
-            votes += vote(sims, ids, index.owner, len(self._slots))
+            votes += vote(relative_to_kth(sims, ids), ids, index.owner, len(self._slots))
         live = np.flatnonzero(votes > 0)
         return [int(s) for s in live[np.argsort(-votes[live], kind="stable")[:shortlist]]]
 
@@ -287,11 +291,7 @@ class CompactFingerprintGallery:
                 score = mcc.similarity(expanded, enrolled, self.params)
                 best = scores.setdefault(record_id, {})
                 best[position] = max(best.get(position, 0.0), score)
-        fused = [
-            Candidate(record, sum(per.values()) / len(probe), per) for record, per in scores.items()
-        ]
-        fused.sort(key=lambda c: -c.score)
-        return fused[:limit]
+        return fuse_records(scores, len(probe), limit)
 
     def prepared_of(self, record_id: str) -> dict[int, mcc.PreparedTemplate]:
         """The record's fingers prepared now, by position ({} if not enrolled)."""

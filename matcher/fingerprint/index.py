@@ -129,6 +129,27 @@ def vote(
     return np.bincount(s[chosen], weights=sim[chosen], minlength=size).astype(np.float64)
 
 
+def relative_to_kth(
+    similarities: NDArray[np.float32], cylinder_ids: NDArray[np.int64]
+) -> NDArray[np.float32]:
+    """Each neighbour's similarity less the k-th (the last found) neighbour's, 0 for none."""
+    found = cylinder_ids >= 0
+    kth = np.where(found, similarities, np.inf).min(axis=1, keepdims=True)
+    return np.where(found, np.maximum(similarities - kth, 0.0), 0.0).astype(np.float32)
+
+
+def fuse_records(
+    scores: Mapping[str, Mapping[int, float]], probe_fingers: int, limit: int
+) -> list[Candidate]:
+    """Records by the mean of their best 1:1 score per probe finger (the sum rule), best first."""
+    fused = [
+        Candidate(record, sum(per.values()) / probe_fingers, dict(per))
+        for record, per in scores.items()
+    ]
+    fused.sort(key=lambda c: -c.score)
+    return fused[:limit]
+
+
 def brute_force_neighbours(
     queries: NDArray[np.float32], base: NDArray[np.float32], k: int
 ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
@@ -326,8 +347,7 @@ class FingerprintGallery:
         else:
             sims, ids = self._index.search(desc, k)
         if self.policy.relative_vote:
-            kth = np.where(ids >= 0, sims, np.inf).min(axis=1, keepdims=True)
-            sims = np.where(ids >= 0, np.maximum(sims - kth, 0.0), 0.0).astype(np.float32)
+            sims = relative_to_kth(sims, ids)
         votes = vote(sims, ids, self._owner, len(self._slots), self.policy.vote_floor)
         live = np.flatnonzero(votes > 0)
         top = live[np.argsort(-votes[live], kind="stable")[:shortlist]]
@@ -379,11 +399,7 @@ class FingerprintGallery:
                 score = mcc.similarity(expanded, self._prepared[int(slot)], self.params)
                 best = scores.setdefault(record_id, {})
                 best[position] = max(best.get(position, 0.0), score)
-        fused = [
-            Candidate(record, sum(per.values()) / len(probe), per) for record, per in scores.items()
-        ]
-        fused.sort(key=lambda c: -c.score)
-        return fused[:limit]
+        return fuse_records(scores, len(probe), limit)
 
     # --- persistence: templates only, everything else rebuilt ------------------------------------
 
