@@ -37,7 +37,7 @@ from calibration.fingerprint_pipeline import extract_templates, list_impressions
 from calibration.sample_cache import default_cache_root
 from central.engine.shard import GalleryShard, PersonTemplates
 from matcher.fingerprint import FingerprintTemplate
-from matcher.fusion import FACE_MODELS, FusionParams
+from matcher.fusion import FACE_MODELS, FusionParams, dedup_params
 
 PLANTED_BASE = 10_000_000  # person ids of the planted persons; distractors below
 RIGHT_INDEX, LEFT_INDEX = 2, 7
@@ -174,7 +174,7 @@ def dedup(
         )
         for n in range(min(unique, len(faces) - len(planted)))
     ]
-    params = FusionParams(face=FACE_MODELS["sface"])
+    params = dedup_params(FusionParams(face=FACE_MODELS["sface"]))
     rows: list[dict[str, Any]] = []
     rng_seed = seed
     biggest = max(sizes)

@@ -29,7 +29,14 @@ from central.review import send_to_review
 from matcher.errors import MatcherError
 from matcher.fingerprint import FingerprintTemplate
 from matcher.fingerprint.compact import FingerCodec
-from matcher.fusion import FACE_MODELS, FusionParams, decide, fuse, identify_threshold
+from matcher.fusion import (
+    FACE_MODELS,
+    FusionParams,
+    decide,
+    dedup_params,
+    fuse,
+    identify_threshold,
+)
 
 if TYPE_CHECKING:
     from central.centre import Centre
@@ -142,7 +149,7 @@ def deduplicate(
     limit: int | None = None,
 ) -> DedupResult:
     """Decide the queued enrolments of ``register`` (at most ``limit``); see the module."""
-    params = FusionParams(face=FACE_MODELS[face_model])
+    params = dedup_params(FusionParams(face=FACE_MODELS[face_model]))
     codec = None if national.codec is None else FingerCodec.from_bytes(national.codec)
     chosen = "" if national.codec is None else codes_format(national.codec)
     result = DedupResult()

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 LN_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 FINGER_POSITIONS = range(1, 11)  # ISO/IEC 19794-2: 1 right thumb ... 10 left little finger
@@ -101,11 +101,30 @@ class FusionParams:
     finger: ModalityModel = FINGER
     verify_threshold: float = math.log(100)
     identify_threshold: float = math.log(100)  # before the gallery-size prior
+    # The least the face's LLR may count for in the sum (None: as measured). De-duplication
+    # sets 0 (see :func:`dedup_params`): the face then adds evidence but never clears matching
+    # fingers.
+    face_floor: float | None = None
+
+
+def dedup_params(params: FusionParams = FusionParams()) -> FusionParams:
+    """``params`` for de-duplication, where a face that disagrees does not count against fingers
+    that match (``face_floor`` 0).
+
+    The applicant who enrols twice controls the face far more than the fingers: a beard,
+    glasses, ten years, another camera, a poor photo. A second LFW photo of the same person at
+    distance 1.40 has an LLR of -7.5, enough to cancel most of two clearly matching fingers
+    (MCC 0.45 and 0.25). Holding such a person costs a reviewer a look; clearing them costs a
+    duplicate voter. The face still counts in full *for* a match, fingers still count against
+    one, and the threshold is unchanged.
+    """
+    return replace(params, face_floor=0.0)
 
 
 @dataclass(frozen=True)
 class FusedScore:
-    """The fused LLR and its parts: the face's and each finger's (by ISO position)."""
+    """The fused LLR and its parts: the face's (as measured, before any ``face_floor``) and
+    each finger's (by ISO position)."""
 
     llr: float
     face: float | None = None
@@ -180,13 +199,17 @@ def fuse(
     params: FusionParams = FusionParams(),
 ) -> FusedScore:
     """Sum the LLRs of whatever was compared: a face distance and/or finger similarities by
-    ISO position (each finger at most once). With nothing compared the LLR is 0 (no evidence)."""
+    ISO position (each finger at most once). With nothing compared the LLR is 0 (no evidence).
+    The face counts for at least ``params.face_floor`` in the sum when that is set."""
     for position in finger_scores:
         if position not in FINGER_POSITIONS and position != 0:
             raise ValueError(f"finger position {position} is not an ISO position 1-10 (0 unknown)")
     face = None if face_distance is None else llr(params.face, face_distance)
     fingers = {int(p): llr(params.finger, s) for p, s in finger_scores.items()}
-    return FusedScore((face or 0.0) + sum(fingers.values()), face, fingers)
+    counted = face or 0.0
+    if face is not None and params.face_floor is not None:
+        counted = max(counted, params.face_floor)
+    return FusedScore(counted + sum(fingers.values()), face, fingers)
 
 
 def identify_threshold(params: FusionParams, gallery_size: int) -> float:

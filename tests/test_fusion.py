@@ -18,6 +18,7 @@ from matcher.fusion import (
     FusionParams,
     ModalityModel,
     decide,
+    dedup_params,
     fuse,
     identify_threshold,
     llr,
@@ -112,3 +113,22 @@ def test_a_real_matching_finger_rescues_a_borderline_face_and_a_wrong_finger_sin
     assert not decide(fuse(borderline_face, {}), PARAMS.verify_threshold)
     assert decide(fuse(borderline_face, {2: same}), PARAMS.verify_threshold)
     assert not decide(fuse(borderline_face, {2: other}), PARAMS.verify_threshold)
+
+
+def test_in_de_duplication_a_disagreeing_face_does_not_clear_matching_fingers() -> None:
+    """The applicant controls the face (disguise, age, a poor photo), not the fingers: the
+    face's LLR counts for a match in full and against one not at all."""
+    dedup = dedup_params(PARAMS)
+    threshold = identify_threshold(dedup, 1_000_000)
+    fingers = {2: 0.45, 7: 0.25}  # two clearly matching fingers
+    other_photo = 1.40  # a real second photo, far apart
+    assert not decide(fuse(other_photo, fingers, PARAMS), threshold)
+    held = fuse(other_photo, fingers, dedup)
+    assert decide(held, threshold)
+    assert held.face is not None and held.face < 0
+    assert held.face == pytest.approx(llr(FACE, other_photo))  # reported as measured
+    assert held.llr == pytest.approx(sum(held.fingers.values()))
+    # A matching face still adds its evidence; fingers that disagree still count against.
+    assert fuse(0.5, fingers, dedup).llr == pytest.approx(fuse(0.5, fingers, PARAMS).llr)
+    stranger = fuse(other_photo, {2: 0.0, 7: 0.01}, dedup)
+    assert stranger.llr < 0 and not decide(stranger, threshold)

@@ -28,6 +28,8 @@ the index are rebuilt on load.
 
 from __future__ import annotations
 
+from functools import cache
+
 import json
 import logging
 import math
@@ -96,12 +98,22 @@ class IndexPolicy:
         return int(nlist)
 
 
+@cache
+def _pooling(ns: int) -> NDArray[np.float32]:
+    """(ns * ns cells, (ns / POOL)^2 pooled cells): 1 where a cell falls in a POOL x POOL block."""
+    rows, cols = np.divmod(np.arange(ns * ns), ns)
+    block = (rows // POOL) * (ns // POOL) + cols // POOL
+    pool = np.zeros((ns * ns, (ns // POOL) ** 2), dtype=np.float32)
+    pool[np.arange(ns * ns), block] = 1.0
+    return pool
+
+
 def descriptors(prepared: mcc.PreparedTemplate, p: Params = PARAMS) -> NDArray[np.float32]:
-    """(valid cylinders, 384) float32 contiguous, L2-normalised rows."""
+    """(valid cylinders, 384) float32 contiguous, L2-normalised rows: each section's cells
+    pooled POOL x POOL (one matrix product: a 6-d mean cost a fifth of a gallery's build)."""
     n, ns, nd = prepared.count, p.mcc_ns, p.mcc_nd
     bits = np.unpackbits(prepared.bits, axis=1, count=ns * ns * nd).astype(np.float32)
-    cyl = bits.reshape(n, nd, ns // POOL, POOL, ns // POOL, POOL).mean(axis=(3, 5))
-    flat = cyl.reshape(n, nd * (ns // POOL) ** 2)
+    flat = (bits.reshape(n * nd, ns * ns) @ _pooling(ns)).reshape(n, nd * (ns // POOL) ** 2)
     norms = np.linalg.norm(flat, axis=1, keepdims=True)
     return np.ascontiguousarray(flat / np.maximum(norms, 1e-6), dtype=np.float32)
 
