@@ -28,13 +28,12 @@ the index are rebuilt on load.
 
 from __future__ import annotations
 
-from functools import cache
-
 import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
