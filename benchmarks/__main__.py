@@ -19,6 +19,7 @@ from benchmarks.face import face
 from benchmarks.fingerprint import fingerprint
 from benchmarks.handover import handover
 from benchmarks.liveness import liveness
+from benchmarks.prefilter import prefilter
 from benchmarks.roll import roll
 from benchmarks.scanner import scanner
 
@@ -44,6 +45,7 @@ main.add_command(face)
 main.add_command(fingerprint)
 main.add_command(handover)
 main.add_command(liveness)
+main.add_command(prefilter)
 main.add_command(scanner)
 main.add_command(mrz)
 main.add_command(roll)

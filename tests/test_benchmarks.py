@@ -5,9 +5,13 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import numpy as np
 from click.testing import CliRunner
 
 from benchmarks.__main__ import main
+from benchmarks.prefilter import crop, distort
+from matcher.fingerprint import mcc
+from tests.test_fingerprint_index import random_finger
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("station", "drivers", "matcher", "calibration")
@@ -16,9 +20,10 @@ PACKAGES = ("station", "drivers", "matcher", "calibration")
 def test_every_benchmark_is_a_command_of_python_m_benchmarks() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0, result.output
-    for name in ("face", "fingerprint", "scanner", "liveness", "roll", "handover", "dedup"):
+    names = ("face", "fingerprint", "scanner", "liveness", "roll", "handover", "dedup", "prefilter")
+    for name in names:
         assert name in result.output
-    for name in ("face", "fingerprint", "scanner", "liveness", "roll", "handover", "dedup"):
+    for name in names:
         help_text = CliRunner().invoke(main, [name, "--help"]).output
         assert "--datasets" in help_text and "--json" in help_text
 
@@ -46,3 +51,31 @@ def test_no_installed_package_imports_the_benchmarks() -> None:
 def test_the_fingerprint_bench_refuses_an_unknown_fold() -> None:
     result = CliRunner().invoke(main, ["fingerprint", "--folds", "A,C"])
     assert result.exit_code == 2 and "use A, B or A,B" in result.output
+
+
+def test_a_distorted_copy_is_moved_but_still_the_same_finger_to_the_matcher() -> None:
+    rng = np.random.default_rng(3)
+    original = random_finger(rng, 45)
+    stranger = random_finger(rng, 45)
+    copy = distort(original, rng)
+    assert copy.count == original.count  # pressed and dragged, not cut (all stay in frame)
+    moved = np.hypot(copy.x - original.x, copy.y - original.y)
+    assert np.median(moved) > 5
+    same = mcc.similarity(mcc.prepare(copy), mcc.prepare(original))
+    other = mcc.similarity(mcc.prepare(stranger), mcc.prepare(original))
+    assert same > 0.1 > other
+
+
+def test_a_partial_copy_keeps_only_the_minutiae_of_a_window_of_half_the_print() -> None:
+    rng = np.random.default_rng(5)
+    original = random_finger(rng, 60)
+    part = crop(original, rng, share=0.5)
+    assert 0.2 * original.count < part.count < 0.8 * original.count
+    kept = {(round(float(x), 2), round(float(y), 2)) for x, y in zip(part.x, part.y, strict=True)}
+    every = {
+        (round(float(x), 2), round(float(y), 2))
+        for x, y in zip(original.x, original.y, strict=True)
+    }
+    assert kept <= every
+    area = np.ptp(part.x) * np.ptp(part.y)
+    assert area <= 0.5 * np.ptp(original.x) * np.ptp(original.y) + 1e-6

@@ -94,3 +94,23 @@ def test_the_codec_travels_as_bytes_and_codes_the_same() -> None:
     assert np.array_equal(again.encode(desc), codec.encode(desc))
     with pytest.raises(MatcherError, match="at least 256 cylinders"):
         FingerCodec.train(fingers[:2])
+
+
+def test_when_removed_fingers_outnumber_the_living_their_codes_are_dropped_and_search_holds(
+    compact: CompactFingerprintGallery, enrolled: dict[str, dict[int, FingerprintTemplate]]
+) -> None:
+    kept = {f"r{n}" for n in range(0, 300, 3)}
+    before = {record: compact.codes_of(record) for record in kept}
+    cylinders = compact.cylinders
+    for record in enrolled:
+        if record not in kept:
+            compact.remove(record)
+    assert compact.cylinders < 0.6 * cylinders  # rebuilt, not only disowned
+    assert {record: compact.codes_of(record) for record in kept} == before
+    rng = np.random.default_rng(8)
+    for record in ("r0", "r150", "r297"):
+        probe = {p: perturbed(t, rng) for p, t in enrolled[record].items()}
+        assert compact.search(probe, limit=1)[0].record_id == record
+    compact.add_many({"new": {LEFT_INDEX: enrolled["r1"][LEFT_INDEX]}})
+    probe = {LEFT_INDEX: perturbed(enrolled["r1"][LEFT_INDEX], rng)}
+    assert compact.search(probe, limit=1)[0].record_id == "new"

@@ -12,7 +12,7 @@ import math
 import os
 import resource
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -74,7 +74,8 @@ class GalleryShard:
         if codec is None:
             self.fingers = FingerprintGallery(finger_policy)
         else:
-            self.fingers = CompactFingerprintGallery(FingerCodec.from_bytes(codec), compact_policy)
+            policy = replace(compact_policy or CompactPolicy(), shards=count)
+            self.fingers = CompactFingerprintGallery(FingerCodec.from_bytes(codec), policy)
 
     def owns(self, person_id: int) -> bool:
         return person_id % self.count == self.index

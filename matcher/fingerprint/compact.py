@@ -15,7 +15,8 @@ shortlist:
 Votes are as the full gallery's (per probe cylinder, each finger's best similarity less the
 ``k``-th neighbour's), with the similarity estimated from the Hamming distance
 (``cos(pi * h / bits)``) instead of re-scored on the 8-bit descriptors. Removing a record leaves
-its codes in the index, owned by nobody, until the gallery is built again.
+its codes in the index, owned by nobody, until they outnumber the live ones (the index of that
+position is then rebuilt).
 """
 
 from __future__ import annotations
@@ -52,9 +53,16 @@ class CompactPolicy:
     k_per_cylinders: int = 3500  # ...and one per this many cylinders of the searched index...
     k_max: int = 4096  # ...up to this
     shortlist: int = 100  # fingers per probe finger prepared and scored by the 1:1 matcher
+    shards: int = 1  # this gallery is one of so many equal shards (split by a hash of the record)
 
     def neighbours(self, cylinders: int) -> int:
-        return int(min(self.k_max, max(self.k, math.ceil(cylinders / self.k_per_cylinders))))
+        """Neighbours kept per probe cylinder in an index of ``cylinders``: as many as one
+        gallery of all the shards would keep, shared out between them (each shard's k-th
+        neighbour is then about the whole gallery's, so the relative votes are the same, and
+        more shards do not mean more neighbours in all)."""
+        whole = cylinders * self.shards
+        kept = min(self.k_max, max(self.k, math.ceil(whole / self.k_per_cylinders)))
+        return math.ceil(kept / self.shards)
 
 
 class FingerCodec:
@@ -136,6 +144,7 @@ class _PositionIndex:
 
         self.codes = faiss.IndexBinaryFlat(bits)
         self.owner = np.full(1024, -1, dtype=np.int32)
+        self.dead = 0  # codes of removed fingers still in the index
 
     @property
     def size(self) -> int:
@@ -226,16 +235,37 @@ class CompactFingerprintGallery:
         return out
 
     def remove(self, record_id: str) -> bool:
-        """Forget a record (its codes stay, owned by nobody); True if it was enrolled."""
+        """Forget a record; True if it was enrolled. Its codes stay in the index, owned by
+        nobody, until dead codes outnumber live ones in that position's index, which is then
+        rebuilt from the live ones (:meth:`_compact`): a search never scans more than twice what
+        it needs, and a burst of removals costs one copy."""
         slots = self._records.pop(record_id, None)
         if slots is None:
             return False
         for slot in slots.values():
             position, ids = self._codes_of.pop(slot)
-            self._indexes[position].owner[ids.start : ids.stop] = -1
+            index = self._indexes[position]
+            index.owner[ids.start : ids.stop] = -1
+            index.dead += len(ids)
             self._slots[slot] = None
             self._templates[slot] = None
+            if index.dead > index.size - index.dead:
+                self._compact(position)
         return True
+
+    def _compact(self, position: int) -> None:
+        """Rebuild one position's index from its live codes, in their order."""
+        old = self._indexes[position]
+        codes = old.codes.reconstruct_n(0, old.size) if old.size else np.zeros((0, 0), np.uint8)
+        fresh = _PositionIndex(self.codec.bits)
+        live = sorted(
+            (ids.start, slot, ids)
+            for slot, (known, ids) in self._codes_of.items()
+            if known == position
+        )
+        for _, slot, ids in live:
+            self._codes_of[slot] = (position, fresh.add(codes[ids.start : ids.stop], slot))
+        self._indexes[position] = fresh
 
     def _searched(self, position: int) -> list[_PositionIndex]:
         """The indexes a probe finger of ``position`` is searched in."""

@@ -1,0 +1,299 @@
+"""``python -m benchmarks prefilter``: fingerprint 1:N on the hardest prints and distorted copies.
+
+The fingerprint bench's two folds (:mod:`benchmarks.fingerprint`: mates from two dev sets, chimeric
+distractors made from the other two), searched as the centre searches them (the compact gallery of
+:mod:`matcher.fingerprint.compact`; ``--gallery full`` for the stations' gallery). Every mate
+finger is enrolled with impression 1; the probes are impressions 3-8, each in five forms:
+
+- ``real``: as captured (FVC2002 impressions 3-8 were taken with deliberate distortion and
+  displacement);
+- ``hardest``: the quarter of the real probes with the lowest 1:1 score against impression 1
+  (least overlap, most distortion);
+- ``distorted``: the real probe pressed and dragged as skin is (:func:`distort`);
+- ``partial``: only the minutiae of a random window holding about half the print (:func:`crop`);
+- ``distorted partial``: both.
+
+Each form is searched with the default policy and with remedies, each timed:
+
+- ``more neighbours``: 4x the gallery cylinders kept per probe cylinder;
+- ``longer shortlist``: 3x the fingers re-ranked by the 1:1 matcher;
+- ``two impressions``: impression 2 of every mate finger enrolled too (as the station could
+  capture each finger twice at enrolment), the default policy.
+
+Printed per gallery size and fold: the share of mates shortlisted (reached by the 1:1 matcher) and
+found at rank 1, and the search's p50 seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from benchmarks.common import datasets_dir, datasets_option, echo_json, parse_sizes
+from benchmarks.fingerprint import FOLDS, load_templates
+from benchmarks.fingerprint_distractors import make_distractors
+from matcher.fingerprint import mcc
+from matcher.fingerprint.compact import CompactFingerprintGallery, CompactPolicy, FingerCodec
+from matcher.fingerprint.index import FingerprintGallery, IndexPolicy
+from matcher.fingerprint.template import FingerprintTemplate
+
+FORMS = ("real", "hardest", "distorted", "partial", "distorted partial")
+REMEDIES = ("default", "more neighbours", "longer shortlist", "two impressions")
+Gallery = FingerprintGallery | CompactFingerprintGallery
+
+
+def _from_points(
+    t: FingerprintTemplate, x: np.ndarray, y: np.ndarray, direction: np.ndarray, keep: np.ndarray
+) -> FingerprintTemplate:
+    x32, y32 = x.astype(np.float32), y.astype(np.float32)
+    keep = keep & (x32 >= 0) & (y32 >= 0) & (x32 < t.width) & (y32 < t.height)
+    return FingerprintTemplate.from_columns(
+        x32[keep],
+        y32[keep],
+        direction[keep] % (2 * math.pi),
+        t.kind[keep],
+        t.minutia_quality[keep],
+        width=t.width,
+        height=t.height,
+        quality=t.quality,
+    )
+
+
+def distort(template: FingerprintTemplate, rng: np.random.Generator) -> FingerprintTemplate:
+    """A finger pressed off-centre and dragged: the plastic distortion model of Cappelli, Maio
+    and Maltoni (2001). Minutiae within ``r`` (40-70 px) of a contact point stay; beyond ``r + k``
+    (k 40-80 px) they move rigidly (turned 6-12 degrees, shifted 8-16 px, each way at random);
+    between, smoothly in proportion. Then the whole print turns by up to 30 degrees."""
+    t = template
+    x, y = t.x.astype(np.float64), t.y.astype(np.float64)
+    if t.count == 0:
+        return t
+    contact = np.array([rng.uniform(x.min(), x.max()), rng.uniform(y.min(), y.max())])
+    r, k = rng.uniform(40, 70), rng.uniform(40, 80)
+    turn = math.radians(rng.uniform(6, 12)) * rng.choice([-1, 1])
+    shift = rng.uniform(8, 16) * np.array([math.cos(a := rng.uniform(0, 2 * math.pi)), math.sin(a)])
+    dx, dy = x - contact[0], y - contact[1]
+    c, s = math.cos(turn), math.sin(turn)
+    moved_x = contact[0] + c * dx - s * dy + shift[0]
+    moved_y = contact[1] + s * dx + c * dy + shift[1]
+    distance = np.hypot(dx, dy)
+    share = np.clip((distance - r) / k, 0.0, 1.0)
+    share = 0.5 - 0.5 * np.cos(math.pi * share)  # smooth at both ends of the band
+    x, y = x + share * (moved_x - x), y + share * (moved_y - y)
+    direction = t.direction.astype(np.float64) - share * turn  # ISO angles: y points up
+    angle = math.radians(rng.uniform(-30, 30))
+    cx, cy = t.width / 2, t.height / 2
+    c, s = math.cos(angle), math.sin(angle)
+    x, y = cx + c * (x - cx) + s * (y - cy), cy - s * (x - cx) + c * (y - cy)
+    return _from_points(t, x, y, direction + angle, np.ones(t.count, dtype=bool))
+
+
+def crop(
+    template: FingerprintTemplate, rng: np.random.Generator, share: float = 0.5
+) -> FingerprintTemplate:
+    """The minutiae inside a random window of ``share`` of their bounding box's area (the same
+    aspect), as a finger touching only part of the sensor."""
+    t = template
+    if t.count == 0:
+        return t
+    x, y = t.x.astype(np.float64), t.y.astype(np.float64)
+    side = math.sqrt(share)
+    width, height = (x.max() - x.min()) * side, (y.max() - y.min()) * side
+    left = rng.uniform(x.min(), x.max() - width)
+    top = rng.uniform(y.min(), y.max() - height)
+    keep = (x >= left) & (x <= left + width) & (y >= top) & (y <= top + height)
+    return _from_points(t, x, y, t.direction.astype(np.float64), keep)
+
+
+def _probe_forms(
+    enrolled: dict[str, FingerprintTemplate],
+    probes: list[tuple[str, FingerprintTemplate]],
+    seed: int,
+) -> dict[str, list[tuple[str, FingerprintTemplate]]]:
+    rng = np.random.default_rng(seed)
+    prepared = {key: mcc.prepare(t) for key, t in enrolled.items()}
+    genuine = [mcc.similarity(mcc.prepare(t), prepared[key]) for key, t in probes]
+    hardest = np.argsort(genuine, kind="stable")[: max(1, len(probes) // 4)]
+    distorted = [(key, distort(t, rng)) for key, t in probes]
+    return {
+        "real": probes,
+        "hardest": [probes[i] for i in hardest],
+        "distorted": distorted,
+        "partial": [(key, crop(t, rng)) for key, t in probes],
+        "distorted partial": [(key, crop(t, rng)) for key, t in distorted],
+    }
+
+
+def _shortlisted(gallery: Gallery, template: FingerprintTemplate, size: int) -> list[str]:
+    """The records whose fingers the search re-ranks, best-voted first."""
+    prepared = mcc.prepare(template)
+    if isinstance(gallery, CompactFingerprintGallery):
+        slots = gallery.prefilter(prepared, 0, size)
+    else:
+        _, slots = gallery.prefilter(prepared, shortlist=size)
+    entries = (gallery._slots[s] for s in slots)  # the bench reads the ranking
+    return [entry[0].split("#")[0] for entry in entries if entry]
+
+
+def _measure(
+    gallery: Gallery, forms: dict[str, list[tuple[str, FingerprintTemplate]]], shortlist: int
+) -> dict[str, dict[str, float]]:
+    out = {}
+    for form, probes in forms.items():
+        reached, first, seconds = [], [], []
+        for key, template in probes:
+            reached.append(key in _shortlisted(gallery, template, shortlist))
+            started = time.perf_counter()
+            found = gallery.search({0: template}, shortlist=shortlist, limit=1)
+            seconds.append(time.perf_counter() - started)
+            first.append(bool(found) and found[0].record_id.split("#")[0] == key)
+        out[form] = {
+            "probes": len(probes),
+            "shortlisted": round(float(np.mean(reached)), 4),
+            "rank1": round(float(np.mean(first)), 4),
+            "p50_s": round(float(np.median(seconds)), 4),
+        }
+    return out
+
+
+def _policies(gallery: Gallery) -> dict[str, Callable[[], int]]:
+    """Each remedy that is only a search policy: sets it on ``gallery``, returns its shortlist."""
+    if isinstance(gallery, CompactFingerprintGallery):
+        base_compact = CompactPolicy()
+
+        def compact(**changes: Any) -> Callable[[], int]:
+            def apply() -> int:
+                gallery.policy = replace(base_compact, **changes)
+                return gallery.policy.shortlist
+
+            return apply
+
+        return {
+            "default": compact(),
+            "more neighbours": compact(k=4 * base_compact.k, k_max=4 * base_compact.k_max),
+            "longer shortlist": compact(shortlist=3 * base_compact.shortlist),
+        }
+    base = gallery.policy
+
+    def full(**changes: Any) -> Callable[[], int]:
+        def apply() -> int:
+            gallery.policy = replace(base, **changes)
+            return gallery.shortlist_size()
+
+        return apply
+
+    return {
+        "default": full(),
+        "more neighbours": full(k=4 * base.k, k_max=4 * base.k_max),
+        "longer shortlist": full(
+            min_shortlist=3 * base.min_shortlist, penetration=3 * base.penetration
+        ),
+    }
+
+
+def run_fold(
+    data: dict[str, list[tuple[str, int, FingerprintTemplate]]],
+    fold: str,
+    sizes: Sequence[int],
+    kind: str,
+    queries: int,
+    seed: int,
+) -> list[dict[str, Any]]:
+    mate_sets, source_sets = FOLDS[fold]
+    mates = [(f"{name}:{finger}", imp, t) for name in mate_sets for finger, imp, t in data[name]]
+    first = {key: t for key, imp, t in mates if imp == 1}
+    second = {key: t for key, imp, t in mates if imp == 2}
+    probes = [(key, t) for key, imp, t in mates if imp >= 3]
+    rng = np.random.default_rng(seed)
+    probes = [probes[i] for i in sorted(rng.permutation(len(probes))[:queries])]
+    forms = _probe_forms(first, probes, seed)
+    sources = [(f"{name}:{finger}", t) for name in source_sets for finger, _, t in data[name]]
+    distractors = make_distractors(sources, max(sizes), seed=seed)
+    rows = []
+    for size in sorted(sizes):
+        started = time.perf_counter()
+        enrolled = {**first, **{f"d{i}": t for i, t in enumerate(distractors[: size - len(first)])}}
+        gallery: Gallery
+        if kind == "compact":
+            gallery = CompactFingerprintGallery(FingerCodec.train(enrolled.values()))
+        else:
+            gallery = FingerprintGallery(IndexPolicy())
+        gallery.add_many({key: {0: t} for key, t in enrolled.items()})
+        build_s = time.perf_counter() - started
+        results = {}
+        for remedy, apply in _policies(gallery).items():
+            results[remedy] = _measure(gallery, forms, apply())
+        apply = _policies(gallery)["default"]
+        shortlist = apply()
+        gallery.add_many({f"{key}#2": {0: t} for key, t in second.items()})
+        results["two impressions"] = _measure(gallery, forms, shortlist)
+        row = {
+            "gallery": kind,
+            "fold": fold,
+            "fingers": size,
+            "build_s": round(build_s, 1),
+            "results": results,
+        }
+        click.echo(_line(row), err=True)
+        rows.append(row)
+    return rows
+
+
+def _line(row: dict[str, Any]) -> str:
+    head = f"{row['gallery']} fold {row['fold']} {row['fingers']:,} fingers"
+    lines = [head]
+    for remedy, forms in row["results"].items():
+        cells = ", ".join(
+            f"{form} {r['shortlisted']:.3f}/{r['rank1']:.3f} ({r['p50_s']:.2f} s)"
+            for form, r in forms.items()
+        )
+        lines.append(f"  {remedy:<16} shortlisted/rank-1 (p50): {cells}")
+    return "\n".join(lines)
+
+
+@click.command()
+@datasets_option
+@click.option(
+    "--sizes", default="10000,100000", show_default=True, callback=parse_sizes, help="Fingers."
+)
+@click.option("--folds", default="A,B", show_default=True, help="A, B or A,B.")
+@click.option(
+    "--gallery",
+    "kind",
+    type=click.Choice(["compact", "full"]),
+    default="compact",
+    show_default=True,
+    help="compact: the centre's national gallery; full: the stations' gallery.",
+)
+@click.option("--queries", default=120, show_default=True, help="Probes per fold at most.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def prefilter(
+    datasets: Path | None,
+    sizes: list[int],
+    folds: str,
+    kind: str,
+    queries: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Fingerprint 1:N on the hardest real prints and on distorted and partial copies, with the
+    default search and with remedies (more neighbours, a longer shortlist, two impressions)."""
+    chosen = [f for f in folds.split(",") if f]
+    unknown = set(chosen) - set(FOLDS)
+    if unknown:
+        raise click.BadParameter(f"unknown folds {sorted(unknown)}: use A, B or A,B")
+    data = load_templates(datasets_dir(datasets))
+    rows = []
+    with mcc.single_threaded_blas():
+        for fold in chosen:
+            rows += run_fold(data, fold, sizes, kind, queries, seed)
+    if as_json:
+        echo_json(rows)
