@@ -58,6 +58,11 @@ def two_node_cluster() -> Iterator[str]:
         _ray(env, "start", *head, "--resources", '{"head_node": 1}', *common)
         _ray(env, "start", "--address", address, "--resources", '{"second_node": 1}', *common)
         ray.init(address=address, log_to_driver=False)
+        deadline = time.monotonic() + 60  # `ray start` returns before the node is listed alive
+        while sum(bool(n.get("Alive")) for n in ray.nodes()) < 2:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the second Ray node did not join within 60 s")
+            time.sleep(0.2)
         yield address
     finally:
         ray.shutdown()
