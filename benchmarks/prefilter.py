@@ -137,7 +137,7 @@ def _shortlisted(gallery: Gallery, template: FingerprintTemplate, size: int) -> 
     if isinstance(gallery, CompactFingerprintGallery):
         slots = gallery.prefilter(prepared, 0, size)
     else:
-        _, slots = gallery.prefilter(prepared, shortlist=size)
+        slots = [int(s) for s in gallery.prefilter(prepared, shortlist=size)[1]]
     entries = (gallery._slots[s] for s in slots)  # the bench reads the ranking
     return [entry[0].split("#")[0] for entry in entries if entry]
 
