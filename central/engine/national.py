@@ -102,10 +102,11 @@ class NationalGallery:
     @staticmethod
     def _placement(index: int) -> NodeAffinitySchedulingStrategy:
         """Shard ``index`` on the alive nodes in turn (Ray's ``SPREAD`` is only a preference:
-        it once put four shards on one node of two); soft, so a shard lost with its node starts
-        again on another."""
+        it once put four shards on one node of two, and a soft node affinity still put both
+        shards on the head now and then). Hard: a shard lost with its node is placed again from
+        the nodes alive then (:meth:`_reload`)."""
         nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))  # type: ignore[no-untyped-call]
-        return NodeAffinitySchedulingStrategy(node_id=nodes[index % len(nodes)], soft=True)
+        return NodeAffinitySchedulingStrategy(node_id=nodes[index % len(nodes)], soft=False)
 
     def _load(self, *indexes: int) -> int:
         """Give the shards their persons from the loader, in batches, all shards building at
