@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -44,8 +44,6 @@ from matcher.fingerprint.compact import CompactFingerprintGallery, CompactPolicy
 from matcher.fingerprint.index import FingerprintGallery, IndexPolicy
 from matcher.fingerprint.template import FingerprintTemplate
 
-FORMS = ("real", "hardest", "distorted", "partial", "distorted partial")
-REMEDIES = ("default", "more neighbours", "longer shortlist", "two impressions")
 Gallery = FingerprintGallery | CompactFingerprintGallery
 
 
@@ -163,39 +161,26 @@ def _measure(
     return out
 
 
-def _policies(gallery: Gallery) -> dict[str, Callable[[], int]]:
-    """Each remedy that is only a search policy: sets it on ``gallery``, returns its shortlist."""
-    if isinstance(gallery, CompactFingerprintGallery):
-        base_compact = CompactPolicy()
-
-        def compact(**changes: Any) -> Callable[[], int]:
-            def apply() -> int:
-                gallery.policy = replace(base_compact, **changes)
-                return gallery.policy.shortlist
-
-            return apply
-
-        return {
-            "default": compact(),
-            "more neighbours": compact(k=4 * base_compact.k, k_max=4 * base_compact.k_max),
-            "longer shortlist": compact(shortlist=3 * base_compact.shortlist),
-        }
+def _policies(gallery: Gallery) -> dict[str, Any]:
+    """The remedies that are only a search policy, as policies for ``gallery``."""
     base = gallery.policy
-
-    def full(**changes: Any) -> Callable[[], int]:
-        def apply() -> int:
-            gallery.policy = replace(base, **changes)
-            return gallery.shortlist_size()
-
-        return apply
-
+    if isinstance(base, CompactPolicy):
+        longer: dict[str, Any] = {"shortlist": 3 * base.shortlist}
+    else:
+        longer = {"min_shortlist": 3 * base.min_shortlist, "penetration": 3 * base.penetration}
     return {
-        "default": full(),
-        "more neighbours": full(k=4 * base.k, k_max=4 * base.k_max),
-        "longer shortlist": full(
-            min_shortlist=3 * base.min_shortlist, penetration=3 * base.penetration
-        ),
+        "default": base,
+        "more neighbours": replace(base, k=4 * base.k, k_max=4 * base.k_max),
+        "longer shortlist": replace(base, **longer),
     }
+
+
+def _use(gallery: Gallery, policy: Any) -> int:
+    """Search ``gallery`` with ``policy`` from now on; the fingers it re-ranks per probe finger."""
+    gallery.policy = policy
+    if isinstance(gallery, CompactFingerprintGallery):
+        return gallery.policy.shortlist
+    return gallery.shortlist_size()
 
 
 def run_fold(
@@ -227,11 +212,12 @@ def run_fold(
             gallery = FingerprintGallery(IndexPolicy())
         gallery.add_many({key: {0: t} for key, t in enrolled.items()})
         build_s = time.perf_counter() - started
-        results = {}
-        for remedy, apply in _policies(gallery).items():
-            results[remedy] = _measure(gallery, forms, apply())
-        apply = _policies(gallery)["default"]
-        shortlist = apply()
+        policies = _policies(gallery)
+        results = {
+            remedy: _measure(gallery, forms, _use(gallery, policy))
+            for remedy, policy in policies.items()
+        }
+        shortlist = _use(gallery, policies["default"])
         gallery.add_many({f"{key}#2": {0: t} for key, t in second.items()})
         results["two impressions"] = _measure(gallery, forms, shortlist)
         row = {

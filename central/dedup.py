@@ -5,9 +5,10 @@ national galleries (:class:`~central.engine.national.NationalGallery`, Ray actor
 enrolments of the same run decided unique before it; every candidate either modality finds is
 scored exactly on both (face distance, MCC similarity per finger) and fused into one LLR
 (:mod:`matcher.fusion`, the same models as the stations', with
-:func:`~matcher.fusion.dedup_params`: a disagreeing face does not clear matching fingers). Reaching the 1:N threshold for the
-register's size makes the enrolment a likely duplicate: it goes to the review queue with its
-candidates (``central review``). Otherwise it is registered, and searchable for the next ones.
+:func:`~matcher.fusion.dedup_params`: a disagreeing face does not clear matching fingers).
+Reaching the 1:N threshold for the register's size makes the enrolment a likely duplicate: it
+goes to the review queue with its candidates (``central review``). Otherwise it is registered,
+and searchable for the next ones.
 """
 
 from __future__ import annotations

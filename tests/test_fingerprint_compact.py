@@ -3,12 +3,14 @@ Hamming index per finger position, templates prepared when shortlisted."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from matcher.errors import MatcherError
 from matcher.fingerprint import FingerprintTemplate
-from matcher.fingerprint.compact import CompactFingerprintGallery, FingerCodec
+from matcher.fingerprint.compact import CompactFingerprintGallery, CompactPolicy, FingerCodec
 from matcher.fingerprint.index import FingerprintGallery
 from tests.test_fingerprint_index import perturbed, random_finger
 
@@ -114,3 +116,11 @@ def test_when_removed_fingers_outnumber_the_living_their_codes_are_dropped_and_s
     compact.add_many({"new": {LEFT_INDEX: enrolled["r1"][LEFT_INDEX]}})
     probe = {LEFT_INDEX: perturbed(enrolled["r1"][LEFT_INDEX], rng)}
     assert compact.search(probe, limit=1)[0].record_id == "new"
+
+
+def test_shards_share_out_the_neighbours_one_gallery_of_them_all_would_keep() -> None:
+    whole = CompactPolicy()
+    for cylinders in (10_000, 4_000_000, 50_000_000):  # the floor, the rule, the cap
+        for shards in (2, 4):
+            share = CompactPolicy(shards=shards).neighbours(cylinders // shards)
+            assert share == math.ceil(whole.neighbours(cylinders) / shards)

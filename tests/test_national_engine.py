@@ -344,3 +344,8 @@ def test_the_finger_codec_and_codes_are_kept_in_the_register_so_a_reload_prepare
     again = [(h.person_id, h.score) for h in reloaded.search_fingers(probe, 3)]
     assert [i for i, _ in again] == [i for i, _ in expected] and again[0][0] == 4
     assert [s for _, s in again] == pytest.approx([s for _, s in expected])
+
+
+def test_a_shard_re_ranks_its_expected_share_of_the_shortlist_plus_one_deviation() -> None:
+    assert GalleryShard(0, 1).shortlist() == 100
+    assert [GalleryShard(0, n).shortlist() for n in (2, 4, 8)] == [55, 30, 16]
