@@ -124,3 +124,33 @@ def test_shards_share_out_the_neighbours_one_gallery_of_them_all_would_keep() ->
         for shards in (2, 4):
             share = CompactPolicy(shards=shards).neighbours(cylinders // shards)
             assert share == math.ceil(whole.neighbours(cylinders) / shards)
+
+
+def test_a_small_print_re_ranks_a_longer_shortlist_in_proportion_up_to_a_cap() -> None:
+    policy = CompactPolicy(small_print=24, small_print_factor=4.0)
+    assert policy.shortlist_for(100, 40) == 100  # a full print keeps the shortlist
+    assert policy.shortlist_for(100, 12) == 200
+    assert policy.shortlist_for(100, 3) == 400 == policy.shortlist_for(100, 0)
+    assert CompactPolicy(small_print_factor=1.0).shortlist_for(100, 3) == 100
+
+
+def test_a_probe_finger_of_few_cylinders_has_more_fingers_scored_than_a_full_one(
+    compact: CompactFingerprintGallery, enrolled: dict[str, dict[int, FingerprintTemplate]]
+) -> None:
+    full = enrolled["r5"][RIGHT_INDEX]
+    centre = np.argsort(np.hypot(full.x - full.x.mean(), full.y - full.y.mean()))[:14]
+    small = FingerprintTemplate.from_columns(
+        full.x[centre],
+        full.y[centre],
+        full.direction[centre],
+        full.kind[centre],
+        full.minutia_quality[centre],
+        width=full.width,
+        height=full.height,
+        quality=full.quality,
+    )
+    scored_full = compact.search({RIGHT_INDEX: full}, shortlist=20, limit=1000)
+    scored_small = compact.search({RIGHT_INDEX: small}, shortlist=20, limit=1000)
+    assert len(scored_full) == 20
+    assert 20 < len(scored_small) <= compact.policy.shortlist_for(20, 14)
+    assert scored_small[0].record_id == "r5"
