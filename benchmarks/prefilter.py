@@ -24,10 +24,12 @@ Each form is searched with the default policy and with remedies, each timed:
   capture each finger twice at enrolment), the default policy.
 
 Printed per gallery size and fold: the share of mates shortlisted (reached by the 1:1 matcher) and
-found at rank 1, and the search's p50 seconds. Many partial probes keep so few cylinders that the 1:1
-matcher itself scores their mate below its verification threshold (0.05): no index could find
-them. So the share of probes that are *matchable* (mate 1:1 score at least the threshold) is
-printed too, and the share of those the search shortlists: what the index, not the print, loses.
+found at rank 1, and the search's p50 seconds. Many partial probes keep so few minutiae that a
+station would refuse them at capture, or that the 1:1 matcher itself scores their mate below its
+verification threshold (0.05): no index could find those. So the share of probes that are
+*matchable* is printed too (probe and enrolled impression both as a station accepts a capture,
+and the mate's 1:1 score at least the threshold), and the share of those the search shortlists:
+what the index loses, apart from what the prints lack.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from matcher.fingerprint import mcc
 from matcher.fingerprint.compact import CompactFingerprintGallery, CompactPolicy, FingerCodec
 from matcher.fingerprint.index import FingerprintGallery, IndexPolicy
 from matcher.fingerprint.template import FingerprintTemplate
+from station.config import Settings
 
 Gallery = FingerprintGallery | CompactFingerprintGallery
 
@@ -147,6 +150,32 @@ def _mate_scores(
     }
 
 
+def _accepted(template: FingerprintTemplate) -> bool:
+    """Whether a station with the default settings accepts this capture."""
+    return (
+        template.quality >= Settings.fingerprint_min_quality
+        and template.count >= Settings.fingerprint_min_minutiae
+    )
+
+
+def _matchable(
+    enrolled: dict[str, FingerprintTemplate],
+    forms: dict[str, list[tuple[str, FingerprintTemplate]]],
+) -> dict[str, list[bool]]:
+    """Per form, whether each probe could be found at all: both prints accepted at capture and
+    the 1:1 matcher confirming the mate."""
+    scores = _mate_scores(enrolled, forms)
+    return {
+        form: [
+            _accepted(t)
+            and _accepted(enrolled[key])
+            and score >= DEFAULT_FINGERPRINT_VERIFY_THRESHOLD
+            for (key, t), score in zip(probes, scores[form], strict=True)
+        ]
+        for form, probes in forms.items()
+    }
+
+
 def _shortlisted(gallery: Gallery, template: FingerprintTemplate, size: int) -> list[str]:
     """The records whose fingers the search re-ranks, best-voted first."""
     prepared = mcc.prepare(template)
@@ -161,12 +190,12 @@ def _shortlisted(gallery: Gallery, template: FingerprintTemplate, size: int) -> 
 def _measure(
     gallery: Gallery,
     forms: dict[str, list[tuple[str, FingerprintTemplate]]],
-    mate_scores: dict[str, list[float]],
+    matchable_of: dict[str, list[bool]],
     shortlist: int,
 ) -> dict[str, dict[str, float]]:
     out = {}
     for form, probes in forms.items():
-        matchable = np.array(mate_scores[form]) >= DEFAULT_FINGERPRINT_VERIFY_THRESHOLD
+        matchable = np.array(matchable_of[form], dtype=bool)
         reached, first, seconds = [], [], []
         for key, template in probes:
             reached.append(key in _shortlisted(gallery, template, shortlist))
@@ -228,7 +257,7 @@ def run_fold(
     rng = np.random.default_rng(seed)
     probes = [probes[i] for i in sorted(rng.permutation(len(probes))[:queries])]
     forms = _probe_forms(first, probes, seed)
-    mate_scores = _mate_scores(first, forms)
+    matchable = _matchable(first, forms)
     sources = [(f"{name}:{finger}", t) for name in source_sets for finger, _, t in data[name]]
     distractors = make_distractors(sources, max(sizes), seed=seed)
     rows = []
@@ -244,12 +273,12 @@ def run_fold(
         build_s = time.perf_counter() - started
         policies = _policies(gallery)
         results = {
-            remedy: _measure(gallery, forms, mate_scores, _use(gallery, policy))
+            remedy: _measure(gallery, forms, matchable, _use(gallery, policy))
             for remedy, policy in policies.items()
         }
         shortlist = _use(gallery, policies["default"])
         gallery.add_many({f"{key}#2": {0: t} for key, t in second.items()})
-        results["two impressions"] = _measure(gallery, forms, mate_scores, shortlist)
+        results["two impressions"] = _measure(gallery, forms, matchable, shortlist)
         row = {
             "gallery": kind,
             "fold": fold,
