@@ -349,3 +349,40 @@ def test_the_finger_codec_and_codes_are_kept_in_the_register_so_a_reload_prepare
 def test_a_shard_re_ranks_its_expected_share_of_the_shortlist_plus_one_deviation() -> None:
     assert GalleryShard(0, 1).shortlist() == 100
     assert [GalleryShard(0, n).shortlist() for n in (2, 4, 8)] == [55, 30, 16]
+
+
+@pytest.mark.parametrize("compact", [False, True], ids=["full", "compact"])
+def test_a_shards_candidates_carry_the_scores_it_would_compute_from_scratch(
+    persons: list[PersonTemplates], compact: bool
+) -> None:
+    from central.engine.national import train_codec
+
+    shard = GalleryShard(0, 1, codec=train_codec(persons) if compact else None)
+    shard.add(persons)
+    rng = np.random.default_rng(4)
+    mate = persons[17]
+    probe = {
+        p: perturbed(FingerprintTemplate.from_bytes(d), rng).to_bytes()
+        for p, d in mate.fingers.items()
+    }
+    found = shard.candidates(mate.face, probe)  # the finger search's scores reused
+    again = shard.score([c[0] for c in found], mate.face, probe)  # every score computed anew
+    assert [c[0] for c in found] == [c[0] for c in again]
+    for (_, distance, fingers), (_, distance_again, fingers_again) in zip(
+        found, again, strict=True
+    ):
+        assert distance == distance_again and fingers == pytest.approx(fingers_again)
+    assert mate.person_id in {c[0] for c in found}
+
+
+def test_the_global_face_top_k_is_what_a_shard_scores_when_given_it(
+    persons: list[PersonTemplates],
+) -> None:
+    shard = GalleryShard(1, 2)
+    shard.add([p for p in persons if shard.owns(p.person_id)])
+    mate = persons[8]
+    assert mate.face is not None
+    theirs = [p.person_id for p in persons[:6] if not shard.owns(p.person_id)]
+    ours = [p.person_id for p in persons[:6] if shard.owns(p.person_id)]
+    scored = shard.candidates(mate.face, {}, face_ids=theirs + ours)
+    assert sorted(c[0] for c in scored) == sorted(ours)  # only the persons it holds

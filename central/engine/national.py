@@ -213,10 +213,15 @@ class NationalGallery:
         face_k: int = 10,
         finger_k: int = 10,
     ) -> list[tuple[int, float | None, dict[int, float]]]:
-        """Every shard's exactly scored candidates for one enrolment, asked of all shards at
-        once: a superset of the global face top-k, and the finger candidates of each shard's
-        share of the shortlist (:meth:`GalleryShard.shortlist`)."""
-        answers = self._all("candidates", face, probe, face_k, finger_k)
+        """Every shard's exactly scored candidates for one enrolment: the global face top-k
+        (found first, over all shards: a shard's own top-k would have each shard score k
+        persons, so that more shards meant more work), and the finger candidates of each
+        shard's share of the shortlist (:meth:`GalleryShard.shortlist`), asked of all shards at
+        once."""
+        face_ids = None
+        if face is not None:
+            face_ids = [int(i) for i in self.search_face(face[None, :], face_k)[1][0] if i >= 0]
+        answers = self._all("candidates", face, probe, face_k, finger_k, face_ids)
         return [scored for answer in answers for scored in answer]
 
     def describe(self) -> list[dict[str, Any]]:

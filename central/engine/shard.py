@@ -156,12 +156,13 @@ class GalleryShard:
         person_ids: Iterable[int],
         face: NDArray[np.float32] | None,
         probe: Mapping[int, bytes],
+        known: Mapping[int, Mapping[int, float]] | None = None,
     ) -> list[tuple[int, float | None, dict[int, float]]]:
         """Exact scores of the probe against the persons of this shard among ``person_ids``:
-        (person, face distance or None, MCC similarity by finger position)."""
-        prepared = {
-            p: mcc.prepare(FingerprintTemplate.from_bytes(d)).expand() for p, d in probe.items()
-        }
+        (person, face distance or None, MCC similarity by finger position). ``known``: finger
+        scores already computed by a search (person -> position -> score), not computed again
+        (preparing an enrolled finger is most of a score's cost)."""
+        prepared: dict[int, mcc.ExpandedTemplate] = {}
         out = []
         for person_id in person_ids:
             if not self.owns(person_id):
@@ -169,12 +170,19 @@ class GalleryShard:
             distance = None
             if face is not None and person_id in self.faces:
                 distance = float(np.linalg.norm(self.faces.template(person_id) - face))
-            enrolled = self.fingers.prepared_of(str(person_id))
+            record = str(person_id)
+            held = self.fingers.positions(record)
             scores = {
-                position: float(mcc.similarity(prepared[position], enrolled[position]))
-                for position in prepared
-                if position in enrolled
+                p: float(score)
+                for p, score in (known or {}).get(person_id, {}).items()
+                if p in held and p in probe
             }
+            missing = [p for p in probe if p in held and p not in scores]
+            for position, enrolled in self.fingers.prepared_of(record, missing).items():
+                if position not in prepared:
+                    template = FingerprintTemplate.from_bytes(probe[position])
+                    prepared[position] = mcc.prepare(template).expand()
+                scores[position] = float(mcc.similarity(prepared[position], enrolled))
             if distance is not None or scores:
                 out.append((person_id, distance, scores))
         return out
@@ -185,16 +193,23 @@ class GalleryShard:
         probe: Mapping[int, bytes],
         face_k: int = 10,
         finger_k: int = 10,
+        face_ids: Iterable[int] | None = None,
     ) -> list[tuple[int, float | None, dict[int, float]]]:
-        """This shard's face top-k and finger top-k for one enrolment, each scored exactly on
-        both modalities: one round trip per shard, all shards at once."""
+        """This shard's face top-k (or, given ``face_ids``, the persons of them it holds: the
+        global face top-k) and finger top-k for one enrolment, each scored exactly on both
+        modalities. The finger search's own scores are reused."""
         ids: set[int] = set()
-        if face is not None and len(self.faces):
+        if face_ids is not None:
+            ids.update(int(i) for i in face_ids if i >= 0 and self.owns(int(i)))
+        elif face is not None and len(self.faces):
             found = self.faces.search(face[None, :], face_k)[1][0]
             ids.update(int(i) for i in found if i >= 0)
+        known: dict[int, dict[int, float]] = {}
         if probe and len(self.fingers):
-            ids.update(h.person_id for h in self.search_fingers(probe, finger_k))
-        return self.score(ids, face, probe) if ids else []
+            hits = self.search_fingers(probe, finger_k)
+            known = {h.person_id: dict(h.finger_scores) for h in hits}
+            ids.update(known)
+        return self.score(ids, face, probe, known) if ids else []
 
     def describe(self) -> dict[str, object]:
         node = ""

@@ -336,11 +336,20 @@ class CompactFingerprintGallery:
                 best[position] = max(best.get(position, 0.0), score)
         return fuse_records(scores, len(probe), limit)
 
-    def prepared_of(self, record_id: str) -> dict[int, mcc.PreparedTemplate]:
-        """The record's fingers prepared now, by position ({} if not enrolled)."""
+    def positions(self, record_id: str) -> set[int]:
+        """The finger positions the record holds (none if not enrolled)."""
+        return set(self._records.get(record_id, {}))
+
+    def prepared_of(
+        self, record_id: str, positions: Iterable[int] | None = None
+    ) -> dict[int, mcc.PreparedTemplate]:
+        """The record's fingers (of ``positions`` only, if given) prepared now, by position ({}
+        if not enrolled)."""
+        slots = self._records.get(record_id, {})
+        wanted = slots if positions is None else [p for p in positions if p in slots]
         return {
-            position: mcc.prepare(self.template(slot), self.params)
-            for position, slot in self._records.get(record_id, {}).items()
+            position: mcc.prepare(self.template(slots[position]), self.params)
+            for position in wanted
         }
 
     def records(self) -> list[str]:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -463,12 +463,18 @@ class FingerprintGallery:
         )
         return gallery
 
-    def prepared_of(self, record_id: str) -> dict[int, mcc.PreparedTemplate]:
-        """The prepared templates of one record by finger position ({} if not enrolled)."""
-        return {
-            position: self._prepared[slot]
-            for position, slot in self._records.get(record_id, {}).items()
-        }
+    def positions(self, record_id: str) -> set[int]:
+        """The finger positions the record holds (none if not enrolled)."""
+        return set(self._records.get(record_id, {}))
+
+    def prepared_of(
+        self, record_id: str, positions: Iterable[int] | None = None
+    ) -> dict[int, mcc.PreparedTemplate]:
+        """The prepared templates of one record (of ``positions`` only, if given) by finger
+        position ({} if not enrolled)."""
+        slots = self._records.get(record_id, {})
+        wanted = slots if positions is None else [p for p in positions if p in slots]
+        return {position: self._prepared[slots[position]] for position in wanted}
 
     def records(self) -> Sequence[str]:
         return list(self._records)
