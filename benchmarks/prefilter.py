@@ -192,7 +192,7 @@ def _measure(
     forms: dict[str, list[tuple[str, FingerprintTemplate]]],
     matchable_of: dict[str, list[bool]],
     shortlist: int,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, float | None]]:
     out = {}
     for form, probes in forms.items():
         matchable = np.array(matchable_of[form], dtype=bool)
@@ -210,7 +210,7 @@ def _measure(
             "matchable": round(float(np.mean(matchable)), 4),
             "matchable_shortlisted": round(float(np.mean(np.array(reached)[matchable])), 4)
             if matchable.any()
-            else 1.0,
+            else None,  # no probe of this form could be found at all
             "p50_s": round(float(np.median(seconds)), 4),
         }
     return out
@@ -291,13 +291,18 @@ def run_fold(
     return rows
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _line(row: dict[str, Any]) -> str:
     head = f"{row['gallery']} fold {row['fold']} {row['fingers']:,} fingers"
     lines = [head]
     for remedy, forms in row["results"].items():
         cells = ", ".join(
             f"{form} {r['shortlisted']:.3f}/{r['rank1']:.3f}"
-            f" [matchable {r['matchable']:.2f}: {r['matchable_shortlisted']:.3f}] ({r['p50_s']:.2f} s)"
+            f" [matchable {r['matchable']:.2f}: {_share(r['matchable_shortlisted'])}]"
+            f" ({r['p50_s']:.2f} s)"
             for form, r in forms.items()
         )
         lines.append(f"  {remedy:<16} shortlisted/rank-1 (p50): {cells}")

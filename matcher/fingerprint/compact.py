@@ -60,8 +60,8 @@ class CompactPolicy:
     def shortlist_for(self, shortlist: int, cylinders: int) -> int:
         """The fingers re-ranked for a probe finger of ``cylinders`` valid cylinders. A small
         or barely overlapping print casts few votes, so its mate stands less far above the
-        chance votes of strangers (fold B at 10,000 fingers: mates of probes with 4-14 cylinders
-        ranked 120-500). Such a probe's shortlist grows in proportion (6 cylinders or fewer: 4
+        chance votes of strangers (fold B at 10,000 fingers: the shortlisted-too-late mates of
+        probes with 3-14 cylinders ranked 120-1,000). Such a probe's shortlist grows in proportion (6 cylinders or fewer: 4
         times); most real prints have more than 24 and keep ``shortlist`` (fold A re-ranks 103 a
         finger on average, fold B 115)."""
         factor = min(self.small_print_factor, max(1.0, self.small_print / max(cylinders, 1)))
