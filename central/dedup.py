@@ -8,14 +8,15 @@ scored exactly on both (face distance, MCC similarity per finger) and fused into
 :func:`~matcher.fusion.dedup_params`: a disagreeing face does not clear matching fingers).
 Reaching the 1:N threshold for the register's size makes the enrolment a likely duplicate: it
 goes to the review queue with its candidates (``central review``). Otherwise it is registered,
-and searchable for the next ones.
+and searchable for the next ones. The next enrolment's national search runs on the shards while
+one is decided (:func:`judged`), so that a shard finishing early never waits for the others.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 FACE_K = 10
 FINGER_K = 10
+AHEAD = 1  # enrolments whose national search is queued while one is decided
 CODEC_PERSONS = 5_000  # persons whose fingers train a register's finger codec
 
 
@@ -79,15 +81,6 @@ def queued(
     return [person_templates(centre.register, int(r["id"]), face_format) for r in rows]
 
 
-def _candidates(
-    national: NationalGallery, batch: GalleryShard, person: PersonTemplates
-) -> list[tuple[int, float | None, dict[int, float]]]:
-    """Exactly scored candidates from every shard (one call each, in parallel) and from this
-    run's newly registered enrolments."""
-    found = national.candidates(person.face, person.fingers, FACE_K, FINGER_K)
-    return found + batch.candidates(person.face, person.fingers, FACE_K, FINGER_K)
-
-
 def judge(
     national: NationalGallery,
     batch: GalleryShard,
@@ -95,10 +88,56 @@ def judge(
     params: FusionParams,
     register_size: int,
 ) -> tuple[list[dict[str, Any]], float]:
-    """(candidates at or above the 1:N threshold, best first; the threshold) for one enrolment."""
+    """(candidates at or above the 1:N threshold, best first; the threshold) for one enrolment,
+    searched in the national galleries (every shard at once) and in ``batch``: this run's newly
+    registered enrolments."""
+    found = national.candidates(person.face, person.fingers, FACE_K, FINGER_K)
+    return _likely(found + _in_batch(batch, person), params, register_size)
+
+
+@dataclass(frozen=True)
+class Judged:
+    person: PersonTemplates
+    likely: list[dict[str, Any]]  # as :func:`judge`'s
+    threshold: float
+    seconds: float  # from its search starting to its judgement
+
+
+def judged(
+    national: NationalGallery,
+    batch: GalleryShard,
+    persons: Iterable[PersonTemplates],
+    params: FusionParams,
+    register_size: Callable[[], int],
+    ahead: int = AHEAD,
+) -> Iterator[Judged]:
+    """:func:`judge` for each of ``persons`` in turn, with the national searches of the next
+    ``ahead`` already queued on the shards (:meth:`NationalGallery.candidates_of_each`): while
+    one enrolment is judged and decided, the shards work on the next (the national galleries do
+    not change during a run). The search in ``batch`` and the threshold wait until the caller
+    has decided the enrolments before: the generator resumes after the caller's loop body has
+    added the registered to ``batch``."""
+    for person, started, found in national.candidates_of_each(persons, FACE_K, FINGER_K, ahead):
+        likely, threshold = _likely(found + _in_batch(batch, person), params, register_size())
+        yield Judged(person, likely, threshold, time.perf_counter() - started)
+
+
+def _in_batch(
+    batch: GalleryShard, person: PersonTemplates
+) -> list[tuple[int, float | None, dict[int, float]]]:
+    return batch.candidates(person.face, person.fingers, FACE_K, FINGER_K)
+
+
+def _likely(
+    candidates: Iterable[tuple[int, float | None, dict[int, float]]],
+    params: FusionParams,
+    register_size: int,
+) -> tuple[list[dict[str, Any]], float]:
+    """The exactly scored ``candidates`` fused, those reaching the 1:N threshold for
+    ``register_size`` kept, best first; and the threshold."""
     threshold = identify_threshold(params, max(1, register_size))
     likely: list[dict[str, Any]] = []
-    for candidate, distance, fingers in _candidates(national, batch, person):
+    for candidate, distance, fingers in candidates:
         fused = fuse(distance, fingers, params)
         if decide(fused, threshold):
             likely.append(
@@ -156,13 +195,13 @@ def deduplicate(
     chosen = "" if national.codec is None else codes_format(national.codec)
     result = DedupResult()
     batch = GalleryShard(0, 1)  # this run's newly registered, until the next run loads them
-    size = _registered(centre, register)
-    for person in queued(centre, register, face_format(face_model), limit):
-        started = time.perf_counter()
-        likely, threshold = judge(national, batch, person, params, size)
+    before = _registered(centre, register)
+    persons = queued(centre, register, face_format(face_model), limit)
+    for outcome in judged(national, batch, persons, params, lambda: before + result.registered):
+        person, likely = outcome.person, outcome.likely
         with centre.register.transaction():
             if likely:
-                send_to_review(centre, person.person_id, likely, threshold)
+                send_to_review(centre, person.person_id, likely, outcome.threshold)
                 result.to_review.append({"person": person.person_id, "candidates": likely})
             else:
                 centre.register.update_person(person.person_id, status="registered")
@@ -172,11 +211,10 @@ def deduplicate(
                     centre.actor, "dedup", target=person.person_id, outcome="registered"
                 )
                 result.registered += 1
-                size += 1
         if not likely and (person.face is not None or person.fingers):
             batch.add([person])
         result.checked += 1
-        result.seconds.append(time.perf_counter() - started)
+        result.seconds.append(outcome.seconds)
     return result
 
 

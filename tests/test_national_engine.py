@@ -215,6 +215,42 @@ def test_compact_shards_sharing_one_codec_answer_as_one_compact_gallery(
         national.close()
 
 
+def test_enrolments_queued_on_the_shards_get_the_answers_asked_one_at_a_time_across_a_lost_shard(
+    two_node_cluster: str, persons: list[PersonTemplates], caplog: pytest.LogCaptureFixture
+) -> None:
+    import ray
+
+    from central.engine.national import NationalGallery
+
+    def loader(shard: int, shards: int) -> list[PersonTemplates]:
+        return [p for p in persons if p.person_id % shards == shard]
+
+    rng = np.random.default_rng(12)
+    asked: list[tuple[Any, dict[int, bytes]]] = []
+    for mate in persons[20:28]:
+        assert mate.face is not None
+        face = mate.face + rng.normal(0, 0.02, mate.face.shape).astype(np.float32)
+        finger = perturbed(FingerprintTemplate.from_bytes(mate.fingers[7]), rng)
+        asked.append((face, {7: finger.to_bytes()}))
+    asked += [(None, asked[0][1]), (asked[1][0], {})]  # no face; no fingers
+    national = NationalGallery(SHARDS, loader)
+    try:
+        one_at_a_time = [national.candidates(face, probe) for face, probe in asked]
+        queued = [national.submit_candidates(face, probe) for face, probe in asked[:5]]
+        ray.kill(national.shards[1], no_restart=True)  # lost with enrolments queued on it
+        queued += [national.submit_candidates(face, probe) for face, probe in asked[5:]]
+        with caplog.at_level("WARNING", logger="central.engine.national"):
+            answers = [national.collect(pending) for pending in queued]
+        assert answers == one_at_a_time
+        assert [r.getMessage() for r in caplog.records].count(
+            "shard 1 was lost: starting it again and reloading it"
+        ) == 1  # reloaded once, not once per enrolment queued on it
+        assert sum(int(d["faces"]) for d in national.describe()) == len(persons)
+        assert {c[0] for c in answers[3]} >= {persons[23].person_id}
+    finally:
+        national.close()
+
+
 def test_a_shard_loads_its_persons_templates_from_the_register(
     centre: Any, persons: list[PersonTemplates]
 ) -> None:

@@ -18,16 +18,19 @@ import contextlib
 import heapq
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import ray
 from numpy.typing import NDArray
-from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from central.engine.shard import FingerHit, GalleryShard, PersonTemplates
+from central.engine.shard import FingerHit, GalleryShard, PersonTemplates, nearest_of
 from matcher.fingerprint import FingerprintTemplate
 from matcher.fingerprint.compact import FingerCodec
 
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 
 Loader = Callable[[int, int], Iterable[PersonTemplates]]  # (shard, shards) -> its persons
 CodesSink = Callable[[dict[int, dict[int, bytes]]], None]  # person -> position -> codes
+Scored = tuple[int, float | None, dict[int, float]]  # person, face distance, finger scores
 LOST = (RayActorError, ActorDiedError, ActorUnavailableError)
 ADD_BATCH = 2_000
 IN_FLIGHT = 2
@@ -65,6 +69,25 @@ def train_codec(persons: Iterable[PersonTemplates], sample: int = 200_000) -> by
         for data in person.fingers.values()
     )
     return FingerCodec.train(fingers, sample=sample).to_bytes()
+
+
+@dataclass(frozen=True)
+class PendingCandidates:
+    """One enrolment's candidates on their way (:meth:`NationalGallery.submit_candidates`)."""
+
+    shards: list[Any]  # the actors asked
+    calls: list[Any]  # their answers' object refs
+    args: tuple[Any, ...]  # to ask again
+
+
+def _alive(actor: Any) -> bool:
+    """Whether ``actor`` still answers (a lost one raises at once; a live one answers after
+    the calls queued on it)."""
+    try:
+        ray.get(actor.describe.remote())
+    except LOST:
+        return False
+    return True
 
 
 class NationalGallery:
@@ -189,13 +212,7 @@ class NationalGallery:
         self, probes: NDArray[np.float32], k: int
     ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
         """Top-k of every probe over all shards: ``(distances, ids)`` as FaceGallery.search."""
-        answers = self._all("search_face", probes, k)
-        distances = np.concatenate([a[0] for a in answers], axis=1)
-        ids = np.concatenate([a[1] for a in answers], axis=1)
-        # nearest first, ties by the smaller id, as a single gallery orders them
-        order = np.lexsort((np.where(ids < 0, np.iinfo(np.int64).max, ids), distances), axis=1)
-        order = order[:, :k]
-        return np.take_along_axis(distances, order, 1), np.take_along_axis(ids, order, 1)
+        return nearest_of(self._all("search_face", probes, k), k)
 
     def search_fingers(
         self, probe: Mapping[int, bytes], limit: int = 10, exhaustive: bool = False
@@ -212,7 +229,7 @@ class NationalGallery:
         probe: Mapping[int, bytes],
         face_k: int = 10,
         finger_k: int = 10,
-    ) -> list[tuple[int, float | None, dict[int, float]]]:
+    ) -> list[Scored]:
         """Every shard's exactly scored candidates for one enrolment: the global face top-k
         (found first, over all shards: a shard's own top-k would have each shard score k
         persons, so that more shards meant more work), and the finger candidates of each
@@ -222,6 +239,89 @@ class NationalGallery:
         if face is not None:
             face_ids = [int(i) for i in self.search_face(face[None, :], face_k)[1][0] if i >= 0]
         answers = self._all("candidates", face, probe, face_k, finger_k, face_ids)
+        return [scored for answer in answers for scored in answer]
+
+    def submit_face(self, face: NDArray[np.float32] | None, k: int = 10) -> list[Any]:
+        """Start every shard's face search for one enrolment (object refs; none without a
+        face), to be handed to :meth:`submit_candidates`."""
+        if face is None:
+            return []
+        return [s.search_face.remote(face[None, :], k) for s in self.shards]
+
+    def submit_candidates(
+        self,
+        face: NDArray[np.float32] | None,
+        probe: Mapping[int, bytes],
+        face_k: int = 10,
+        finger_k: int = 10,
+        faces: list[Any] | None = None,
+    ) -> PendingCandidates:
+        """Start :meth:`candidates` for one enrolment and return at once; :meth:`collect` waits
+        for the answer. Each shard is handed the others' face answers (``faces`` from
+        :meth:`submit_face`, or asked now) directly: no round trip through here between the
+        face and the finger steps."""
+        shards = list(self.shards)
+        if faces is None:
+            faces = self.submit_face(face, face_k)
+        calls = [s.candidates_after.remote(face, probe, face_k, finger_k, *faces) for s in shards]
+        return PendingCandidates(shards, calls, (face, probe, face_k, finger_k))
+
+    def candidates_of_each(
+        self,
+        persons: Iterable[PersonTemplates],
+        face_k: int = 10,
+        finger_k: int = 10,
+        ahead: int = 1,
+    ) -> Iterator[tuple[PersonTemplates, float, list[Scored]]]:
+        """(person, when its search started, :meth:`candidates`) for each of ``persons`` in
+        turn, lazily, with the next ``ahead`` persons' searches queued on the shards. An actor
+        runs its calls in the order given, so a shard that finishes one enrolment early goes
+        on to the next; and each enrolment's face searches are queued before the previous
+        one's finger step, so that no shard waits for another's finger step to get the face
+        answers it needs."""
+        waiting = iter(persons)
+        faced: deque[tuple[PersonTemplates, float, list[Any]]] = deque()
+        asked: deque[tuple[PersonTemplates, float, PendingCandidates]] = deque()
+
+        def search_face_of_next() -> None:
+            person = next(waiting, None)
+            if person is not None:
+                faced.append((person, time.perf_counter(), self.submit_face(person.face, face_k)))
+
+        def ask_next() -> None:
+            search_face_of_next()  # one ahead of the finger step asked now
+            if faced:
+                person, started, faces = faced.popleft()
+                pending = self.submit_candidates(
+                    person.face, person.fingers, face_k, finger_k, faces
+                )
+                asked.append((person, started, pending))
+
+        search_face_of_next()
+        for _ in range(1 + ahead):
+            ask_next()
+        while asked:
+            person, started, pending = asked.popleft()
+            found = self.collect(pending)
+            ask_next()
+            yield person, started, found
+
+    def collect(self, pending: PendingCandidates) -> list[Scored]:
+        """The answer of :meth:`submit_candidates`. A shard lost meanwhile is reloaded (once,
+        however many enrolments were in flight on it) and the enrolment asked again of all
+        (synchronously: an error that is not a lost shard is raised from there)."""
+        answers, failed = [], []
+        for index, call in enumerate(pending.calls):
+            try:
+                answers.append(ray.get(call))
+            except RayError:  # lost, or waiting on a lost shard's face answer
+                failed.append(index)
+        if failed:
+            for index in failed:
+                used = pending.shards[index]
+                if self.shards[index] is used and not _alive(used):
+                    self._reload(index)
+            return self.candidates(*pending.args)
         return [scored for answer in answers for scored in answer]
 
     def describe(self) -> list[dict[str, Any]]:

@@ -34,6 +34,22 @@ class PersonTemplates:
     codes: Mapping[int, bytes] = field(default_factory=dict)  # the shared codec's, where stored
 
 
+FaceAnswer = tuple[
+    NDArray[np.float32], NDArray[np.int64]
+]  # (distances, ids), as FaceGallery.search
+
+
+def nearest_of(answers: Iterable[FaceAnswer], k: int) -> FaceAnswer:
+    """The top-k over several galleries' face answers for the same probes: nearest first, ties
+    by the smaller id, as one gallery holding them all orders them."""
+    listed = list(answers)
+    distances = np.concatenate([a[0] for a in listed], axis=1)
+    ids = np.concatenate([a[1] for a in listed], axis=1)
+    order = np.lexsort((np.where(ids < 0, np.iinfo(np.int64).max, ids), distances), axis=1)
+    order = order[:, :k]
+    return np.take_along_axis(distances, order, 1), np.take_along_axis(ids, order, 1)
+
+
 @dataclass(frozen=True)
 class FingerHit:
     person_id: int
@@ -210,6 +226,22 @@ class GalleryShard:
             known = {h.person_id: dict(h.finger_scores) for h in hits}
             ids.update(known)
         return self.score(ids, face, probe, known) if ids else []
+
+    def candidates_after(
+        self,
+        face: NDArray[np.float32] | None,
+        probe: Mapping[int, bytes],
+        face_k: int,
+        finger_k: int,
+        *face_answers: FaceAnswer,
+    ) -> list[tuple[int, float | None, dict[int, float]]]:
+        """:meth:`candidates` given every shard's :meth:`search_face` answer for ``face``
+        (merged here into the global face top-k): a Ray actor is handed the other shards'
+        answers as they come, so no round trip through the caller separates the two steps."""
+        face_ids = None
+        if face is not None and face_answers:
+            face_ids = [int(i) for i in nearest_of(face_answers, face_k)[1][0] if i >= 0]
+        return self.candidates(face, probe, face_k, finger_k, face_ids)
 
     def describe(self) -> dict[str, object]:
         node = ""
