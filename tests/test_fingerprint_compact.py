@@ -154,3 +154,42 @@ def test_a_probe_finger_of_few_cylinders_has_more_fingers_scored_than_a_full_one
     assert len(scored_full) == 20
     assert 20 < len(scored_small) <= compact.policy.shortlist_for(20, 14)
     assert scored_small[0].record_id == "r5"
+
+
+def test_shards_votes_merge_into_the_best_voted_of_all_as_many_as_the_shortlist_holds() -> None:
+    from matcher.fingerprint.compact import Shortlisted, Voted, merge_votes
+
+    first = {
+        RIGHT_INDEX: Shortlisted(3, [Voted(9.0, "4", 2), Voted(5.0, "2", 2), Voted(1.0, "6", 0)])
+    }
+    second = {
+        RIGHT_INDEX: Shortlisted(3, [Voted(7.0, "1", 2), Voted(5.0, "1", 0), Voted(4.0, "3", 2)]),
+        LEFT_INDEX: Shortlisted(2, [Voted(2.0, "5", 7)]),
+    }
+    merged = merge_votes([first, second])
+    assert [(v.record_id, v.position) for v in merged[RIGHT_INDEX]] == [
+        ("4", 2),
+        ("1", 2),
+        ("1", 0),
+    ]
+    assert [v.record_id for v in merged[LEFT_INDEX]] == ["5"]  # fewer got a vote
+    # equal votes: the smaller record id first, whichever shard answered first
+    tie = {RIGHT_INDEX: Shortlisted(1, [Voted(5.0, "2", 2)])}
+    assert merge_votes([tie, second])[RIGHT_INDEX][0].record_id == "1"
+    assert merge_votes([second, tie])[RIGHT_INDEX][0].record_id == "1"
+
+
+def test_votes_then_rerank_is_the_search(
+    compact: CompactFingerprintGallery, enrolled: dict[str, dict[int, FingerprintTemplate]]
+) -> None:
+    from matcher.fingerprint import mcc
+
+    rng = np.random.default_rng(9)
+    probe = {p: perturbed(t, rng) for p, t in enrolled["r40"].items()}
+    prepared = {p: mcc.prepare(t) for p, t in probe.items()}
+    voted = compact.votes(prepared)
+    assert all(v.size == 100 and len(v.fingers) <= 100 for v in voted.values())
+    expanded = {p: t.expand() for p, t in prepared.items()}
+    stepwise = compact.rerank(expanded, {p: v.fingers for p, v in voted.items()}, 5)
+    assert stepwise == compact.search(probe, limit=5)
+    assert stepwise[0].record_id == "r40"

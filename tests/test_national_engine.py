@@ -422,3 +422,40 @@ def test_the_global_face_top_k_is_what_a_shard_scores_when_given_it(
     ours = [p.person_id for p in persons[:6] if shard.owns(p.person_id)]
     scored = shard.candidates(mate.face, {}, face_ids=theirs + ours)
     assert sorted(c[0] for c in scored) == sorted(ours)  # only the persons it holds
+
+
+def test_compact_shards_share_out_the_whole_gallerys_shortlist_exactly_and_find_the_mate(
+    persons: list[PersonTemplates], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from central.engine.national import train_codec
+    from matcher.fingerprint.compact import CompactFingerprintGallery, merge_votes
+
+    codec = train_codec(persons)
+    shards = [GalleryShard(i, 2, codec=codec) for i in range(2)]
+    for shard in shards:
+        shard.add([p for p in persons if shard.owns(p.person_id)])
+    rng = np.random.default_rng(21)
+    mate = persons[52]
+    probe = {
+        p: perturbed(FingerprintTemplate.from_bytes(d), rng).to_bytes()
+        for p, d in mate.fingers.items()
+    }
+    firsts = [shard.first_step(mate.face, probe, 10) for shard in shards]
+    whole = merge_votes(f.votes for f in firsts if f.votes is not None)
+
+    reranked: list[set[tuple[str, int, int]]] = []
+    real_rerank = CompactFingerprintGallery.rerank
+
+    def spied(self: Any, expanded: Any, chosen: Any, limit: int = 10) -> Any:
+        reranked.append({(v.record_id, v.position, p) for p, vs in chosen.items() for v in vs})
+        return real_rerank(self, expanded, chosen, limit)
+
+    monkeypatch.setattr(CompactFingerprintGallery, "rerank", spied)
+    found = [
+        c for shard in shards for c in shard.candidates_after(mate.face, probe, 10, 10, *firsts)
+    ]
+    ours, theirs = reranked
+    assert not ours & theirs  # each finger of the shortlist re-ranked by one shard only...
+    assert ours | theirs == {(v.record_id, v.position, p) for p, vs in whole.items() for v in vs}
+    scored = {c[0]: c for c in found}[mate.person_id]  # ...the one holding it
+    assert scored[1] is not None and scored[1] < 0.5 and min(scored[2].values()) > 0.2

@@ -230,23 +230,20 @@ class NationalGallery:
         face_k: int = 10,
         finger_k: int = 10,
     ) -> list[Scored]:
-        """Every shard's exactly scored candidates for one enrolment: the global face top-k
-        (found first, over all shards: a shard's own top-k would have each shard score k
-        persons, so that more shards meant more work), and the finger candidates of each
-        shard's share of the shortlist (:meth:`GalleryShard.shortlist`), asked of all shards at
-        once."""
-        face_ids = None
-        if face is not None:
-            face_ids = [int(i) for i in self.search_face(face[None, :], face_k)[1][0] if i >= 0]
-        answers = self._all("candidates", face, probe, face_k, finger_k, face_ids)
-        return [scored for answer in answers for scored in answer]
+        """Every shard's exactly scored candidates for one enrolment, in two steps. First every
+        shard finds its face top-k and (compact galleries) its best-voted fingers; then each
+        shard, handed all those answers, scores the global face top-k and re-ranks the whole
+        gallery's shortlist, merged from the votes, among the persons it holds. Each shard thus
+        does its share: a shard's own face top-k or shortlist would have each shard score as
+        much as one gallery, so that more shards meant more work."""
+        return self.collect(self.submit_candidates(face, probe, face_k, finger_k))
 
-    def submit_face(self, face: NDArray[np.float32] | None, k: int = 10) -> list[Any]:
-        """Start every shard's face search for one enrolment (object refs; none without a
-        face), to be handed to :meth:`submit_candidates`."""
-        if face is None:
-            return []
-        return [s.search_face.remote(face[None, :], k) for s in self.shards]
+    def submit_first(
+        self, face: NDArray[np.float32] | None, probe: Mapping[int, bytes], face_k: int = 10
+    ) -> list[Any]:
+        """Start every shard's first step for one enrolment (:meth:`GalleryShard.first_step`;
+        object refs), to be handed to :meth:`submit_candidates`."""
+        return [s.first_step.remote(face, probe, face_k) for s in self.shards]
 
     def submit_candidates(
         self,
@@ -254,16 +251,16 @@ class NationalGallery:
         probe: Mapping[int, bytes],
         face_k: int = 10,
         finger_k: int = 10,
-        faces: list[Any] | None = None,
+        firsts: list[Any] | None = None,
     ) -> PendingCandidates:
         """Start :meth:`candidates` for one enrolment and return at once; :meth:`collect` waits
-        for the answer. Each shard is handed the others' face answers (``faces`` from
-        :meth:`submit_face`, or asked now) directly: no round trip through here between the
-        face and the finger steps."""
+        for the answer. Each shard is handed the others' first steps (``firsts`` from
+        :meth:`submit_first`, or asked now) directly: no round trip through here between the
+        two steps."""
         shards = list(self.shards)
-        if faces is None:
-            faces = self.submit_face(face, face_k)
-        calls = [s.candidates_after.remote(face, probe, face_k, finger_k, *faces) for s in shards]
+        if firsts is None:
+            firsts = self.submit_first(face, probe, face_k)
+        calls = [s.candidates_after.remote(face, probe, face_k, finger_k, *firsts) for s in shards]
         return PendingCandidates(shards, calls, (face, probe, face_k, finger_k))
 
     def candidates_of_each(
@@ -276,28 +273,29 @@ class NationalGallery:
         """(person, when its search started, :meth:`candidates`) for each of ``persons`` in
         turn, lazily, with the next ``ahead`` persons' searches queued on the shards. An actor
         runs its calls in the order given, so a shard that finishes one enrolment early goes
-        on to the next; and each enrolment's face searches are queued before the previous
-        one's finger step, so that no shard waits for another's finger step to get the face
+        on to the next; and each enrolment's first step is queued before the previous one's
+        second, so that no shard waits for another's second step to get the first-step
         answers it needs."""
         waiting = iter(persons)
-        faced: deque[tuple[PersonTemplates, float, list[Any]]] = deque()
+        first: deque[tuple[PersonTemplates, float, list[Any]]] = deque()
         asked: deque[tuple[PersonTemplates, float, PendingCandidates]] = deque()
 
-        def search_face_of_next() -> None:
+        def first_step_of_next() -> None:
             person = next(waiting, None)
             if person is not None:
-                faced.append((person, time.perf_counter(), self.submit_face(person.face, face_k)))
+                firsts = self.submit_first(person.face, person.fingers, face_k)
+                first.append((person, time.perf_counter(), firsts))
 
         def ask_next() -> None:
-            search_face_of_next()  # one ahead of the finger step asked now
-            if faced:
-                person, started, faces = faced.popleft()
+            first_step_of_next()  # one ahead of the second step asked now
+            if first:
+                person, started, firsts = first.popleft()
                 pending = self.submit_candidates(
-                    person.face, person.fingers, face_k, finger_k, faces
+                    person.face, person.fingers, face_k, finger_k, firsts
                 )
                 asked.append((person, started, pending))
 
-        search_face_of_next()
+        first_step_of_next()
         for _ in range(1 + ahead):
             ask_next()
         while asked:
@@ -306,22 +304,24 @@ class NationalGallery:
             ask_next()
             yield person, started, found
 
-    def collect(self, pending: PendingCandidates) -> list[Scored]:
+    def collect(self, pending: PendingCandidates, again: bool = True) -> list[Scored]:
         """The answer of :meth:`submit_candidates`. A shard lost meanwhile is reloaded (once,
-        however many enrolments were in flight on it) and the enrolment asked again of all
-        (synchronously: an error that is not a lost shard is raised from there)."""
+        however many enrolments were in flight on it) and the enrolment asked again (once: an
+        error that is not a lost shard is raised then)."""
         answers, failed = [], []
         for index, call in enumerate(pending.calls):
             try:
                 answers.append(ray.get(call))
-            except RayError:  # lost, or waiting on a lost shard's face answer
+            except RayError:  # lost, or waiting on a lost shard's first step
+                if not again:
+                    raise
                 failed.append(index)
         if failed:
             for index in failed:
                 used = pending.shards[index]
                 if self.shards[index] is used and not _alive(used):
                     self._reload(index)
-            return self.candidates(*pending.args)
+            return self.collect(self.submit_candidates(*pending.args), again=False)
         return [scored for answer in answers for scored in answer]
 
     def describe(self) -> list[dict[str, Any]]:

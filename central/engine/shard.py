@@ -20,7 +20,13 @@ from numpy.typing import NDArray
 from matcher.face.gallery import FaceGallery
 from matcher.face.index_policy import FaceIndexPolicy
 from matcher.fingerprint import FingerprintTemplate, mcc
-from matcher.fingerprint.compact import CompactFingerprintGallery, CompactPolicy, FingerCodec
+from matcher.fingerprint.compact import (
+    CompactFingerprintGallery,
+    CompactPolicy,
+    FingerCodec,
+    Shortlisted,
+    merge_votes,
+)
 from matcher.fingerprint.index import FingerprintGallery, IndexPolicy
 
 
@@ -34,6 +40,7 @@ class PersonTemplates:
     codes: Mapping[int, bytes] = field(default_factory=dict)  # the shared codec's, where stored
 
 
+PROBES_KEPT = 16  # probe fingers kept prepared, for the steps of the enrolments in flight
 FaceAnswer = tuple[
     NDArray[np.float32], NDArray[np.int64]
 ]  # (distances, ids), as FaceGallery.search
@@ -48,6 +55,16 @@ def nearest_of(answers: Iterable[FaceAnswer], k: int) -> FaceAnswer:
     order = np.lexsort((np.where(ids < 0, np.iinfo(np.int64).max, ids), distances), axis=1)
     order = order[:, :k]
     return np.take_along_axis(distances, order, 1), np.take_along_axis(ids, order, 1)
+
+
+@dataclass(frozen=True)
+class FirstStep:
+    """A shard's first answer for one enrolment (:meth:`GalleryShard.first_step`): its face
+    top-k, and its best-voted fingers for each probe finger (compact galleries; None for full
+    ones, which keep their own share of the shortlist)."""
+
+    face: FaceAnswer | None
+    votes: dict[int, Shortlisted] | None
 
 
 @dataclass(frozen=True)
@@ -83,6 +100,7 @@ class GalleryShard:
 
             faiss.omp_set_num_threads(threads)
         self.index, self.count = index, count
+        self._probes: dict[bytes, tuple[mcc.PreparedTemplate, mcc.ExpandedTemplate]] = {}
         self.faces = FaceGallery(face_policy or FaceIndexPolicy.exact())
         self.fingers: FingerprintGallery | CompactFingerprintGallery
         if codec is None:
@@ -196,8 +214,7 @@ class GalleryShard:
             missing = [p for p in probe if p in held and p not in scores]
             for position, enrolled in self.fingers.prepared_of(record, missing).items():
                 if position not in prepared:
-                    template = FingerprintTemplate.from_bytes(probe[position])
-                    prepared[position] = mcc.prepare(template).expand()
+                    prepared[position] = self._probe(probe[position])[1]
                 scores[position] = float(mcc.similarity(prepared[position], enrolled))
             if distance is not None or scores:
                 out.append((person_id, distance, scores))
@@ -227,21 +244,62 @@ class GalleryShard:
             ids.update(known)
         return self.score(ids, face, probe, known) if ids else []
 
+    def _probe(self, data: bytes) -> tuple[mcc.PreparedTemplate, mcc.ExpandedTemplate]:
+        """A probe finger prepared and expanded, once for the steps of an enrolment (the last
+        few kept)."""
+        known = self._probes.get(data)
+        if known is None:
+            prepared = mcc.prepare(FingerprintTemplate.from_bytes(data))
+            known = self._probes[data] = (prepared, prepared.expand())
+            while len(self._probes) > PROBES_KEPT:
+                del self._probes[next(iter(self._probes))]
+        return known
+
+    def first_step(
+        self, face: NDArray[np.float32] | None, probe: Mapping[int, bytes], face_k: int
+    ) -> FirstStep:
+        """What every shard needs of this one before scoring an enrolment's candidates: the
+        face top-k here, and (compact galleries) the best-voted fingers here for each probe
+        finger, as many as the whole gallery's shortlist holds, so that the merged answers
+        give the whole gallery's shortlist (:func:`merge_votes`)."""
+        found = None if face is None else self.faces.search(face[None, :], face_k)
+        votes = None
+        if isinstance(self.fingers, CompactFingerprintGallery):
+            prepared = {p: self._probe(data)[0] for p, data in probe.items()}
+            votes = self.fingers.votes(prepared, self.fingers.policy.shortlist)
+        return FirstStep(found, votes)
+
     def candidates_after(
         self,
         face: NDArray[np.float32] | None,
         probe: Mapping[int, bytes],
         face_k: int,
         finger_k: int,
-        *face_answers: FaceAnswer,
+        *firsts: FirstStep,
     ) -> list[tuple[int, float | None, dict[int, float]]]:
-        """:meth:`candidates` given every shard's :meth:`search_face` answer for ``face``
-        (merged here into the global face top-k): a Ray actor is handed the other shards'
-        answers as they come, so no round trip through the caller separates the two steps."""
+        """:meth:`candidates` given every shard's :meth:`first_step` (a Ray actor is handed the
+        other shards' answers as they come: no round trip through the caller). The global face
+        top-k is merged from theirs; with compact galleries, so is the whole gallery's
+        shortlist, and this shard re-ranks the fingers of it that it holds: the shortlist is
+        shared out exactly, where :meth:`shortlist` must allow for an uneven split."""
+        faces = [f.face for f in firsts if f.face is not None]
         face_ids = None
-        if face is not None and face_answers:
-            face_ids = [int(i) for i in nearest_of(face_answers, face_k)[1][0] if i >= 0]
-        return self.candidates(face, probe, face_k, finger_k, face_ids)
+        if face is not None and faces:
+            face_ids = [int(i) for i in nearest_of(faces, face_k)[1][0] if i >= 0]
+        votes = [f.votes for f in firsts if f.votes is not None]
+        if not votes or len(votes) < len(firsts) or not probe:
+            return self.candidates(face, probe, face_k, finger_k, face_ids)
+        assert isinstance(self.fingers, CompactFingerprintGallery)
+        ours = {
+            position: [v for v in voted if self.owns(int(v.record_id))]
+            for position, voted in merge_votes(votes).items()
+        }
+        expanded = {p: self._probe(data)[1] for p, data in probe.items()}
+        hits = self.fingers.rerank(expanded, ours, finger_k)
+        known = {int(h.record_id): dict(h.finger_scores) for h in hits}
+        ids = set(known)
+        ids.update(i for i in face_ids or [] if self.owns(i))
+        return self.score(ids, face, probe, known) if ids else []
 
     def describe(self) -> dict[str, object]:
         node = ""

@@ -77,6 +77,41 @@ class CompactPolicy:
         return math.ceil(kept / self.shards)
 
 
+@dataclass(frozen=True)
+class Voted:
+    """A finger the prefilter voted for: its votes, its record and the position it is held at."""
+
+    votes: float
+    record_id: str
+    position: int
+
+
+@dataclass(frozen=True)
+class Shortlisted:
+    """A probe finger's shortlist from one gallery: its length and the fingers in it, best
+    first (fewer where fewer got a vote)."""
+
+    size: int
+    fingers: list[Voted]
+
+
+def merge_votes(answers: Iterable[Mapping[int, Shortlisted]]) -> dict[int, list[Voted]]:
+    """The whole gallery's shortlist per probe finger position from its shards' answers to
+    :meth:`CompactFingerprintGallery.votes`: the best-voted of all (ties by the record's id),
+    as many as the shortlist holds. Each shard answered with its own best that many, so none
+    of the whole gallery's best is missing."""
+    merged: dict[int, list[Voted]] = {}
+    sizes: dict[int, int] = {}
+    for answer in answers:
+        for position, shortlisted in answer.items():
+            merged.setdefault(position, []).extend(shortlisted.fingers)
+            sizes[position] = max(sizes.get(position, 0), shortlisted.size)
+    return {
+        position: sorted(fingers, key=lambda f: (-f.votes, f.record_id))[: sizes[position]]
+        for position, fingers in merged.items()
+    }
+
+
 class FingerCodec:
     """Cylinder descriptor -> 256-bit code; trained on a sample, then the same for every shard."""
 
@@ -289,6 +324,12 @@ class CompactFingerprintGallery:
 
     def prefilter(self, probe: mcc.PreparedTemplate, position: int, shortlist: int) -> list[int]:
         """The ``shortlist`` best-voted slots for one probe finger, best first."""
+        return [slot for _, slot in self._voted(probe, position, shortlist)]
+
+    def _voted(
+        self, probe: mcc.PreparedTemplate, position: int, shortlist: int
+    ) -> list[tuple[float, int]]:
+        """(votes, slot) of the ``shortlist`` best-voted slots for one probe finger, best first."""
         desc = descriptors(probe, self.params)
         if desc.shape[0] == 0:
             return []
@@ -303,13 +344,55 @@ class CompactFingerprintGallery:
             sims = np.cos(np.pi * np.minimum(distances, bits // 2) / bits).astype(np.float32)
             votes += vote(relative_to_kth(sims, ids), ids, index.owner, len(self._slots))
         live = np.flatnonzero(votes > 0)
-        return [int(s) for s in live[np.argsort(-votes[live], kind="stable")[:shortlist]]]
+        best = live[np.argsort(-votes[live], kind="stable")[:shortlist]]
+        return [(float(votes[s]), int(s)) for s in best]
 
     def template(self, slot: int) -> FingerprintTemplate:
         data = self._templates[slot]
         if data is None:
             raise KeyError(slot)
         return FingerprintTemplate.from_bytes(data)
+
+    def votes(
+        self, probe: Mapping[int, mcc.PreparedTemplate], shortlist: int | None = None
+    ) -> dict[int, Shortlisted]:
+        """The first step of :meth:`search`: per probe finger position, how many fingers its
+        shortlist holds (:meth:`CompactPolicy.shortlist_for` of ``shortlist``) and the best-voted
+        fingers of this gallery, at most that many, best first. Galleries that are shards of one
+        (same codec and policy) answer with votes that compare, so the whole gallery's shortlist
+        is the best of their answers merged (:func:`merge_votes`)."""
+        size = shortlist or self.policy.shortlist
+        out: dict[int, Shortlisted] = {}
+        for position, prepared in probe.items():
+            kept = self.policy.shortlist_for(size, prepared.count)
+            voted = []
+            for votes, slot in self._voted(prepared, int(position), kept):
+                entry = self._slots[slot]
+                if entry is not None:
+                    voted.append(Voted(votes, entry[0], entry[1]))
+            out[int(position)] = Shortlisted(kept, voted)
+        return out
+
+    def rerank(
+        self,
+        probe: Mapping[int, mcc.ExpandedTemplate],
+        chosen: Mapping[int, Iterable[Voted]],
+        limit: int = 10,
+    ) -> list[Candidate]:
+        """The second step of :meth:`search`: the ``chosen`` fingers of each probe finger
+        position that this gallery holds, scored by the 1:1 matcher and fused by record."""
+        scores: dict[str, dict[int, float]] = {}
+        for position, fingers in chosen.items():
+            expanded = probe[position]
+            for finger in fingers:
+                slot = self._records.get(finger.record_id, {}).get(finger.position)
+                if slot is None:
+                    continue
+                enrolled = mcc.prepare(self.template(slot), self.params)
+                score = mcc.similarity(expanded, enrolled, self.params)
+                best = scores.setdefault(finger.record_id, {})
+                best[position] = max(best.get(position, 0.0), score)
+        return fuse_records(scores, len(probe), limit)
 
     def search(
         self,
@@ -319,22 +402,10 @@ class CompactFingerprintGallery:
         limit: int = 10,
     ) -> list[Candidate]:
         """Records most likely to hold the probe's fingers, by fused 1:1 score, best first."""
-        size = shortlist or self.policy.shortlist
-        scores: dict[str, dict[int, float]] = {}
-        for position, template in probe.items():
-            prepared = mcc.prepare(template, self.params)
-            expanded = prepared.expand(self.params)
-            kept = self.policy.shortlist_for(size, prepared.count)
-            for slot in self.prefilter(prepared, int(position), kept):
-                entry = self._slots[slot]
-                if entry is None:
-                    continue
-                record_id, _ = entry
-                enrolled = mcc.prepare(self.template(slot), self.params)
-                score = mcc.similarity(expanded, enrolled, self.params)
-                best = scores.setdefault(record_id, {})
-                best[position] = max(best.get(position, 0.0), score)
-        return fuse_records(scores, len(probe), limit)
+        prepared = {int(p): mcc.prepare(t, self.params) for p, t in probe.items()}
+        expanded = {p: t.expand(self.params) for p, t in prepared.items()}
+        voted = self.votes(prepared, shortlist)
+        return self.rerank(expanded, {p: v.fingers for p, v in voted.items()}, limit)
 
     def positions(self, record_id: str) -> set[int]:
         """The finger positions the record holds (none if not enrolled)."""
