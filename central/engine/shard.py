@@ -172,7 +172,9 @@ class GalleryShard:
         shortlist, so that more shards do not mean more re-ranking. Persons fall to shards by a
         hash, so the gallery's best-voted ``n`` fingers split binomially: the share is the
         expected ``n / shards`` plus one standard deviation of that split (55 of 100 on 2
-        shards, 30 of 100 on 4)."""
+        shards, 30 of 100 on 4). Used by :meth:`search_fingers` alone and by full galleries'
+        candidates; compact shards' candidates share out the merged shortlist exactly
+        (:meth:`candidates_after`)."""
         if isinstance(self.fingers, CompactFingerprintGallery):
             floor, share = self.fingers.policy.shortlist, 0
         else:
