@@ -27,7 +27,7 @@ from central.engine.loader import (
     person_templates,
     register_templates,
 )
-from central.engine.shard import GalleryShard, PersonTemplates
+from central.engine.shard import GalleryShard, PersonTemplates, Scored
 from central.review import send_to_review
 from matcher.errors import MatcherError
 from matcher.fingerprint import FingerprintTemplate
@@ -122,14 +122,12 @@ def judged(
         yield Judged(person, likely, threshold, time.perf_counter() - started)
 
 
-def _in_batch(
-    batch: GalleryShard, person: PersonTemplates
-) -> list[tuple[int, float | None, dict[int, float]]]:
+def _in_batch(batch: GalleryShard, person: PersonTemplates) -> list[Scored]:
     return batch.candidates(person.face, person.fingers, FACE_K, FINGER_K)
 
 
 def _likely(
-    candidates: Iterable[tuple[int, float | None, dict[int, float]]],
+    candidates: Iterable[Scored],
     params: FusionParams,
     register_size: int,
 ) -> tuple[list[dict[str, Any]], float]:

@@ -179,17 +179,26 @@ def test_shards_votes_merge_into_the_best_voted_of_all_as_many_as_the_shortlist_
     assert merge_votes([second, tie])[RIGHT_INDEX][0].record_id == "1"
 
 
-def test_votes_then_rerank_is_the_search(
+def test_votes_then_rerank_find_the_record_with_the_full_gallerys_score(
     compact: CompactFingerprintGallery, enrolled: dict[str, dict[int, FingerprintTemplate]]
 ) -> None:
     from matcher.fingerprint import mcc
 
+    full = FingerprintGallery()
+    full.add_many(enrolled)
     rng = np.random.default_rng(9)
     probe = {p: perturbed(t, rng) for p, t in enrolled["r40"].items()}
     prepared = {p: mcc.prepare(t) for p, t in probe.items()}
     voted = compact.votes(prepared)
-    assert all(v.size == 100 and len(v.fingers) <= 100 for v in voted.values())
+    for position, shortlisted in voted.items():
+        assert shortlisted.size == 100 and 0 < len(shortlisted.fingers) <= 100
+        assert [v.votes for v in shortlisted.fingers] == sorted(
+            (v.votes for v in shortlisted.fingers), reverse=True
+        )
+        assert {v.position for v in shortlisted.fingers} <= {position, 0}  # its own or unknown
     expanded = {p: t.expand() for p, t in prepared.items()}
-    stepwise = compact.rerank(expanded, {p: v.fingers for p, v in voted.items()}, 5)
-    assert stepwise == compact.search(probe, limit=5)
-    assert stepwise[0].record_id == "r40"
+    found = compact.rerank(expanded, {p: v.fingers for p, v in voted.items()}, 5)
+    assert found[0].record_id == "r40"
+    assert found[0].score == pytest.approx(full.search(probe, limit=1)[0].score)
+    only_others = {p: [f for f in s.fingers if f.record_id != "r40"] for p, s in voted.items()}
+    assert "r40" not in {c.record_id for c in compact.rerank(expanded, only_others, 5)}

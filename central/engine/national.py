@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from central.engine.shard import FingerHit, GalleryShard, PersonTemplates, nearest_of
+from central.engine.shard import FingerHit, GalleryShard, PersonTemplates, Scored, nearest_of
 from matcher.fingerprint import FingerprintTemplate
 from matcher.fingerprint.compact import FingerCodec
 
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 Loader = Callable[[int, int], Iterable[PersonTemplates]]  # (shard, shards) -> its persons
 CodesSink = Callable[[dict[int, dict[int, bytes]]], None]  # person -> position -> codes
-Scored = tuple[int, float | None, dict[int, float]]  # person, face distance, finger scores
 LOST = (RayActorError, ActorDiedError, ActorUnavailableError)
 ADD_BATCH = 2_000
 IN_FLIGHT = 2

@@ -40,6 +40,7 @@ class PersonTemplates:
     codes: Mapping[int, bytes] = field(default_factory=dict)  # the shared codec's, where stored
 
 
+Scored = tuple[int, float | None, dict[int, float]]  # person, face distance, finger scores
 PROBES_KEPT = 16  # probe fingers kept prepared, for the steps of the enrolments in flight
 FaceAnswer = tuple[
     NDArray[np.float32], NDArray[np.int64]
@@ -193,7 +194,7 @@ class GalleryShard:
         face: NDArray[np.float32] | None,
         probe: Mapping[int, bytes],
         known: Mapping[int, Mapping[int, float]] | None = None,
-    ) -> list[tuple[int, float | None, dict[int, float]]]:
+    ) -> list[Scored]:
         """Exact scores of the probe against the persons of this shard among ``person_ids``:
         (person, face distance or None, MCC similarity by finger position). ``known``: finger
         scores already computed by a search (person -> position -> score), not computed again
@@ -229,7 +230,7 @@ class GalleryShard:
         face_k: int = 10,
         finger_k: int = 10,
         face_ids: Iterable[int] | None = None,
-    ) -> list[tuple[int, float | None, dict[int, float]]]:
+    ) -> list[Scored]:
         """This shard's face top-k (or, given ``face_ids``, the persons of them it holds: the
         global face top-k) and finger top-k for one enrolment, each scored exactly on both
         modalities. The finger search's own scores are reused."""
@@ -278,7 +279,7 @@ class GalleryShard:
         face_k: int,
         finger_k: int,
         *firsts: FirstStep,
-    ) -> list[tuple[int, float | None, dict[int, float]]]:
+    ) -> list[Scored]:
         """:meth:`candidates` given every shard's :meth:`first_step` (a Ray actor is handed the
         other shards' answers as they come: no round trip through the caller). The global face
         top-k is merged from theirs; with compact galleries, so is the whole gallery's
@@ -289,7 +290,7 @@ class GalleryShard:
         if face is not None and faces:
             face_ids = [int(i) for i in nearest_of(faces, face_k)[1][0] if i >= 0]
         votes = [f.votes for f in firsts if f.votes is not None]
-        if not votes or len(votes) < len(firsts) or not probe:
+        if len(votes) < len(firsts) or not probe:  # full galleries keep their own share
             return self.candidates(face, probe, face_k, finger_k, face_ids)
         assert isinstance(self.fingers, CompactFingerprintGallery)
         ours = {
