@@ -31,20 +31,41 @@ def codec(enrolled: dict[str, dict[int, FingerprintTemplate]]) -> FingerCodec:
     return FingerCodec.train(t for fingers in enrolled.values() for t in fingers.values())
 
 
+@pytest.fixture(scope="module")
+def codes(
+    codec: FingerCodec, enrolled: dict[str, dict[int, FingerprintTemplate]]
+) -> dict[str, dict[int, bytes]]:
+    """The enrolled fingers' codes, made once: a gallery given them prepares nothing."""
+    return {
+        record: {position: codec.code(t) for position, t in fingers.items()}
+        for record, fingers in enrolled.items()
+    }
+
+
 @pytest.fixture()
 def compact(
-    codec: FingerCodec, enrolled: dict[str, dict[int, FingerprintTemplate]]
+    codec: FingerCodec,
+    enrolled: dict[str, dict[int, FingerprintTemplate]],
+    codes: dict[str, dict[int, bytes]],
 ) -> CompactFingerprintGallery:
     gallery = CompactFingerprintGallery(codec)
+    gallery.add_many(enrolled, codes)
+    return gallery
+
+
+@pytest.fixture(scope="module")
+def full(enrolled: dict[str, dict[int, FingerprintTemplate]]) -> FingerprintGallery:
+    """The same records in the full gallery (searched only, never changed)."""
+    gallery = FingerprintGallery()
     gallery.add_many(enrolled)
     return gallery
 
 
 def test_a_distorted_second_impression_finds_its_record_first_as_the_full_gallery_does(
-    compact: CompactFingerprintGallery, enrolled: dict[str, dict[int, FingerprintTemplate]]
+    compact: CompactFingerprintGallery,
+    full: FingerprintGallery,
+    enrolled: dict[str, dict[int, FingerprintTemplate]],
 ) -> None:
-    full = FingerprintGallery()
-    full.add_many(enrolled)
     rng = np.random.default_rng(3)
     for record in ("r5", "r77", "r250"):
         probe = {p: perturbed(t, rng) for p, t in enrolled[record].items()}
@@ -180,12 +201,12 @@ def test_shards_votes_merge_into_the_best_voted_of_all_as_many_as_the_shortlist_
 
 
 def test_votes_then_rerank_find_the_record_with_the_full_gallerys_score(
-    compact: CompactFingerprintGallery, enrolled: dict[str, dict[int, FingerprintTemplate]]
+    compact: CompactFingerprintGallery,
+    full: FingerprintGallery,
+    enrolled: dict[str, dict[int, FingerprintTemplate]],
 ) -> None:
     from matcher.fingerprint import mcc
 
-    full = FingerprintGallery()
-    full.add_many(enrolled)
     rng = np.random.default_rng(9)
     probe = {p: perturbed(t, rng) for p, t in enrolled["r40"].items()}
     prepared = {p: mcc.prepare(t) for p, t in probe.items()}

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import pytest
 
 from central.engine.shard import GalleryShard, PersonTemplates
 from matcher.fingerprint import FingerprintTemplate
+from matcher.fingerprint.compact import FingerCodec
 from tests.conftest import RAY_ENV
 from tests.test_fingerprint_index import perturbed, random_finger
 
@@ -129,6 +131,27 @@ def persons(lfw_templates: tuple[np.ndarray, list[str]]) -> list[PersonTemplates
     ]
 
 
+@pytest.fixture(scope="module")
+def codec(persons: list[PersonTemplates]) -> bytes:
+    from central.engine.national import train_codec
+
+    return train_codec(persons)
+
+
+@pytest.fixture(scope="module")
+def coded(persons: list[PersonTemplates], codec: bytes) -> list[PersonTemplates]:
+    """``persons`` with their finger codes, as the register stores them: compact shards given
+    them prepare nothing to load."""
+    made = FingerCodec.from_bytes(codec)
+    return [
+        replace(
+            p,
+            codes={q: made.code(FingerprintTemplate.from_bytes(d)) for q, d in p.fingers.items()},
+        )
+        for p in persons
+    ]
+
+
 def test_shards_on_both_nodes_answer_as_one_gallery_and_survive_a_killed_actor(
     two_node_cluster: str, persons: list[PersonTemplates]
 ) -> None:
@@ -184,14 +207,15 @@ def test_shards_on_both_nodes_answer_as_one_gallery_and_survive_a_killed_actor(
 
 
 def test_compact_shards_sharing_one_codec_answer_as_one_compact_gallery(
-    two_node_cluster: str, persons: list[PersonTemplates]
+    two_node_cluster: str, coded: list[PersonTemplates], codec: bytes
 ) -> None:
-    from central.engine.national import NationalGallery, train_codec
+    from central.engine.national import NationalGallery
+
+    persons = coded
 
     def loader(shard: int, shards: int) -> list[PersonTemplates]:
         return [p for p in persons if p.person_id % shards == shard]
 
-    codec = train_codec(persons)
     single = GalleryShard(0, 1, codec=codec)
     single.add(persons)
     national = NationalGallery(SHARDS, loader, codec=codec)
@@ -389,12 +413,10 @@ def test_a_shard_re_ranks_its_expected_share_of_the_shortlist_plus_one_deviation
 
 @pytest.mark.parametrize("compact", [False, True], ids=["full", "compact"])
 def test_a_shards_candidates_carry_the_scores_it_would_compute_from_scratch(
-    persons: list[PersonTemplates], compact: bool
+    persons: list[PersonTemplates], coded: list[PersonTemplates], codec: bytes, compact: bool
 ) -> None:
-    from central.engine.national import train_codec
-
-    shard = GalleryShard(0, 1, codec=train_codec(persons) if compact else None)
-    shard.add(persons)
+    shard = GalleryShard(0, 1, codec=codec if compact else None)
+    shard.add(coded if compact else persons)
     rng = np.random.default_rng(4)
     mate = persons[17]
     probe = {
@@ -425,12 +447,11 @@ def test_the_global_face_top_k_is_what_a_shard_scores_when_given_it(
 
 
 def test_compact_shards_share_out_the_whole_gallerys_shortlist_exactly_and_find_the_mate(
-    persons: list[PersonTemplates], monkeypatch: pytest.MonkeyPatch
+    coded: list[PersonTemplates], codec: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from central.engine.national import train_codec
     from matcher.fingerprint.compact import CompactFingerprintGallery, merge_votes
 
-    codec = train_codec(persons)
+    persons = coded
     shards = [GalleryShard(i, 2, codec=codec) for i in range(2)]
     for shard in shards:
         shard.add([p for p in persons if shard.owns(p.person_id)])
