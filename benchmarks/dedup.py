@@ -140,6 +140,29 @@ def _as_a_queue(
     return [(j.likely, j.seconds) for j in judged(national, batch, probes, params, lambda: size)]
 
 
+def _searching(
+    before: list[dict[str, Any]], after: list[dict[str, Any]], seconds: float, count: int
+) -> dict[str, float]:
+    """Where the queue's time went on the shards: the share of its wall time the busiest and
+    the idlest shard spent searching, the share of that searching spent on a core (below 1:
+    the node's cores were contended), and the shards' core seconds per enrolment in all (more
+    than with fewer shards: work each shard repeats, or a slower core)."""
+    wall = [
+        float(a["search_wall_s"]) - float(b["search_wall_s"])
+        for b, a in zip(before, after, strict=True)
+    ]
+    cpu = [
+        float(a["search_cpu_s"]) - float(b["search_cpu_s"])
+        for b, a in zip(before, after, strict=True)
+    ]
+    return {
+        "shard_busy_max": round(max(wall) / seconds, 3),
+        "shard_busy_min": round(min(wall) / seconds, 3),
+        "shard_on_core": round(sum(cpu) / max(sum(wall), 1e-9), 3),
+        "shard_core_s_per_enrolment": round(sum(cpu) / count, 4),
+    }
+
+
 @click.command()
 @datasets_option
 @click.option("--persons", "sizes", default="1000,10000", show_default=True, callback=parse_sizes)
@@ -241,10 +264,12 @@ def dedup(
                 national, build_s = _build(gallery, workers, index, stored, codec)
                 codec = national.codec
                 alone = _one_at_a_time(national, probes, params, size)
+                before = national.describe()
                 started = time.perf_counter()
                 queue = _as_a_queue(national, probes, params, size)
                 queue_s = time.perf_counter() - started
                 shards = national.describe()
+                searching = _searching(before, shards, queue_s, len(queue))
                 national.close()
             finally:
                 ray.shutdown()
@@ -274,6 +299,7 @@ def dedup(
                     "build_s": round(build_s, 1),
                     "built_from": "stored codes" if from_codes else "templates",
                     "memory_mb_per_shard": round(max(float(s["rss_mb"]) for s in shards), 1),
+                    **searching,
                     "driver_rss_mb": round(
                         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                     ),

@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 import os
 import resource
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -68,6 +70,26 @@ class FirstStep:
     votes: dict[int, Shortlisted] | None
 
 
+@dataclass
+class Searching:
+    """The time a shard has spent on searches: ``wall_s`` from each call's start to its end,
+    ``cpu_s`` of that on a core (less than ``wall_s`` when the node's cores are contended)."""
+
+    calls: int = 0
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+
+    @contextmanager
+    def timed(self) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        try:
+            yield
+        finally:
+            self.calls += 1
+            self.wall_s += time.perf_counter() - wall
+            self.cpu_s += time.thread_time() - cpu
+
+
 @dataclass(frozen=True)
 class FingerHit:
     person_id: int
@@ -101,6 +123,7 @@ class GalleryShard:
 
             faiss.omp_set_num_threads(threads)
         self.index, self.count = index, count
+        self.searching = Searching()
         self._probes: dict[bytes, tuple[mcc.PreparedTemplate, mcc.ExpandedTemplate]] = {}
         self.faces = FaceGallery(face_policy or FaceIndexPolicy.exact())
         self.fingers: FingerprintGallery | CompactFingerprintGallery
@@ -265,6 +288,12 @@ class GalleryShard:
         face top-k here, and (compact galleries) the best-voted fingers here for each probe
         finger, as many as the whole gallery's shortlist holds, so that the merged answers
         give the whole gallery's shortlist (:func:`merge_votes`)."""
+        with self.searching.timed():
+            return self._first_step(face, probe, face_k)
+
+    def _first_step(
+        self, face: NDArray[np.float32] | None, probe: Mapping[int, bytes], face_k: int
+    ) -> FirstStep:
         found = None if face is None else self.faces.search(face[None, :], face_k)
         votes = None
         if isinstance(self.fingers, CompactFingerprintGallery):
@@ -285,6 +314,17 @@ class GalleryShard:
         top-k is merged from theirs; with compact galleries, so is the whole gallery's
         shortlist, and this shard re-ranks the fingers of it that it holds: the shortlist is
         shared out exactly, where :meth:`shortlist` must allow for an uneven split."""
+        with self.searching.timed():
+            return self._candidates_after(face, probe, face_k, finger_k, firsts)
+
+    def _candidates_after(
+        self,
+        face: NDArray[np.float32] | None,
+        probe: Mapping[int, bytes],
+        face_k: int,
+        finger_k: int,
+        firsts: tuple[FirstStep, ...],
+    ) -> list[Scored]:
         faces = [f.face for f in firsts if f.face is not None]
         face_ids = None
         if face is not None and faces:
@@ -323,4 +363,7 @@ class GalleryShard:
             "node": node,
             "pid": os.getpid(),
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "searches": self.searching.calls,
+            "search_wall_s": round(self.searching.wall_s, 4),
+            "search_cpu_s": round(self.searching.cpu_s, 4),
         }
