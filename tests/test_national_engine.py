@@ -480,3 +480,18 @@ def test_compact_shards_share_out_the_whole_gallerys_shortlist_exactly_and_find_
     assert ours | theirs == {(v.record_id, v.position, p) for p, vs in whole.items() for v in vs}
     scored = {c[0]: c for c in found}[mate.person_id]  # ...the one holding it
     assert scored[1] is not None and scored[1] < 0.5 and min(scored[2].values()) > 0.2
+
+
+def test_a_shard_counts_the_time_its_searches_take_on_and_off_a_core(
+    persons: list[PersonTemplates],
+) -> None:
+    shard = GalleryShard(0, 1)
+    shard.add(persons[:40])
+    assert shard.describe()["searches"] == 0
+    mate = persons[3]
+    first = shard.first_step(mate.face, {}, 5)
+    shard.candidates_after(mate.face, {}, 5, 5, first)
+    described = shard.describe()
+    assert described["searches"] == 2
+    wall, cpu = float(described["search_wall_s"]), float(described["search_cpu_s"])  # type: ignore[arg-type]
+    assert 0 < cpu <= wall + 1e-3  # thread time never runs ahead of the clock
