@@ -147,14 +147,11 @@ def _searching(
     the idlest shard spent searching, the share of that searching spent on a core (below 1:
     the node's cores were contended), and the shards' core seconds per enrolment in all (more
     than with fewer shards: work each shard repeats, or a slower core)."""
-    wall = [
-        float(a["search_wall_s"]) - float(b["search_wall_s"])
-        for b, a in zip(before, after, strict=True)
-    ]
-    cpu = [
-        float(a["search_cpu_s"]) - float(b["search_cpu_s"])
-        for b, a in zip(before, after, strict=True)
-    ]
+
+    def spent(key: str) -> list[float]:
+        return [float(a[key]) - float(b[key]) for b, a in zip(before, after, strict=True)]
+
+    wall, cpu = spent("search_wall_s"), spent("search_cpu_s")
     return {
         "shard_busy_max": round(max(wall) / seconds, 3),
         "shard_busy_min": round(min(wall) / seconds, 3),

@@ -487,11 +487,19 @@ def test_a_shard_counts_the_time_its_searches_take_on_and_off_a_core(
 ) -> None:
     shard = GalleryShard(0, 1)
     shard.add(persons[:40])
-    assert shard.describe()["searches"] == 0
+    shard.search_face(np.stack([p.face for p in persons[:2] if p.face is not None]), 3)
+    assert shard.describe()["searches"] == 0  # only the two steps of an enrolment count
     mate = persons[3]
-    first = shard.first_step(mate.face, {}, 5)
-    shard.candidates_after(mate.face, {}, 5, 5, first)
+    probe = {
+        7: perturbed(
+            FingerprintTemplate.from_bytes(mate.fingers[7]), np.random.default_rng(2)
+        ).to_bytes()
+    }
+    first = shard.first_step(mate.face, probe, 5)
+    assert mate.person_id in {c[0] for c in shard.candidates_after(mate.face, probe, 5, 5, first)}
     described = shard.describe()
     assert described["searches"] == 2
     wall, cpu = float(described["search_wall_s"]), float(described["search_cpu_s"])  # type: ignore[arg-type]
-    assert 0 < cpu <= wall + 1e-3  # thread time never runs ahead of the clock
+    assert (
+        0 < cpu <= wall + 1e-3
+    )  # preparing the probe finger takes a core; never more than the clock

@@ -8,13 +8,14 @@ the merged top-k equals a single gallery's.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import resource
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,6 +44,7 @@ class PersonTemplates:
 
 
 Scored = tuple[int, float | None, dict[int, float]]  # person, face distance, finger scores
+T = TypeVar("T")
 PROBES_KEPT = 16  # probe fingers kept prepared, for the steps of the enrolments in flight
 FaceAnswer = tuple[
     NDArray[np.float32], NDArray[np.int64]
@@ -79,15 +81,21 @@ class Searching:
     wall_s: float = 0.0
     cpu_s: float = 0.0
 
-    @contextmanager
-    def timed(self) -> Iterator[None]:
+
+def _timed(method: Callable[..., T]) -> Callable[..., T]:
+    """A shard's search method, its time added to the shard's :class:`Searching`."""
+
+    @functools.wraps(method)
+    def timed(self: GalleryShard, *args: Any, **kwargs: Any) -> T:
         wall, cpu = time.perf_counter(), time.thread_time()
         try:
-            yield
+            return method(self, *args, **kwargs)
         finally:
-            self.calls += 1
-            self.wall_s += time.perf_counter() - wall
-            self.cpu_s += time.thread_time() - cpu
+            self.searching.calls += 1
+            self.searching.wall_s += time.perf_counter() - wall
+            self.searching.cpu_s += time.thread_time() - cpu
+
+    return timed
 
 
 @dataclass(frozen=True)
@@ -281,6 +289,7 @@ class GalleryShard:
                 del self._probes[next(iter(self._probes))]
         return known
 
+    @_timed
     def first_step(
         self, face: NDArray[np.float32] | None, probe: Mapping[int, bytes], face_k: int
     ) -> FirstStep:
@@ -288,12 +297,6 @@ class GalleryShard:
         face top-k here, and (compact galleries) the best-voted fingers here for each probe
         finger, as many as the whole gallery's shortlist holds, so that the merged answers
         give the whole gallery's shortlist (:func:`merge_votes`)."""
-        with self.searching.timed():
-            return self._first_step(face, probe, face_k)
-
-    def _first_step(
-        self, face: NDArray[np.float32] | None, probe: Mapping[int, bytes], face_k: int
-    ) -> FirstStep:
         found = None if face is None else self.faces.search(face[None, :], face_k)
         votes = None
         if isinstance(self.fingers, CompactFingerprintGallery):
@@ -301,6 +304,7 @@ class GalleryShard:
             votes = self.fingers.votes(prepared, self.fingers.policy.shortlist)
         return FirstStep(found, votes)
 
+    @_timed
     def candidates_after(
         self,
         face: NDArray[np.float32] | None,
@@ -314,17 +318,6 @@ class GalleryShard:
         top-k is merged from theirs; with compact galleries, so is the whole gallery's
         shortlist, and this shard re-ranks the fingers of it that it holds: the shortlist is
         shared out exactly, where :meth:`shortlist` must allow for an uneven split."""
-        with self.searching.timed():
-            return self._candidates_after(face, probe, face_k, finger_k, firsts)
-
-    def _candidates_after(
-        self,
-        face: NDArray[np.float32] | None,
-        probe: Mapping[int, bytes],
-        face_k: int,
-        finger_k: int,
-        firsts: tuple[FirstStep, ...],
-    ) -> list[Scored]:
         faces = [f.face for f in firsts if f.face is not None]
         face_ids = None
         if face is not None and faces:
@@ -364,6 +357,6 @@ class GalleryShard:
             "pid": os.getpid(),
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "searches": self.searching.calls,
-            "search_wall_s": round(self.searching.wall_s, 4),
-            "search_cpu_s": round(self.searching.cpu_s, 4),
+            "search_wall_s": self.searching.wall_s,
+            "search_cpu_s": self.searching.cpu_s,
         }
