@@ -9,6 +9,7 @@ import numpy as np
 from click.testing import CliRunner
 
 from benchmarks.__main__ import main
+from benchmarks.dedup import _searching
 from benchmarks.prefilter import crop, distort
 from matcher.fingerprint import mcc
 from tests.test_fingerprint_index import random_finger
@@ -79,3 +80,21 @@ def test_a_partial_copy_keeps_only_the_minutiae_of_a_window_of_half_the_print() 
     assert kept <= every
     area = np.ptp(part.x) * np.ptp(part.y)
     assert area <= 0.5 * np.ptp(original.x) * np.ptp(original.y) + 1e-6
+
+
+def test_the_dedup_bench_reports_the_queues_share_of_each_shards_time_from_their_counters() -> None:
+    before = [
+        {"search_wall_s": 10.0, "search_cpu_s": 9.0},
+        {"search_wall_s": 4.0, "search_cpu_s": 4.0},
+    ]
+    after = [
+        {"search_wall_s": 28.0, "search_cpu_s": 27.0},  # 18 s searching, 18 on a core
+        {"search_wall_s": 16.0, "search_cpu_s": 10.0},  # 12 s searching, 6 on a core
+    ]
+    figures = _searching(before, after, seconds=20.0, count=8)
+    assert figures == {
+        "shard_busy_max": 0.9,
+        "shard_busy_min": 0.6,
+        "shard_on_core": 0.8,  # 24 of 30 s
+        "shard_core_s_per_enrolment": 3.0,  # 24 core seconds over 8 enrolments
+    }

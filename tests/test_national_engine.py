@@ -500,6 +500,5 @@ def test_a_shard_counts_the_time_its_searches_take_on_and_off_a_core(
     described = shard.describe()
     assert described["searches"] == 2
     wall, cpu = float(described["search_wall_s"]), float(described["search_cpu_s"])  # type: ignore[arg-type]
-    assert (
-        0 < cpu <= wall + 1e-3
-    )  # preparing the probe finger takes a core; never more than the clock
+    # preparing the probe finger takes a core, and a core's time is never more than the clock's
+    assert 0 < cpu <= wall + 1e-3
