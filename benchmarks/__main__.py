@@ -22,6 +22,7 @@ from benchmarks.liveness import liveness
 from benchmarks.prefilter import prefilter
 from benchmarks.roll import roll
 from benchmarks.scanner import scanner
+from benchmarks.shard_split import shard_split
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
@@ -47,6 +48,7 @@ main.add_command(handover)
 main.add_command(liveness)
 main.add_command(prefilter)
 main.add_command(scanner)
+main.add_command(shard_split)
 main.add_command(mrz)
 main.add_command(roll)
 

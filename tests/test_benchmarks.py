@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from benchmarks.__main__ import main
 from benchmarks.dedup import _searching
 from benchmarks.prefilter import crop, distort
+from benchmarks.shard_split import LAYOUTS, Pool, run_layouts
 from matcher.fingerprint import mcc
 from tests.test_fingerprint_index import random_finger
 
@@ -98,3 +99,16 @@ def test_the_dedup_bench_reports_the_queues_share_of_each_shards_time_from_their
         "shard_on_core": 0.8,  # 24 of 30 s
         "shard_core_s_per_enrolment": 3.0,  # 24 core seconds over 8 enrolments
     }
+
+
+def test_the_shard_split_bench_times_every_phase_of_every_shard_in_each_layout() -> None:
+    rng = np.random.default_rng(3)
+    pool = Pool.of([random_finger(rng) for _ in range(40)])
+    rows = run_layouts(pool, persons=60, probes=1)
+    assert [(r["layout"], r["shard"]) for r in rows] == [
+        (name, shard) for name, _, at_once in LAYOUTS for shard in range(at_once)
+    ]
+    for row in rows:
+        assert row["persons"] == 60
+        assert row["votes_s"] > 0 and row["rerank_s"] > 0
+        assert row["prepare_s"] + row["votes_s"] + row["rerank_s"] <= row["wall_s"] * 1.05
