@@ -24,10 +24,11 @@ persons, and recall and false holds are coarse at that; the times are what the s
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,157 @@ def _searching(
     }
 
 
+def _process_core_s(pid: int) -> float:
+    """The core seconds process ``pid`` has used, all its threads (Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _host_core_s() -> float:
+    """The core seconds the whole machine has been busy (Linux's /proc/stat: all but idle and
+    iowait)."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+CORE_KEYS = ("driver", "shards", "host")
+
+
+def _core_s(shard_pids: list[int]) -> dict[str, float]:
+    """Core seconds so far: this driver's process, the shards' processes (every thread:
+    their searches and Ray's own in them), and the whole machine."""
+    return {
+        "driver": _process_core_s(os.getpid()),
+        "shards": sum(_process_core_s(pid) for pid in shard_pids),
+        "host": _host_core_s(),
+    }
+
+
+def _where_cores_went(spent_s: dict[str, float], count: int) -> dict[str, float]:
+    """Core seconds per enrolment of the queue, from ``spent_s`` over ``count`` enrolments
+    (:func:`_core_s`'s keys): the driver's, the shards' processes' and the rest of the
+    machine's (Ray's raylet and GCS, anything else running)."""
+    spent = {key: value / count for key, value in spent_s.items()}
+    return {
+        "driver_core_s_per_enrolment": round(spent["driver"], 4),
+        "shard_processes_core_s_per_enrolment": round(spent["shards"], 4),
+        "rest_core_s_per_enrolment": round(
+            max(0.0, spent["host"] - spent["driver"] - spent["shards"]), 4
+        ),
+    }
+
+
+@dataclass
+class _Queued:
+    """One worker count's galleries and what its queue passes measured, summed over rounds."""
+
+    workers: int
+    national: Any
+    build_s: float
+    built_from: str
+    alone: Decisions
+    before: list[dict[str, Any]] = field(default_factory=list)  # describe(), before the passes
+    queue: Decisions = field(default_factory=list)  # the last pass's
+    passes_per_hour: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+    count: int = 0
+    cores: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CORE_KEYS, 0.0))
+
+    def pass_once(self, probes: list[PersonTemplates], params: FusionParams, size: int) -> None:
+        """One pass of the probes as a queue, its time and core seconds added."""
+        if not self.before:
+            self.before = self.national.describe()
+        pids = [int(s["pid"]) for s in self.before]
+        cores = _core_s(pids)
+        started = time.perf_counter()
+        queue = _as_a_queue(self.national, probes, params, size)
+        seconds = time.perf_counter() - started
+        after = _core_s(pids)
+        if _held(self.alone) != _held(queue):
+            raise click.ClickException("the queue decided otherwise than one at a time")
+        for key in CORE_KEYS:
+            self.cores[key] += after[key] - cores[key]
+        self.queue, self.seconds, self.count = (
+            queue,
+            self.seconds + seconds,
+            self.count + len(queue),
+        )
+        self.passes_per_hour.append(round(3600 * len(queue) / seconds))
+
+
+def _measure_size(
+    gallery: list[PersonTemplates],
+    planted: list[tuple[PersonTemplates, PersonTemplates]],
+    uniques: list[PersonTemplates],
+    size: int,
+    worker_counts: list[int],
+    rounds: int,
+    index: str,
+    as_json: bool,
+) -> list[dict[str, Any]]:
+    """The rows of one gallery size. Every worker count's galleries are built in turn (the
+    first from the templates, the later ones from the codes it made, as a restarted centre
+    loads them) and kept side by side in one Ray; then the queue passes take turns, ``rounds``
+    times over, so that the machine's drift falls on every worker count alike."""
+    import ray
+
+    probes = [probe for _, probe in planted] + uniques
+    params = dedup_params(FusionParams(face=FACE_MODELS["sface"]))
+    stored: dict[int, dict[int, bytes]] = {}
+    codec = None
+    runs: list[_Queued] = []
+    ray.init(num_cpus=max(worker_counts), include_dashboard=False, log_to_driver=False)
+    try:
+        for workers in worker_counts:  # in the order given
+            built_from = "stored codes" if stored else "templates"
+            national, build_s = _build(gallery, workers, index, stored, codec)
+            codec = national.codec
+            alone = _one_at_a_time(national, probes, params, size)
+            runs.append(_Queued(workers, national, build_s, built_from, alone))
+        for _ in range(rounds):
+            for run in runs:
+                run.pass_once(probes, params, size)
+        described = [run.national.describe() for run in runs]
+        for run in runs:
+            run.national.close()
+    finally:
+        ray.shutdown()
+    rows = []
+    for run, shards in zip(runs, described, strict=True):
+        seconds = [s for _, s in run.alone]
+        found = sum(
+            any(c["person"] == enrolled.person_id for c in likely)
+            for (enrolled, _), (likely, _) in zip(planted, run.queue, strict=False)
+        )
+        holds = sum(bool(likely) for likely, _ in run.queue[len(planted) :])
+        ordered = sorted(seconds)
+        rows.append(
+            {
+                "persons": size,
+                "workers": run.workers,
+                "finger_index": index,
+                "enrolments_per_hour": round(3600 * run.count / run.seconds),
+                "queue_passes_per_hour": run.passes_per_hour,
+                "one_at_a_time_per_hour": round(3600 / (sum(seconds) / len(seconds))),
+                "p50_s": round(ordered[len(ordered) // 2], 4),
+                "p95_s": round(ordered[int(0.95 * (len(ordered) - 1))], 4),
+                "queued_p50_s": round(sorted(s for _, s in run.queue)[len(run.queue) // 2], 4),
+                "recall": round(found / len(planted), 4),
+                "planted": len(planted),
+                "false_holds_per_1000": round(1000 * holds / len(uniques), 1),
+                "unique_probes": len(uniques),
+                "build_s": round(run.build_s, 1),
+                "built_from": run.built_from,
+                "memory_mb_per_shard": round(max(float(s["rss_mb"]) for s in shards), 1),
+                **_searching(run.before, shards, run.seconds, run.count),
+                **_where_cores_went(run.cores, run.count),
+                "driver_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            }
+        )
+        click.echo(rows[-1], err=as_json)
+    return rows
+
+
 @click.command()
 @datasets_option
 @click.option("--persons", "sizes", default="1000,10000", show_default=True, callback=parse_sizes)
@@ -173,6 +325,14 @@ def _searching(
     help="Planted duplicates: up to 40 (10 finger pairs of DB1_B/DB2_B x 4 impression pairs).",
 )
 @click.option("--unique", type=click.IntRange(1, 200), default=40, show_default=True)
+@click.option(
+    "--rounds",
+    type=click.IntRange(1, 20),
+    default=2,
+    show_default=True,
+    help="Queue passes per worker count, taking turns with the other counts' (the machine's "
+    "drift then falls on each alike).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--index",
@@ -189,13 +349,12 @@ def dedup(
     worker_counts: list[int],
     planted_count: int,
     unique: int,
+    rounds: int,
     seed: int,
     index: str,
     as_json: bool,
 ) -> None:
     """Enrolments de-duplicated per hour against N persons on W workers, recall, false holds."""
-    import ray
-
     data = datasets_dir(datasets)
     mates = {**_fingers(data, "fvc2002_b/DB1_B", 500), **_fingers(data, "fvc2002_b/DB2_B", 569)}
     loners = _fingers(data, "fvc2002_b/DB3_B", 500)
@@ -232,13 +391,10 @@ def dedup(
         )
         for n in range(min(unique, len(faces) - len(planted)))
     ]
-    probes = [probe for _, probe in planted] + uniques
-    params = dedup_params(FusionParams(face=FACE_MODELS["sface"]))
     rows: list[dict[str, Any]] = []
-    rng_seed = seed
     biggest = max(sizes)
-    distractor_faces = model.gallery(biggest, seed=rng_seed)
-    distractor_fingers = make_distractors(sources, 2 * biggest, seed=rng_seed)
+    distractor_faces = model.gallery(biggest, seed=seed)
+    distractor_fingers = make_distractors(sources, 2 * biggest, seed=seed)
     distractors = [
         PersonTemplates(
             i,
@@ -252,56 +408,8 @@ def dedup(
     ]
     for size in sorted(sizes):
         gallery = [p for p, _ in planted] + distractors[: max(0, size - len(planted))]
-        stored: dict[int, dict[int, bytes]] = {}  # the first build makes them, later ones load
-        codec = None
-        for workers in worker_counts:  # in the order given
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-            try:
-                from_codes = bool(stored)
-                national, build_s = _build(gallery, workers, index, stored, codec)
-                codec = national.codec
-                alone = _one_at_a_time(national, probes, params, size)
-                before = national.describe()
-                started = time.perf_counter()
-                queue = _as_a_queue(national, probes, params, size)
-                queue_s = time.perf_counter() - started
-                shards = national.describe()
-                searching = _searching(before, shards, queue_s, len(queue))
-                national.close()
-            finally:
-                ray.shutdown()
-            if _held(alone) != _held(queue):
-                raise click.ClickException("the queue decided otherwise than one at a time")
-            seconds = [s for _, s in alone]
-            found = sum(
-                any(c["person"] == enrolled.person_id for c in likely)
-                for (enrolled, _), (likely, _) in zip(planted, queue, strict=False)
-            )
-            holds = sum(bool(likely) for likely, _ in queue[len(planted) :])
-            ordered = sorted(seconds)
-            rows.append(
-                {
-                    "persons": size,
-                    "workers": workers,
-                    "finger_index": index,
-                    "enrolments_per_hour": round(3600 * len(queue) / queue_s),
-                    "one_at_a_time_per_hour": round(3600 / (sum(seconds) / len(seconds))),
-                    "p50_s": round(ordered[len(ordered) // 2], 4),
-                    "p95_s": round(ordered[int(0.95 * (len(ordered) - 1))], 4),
-                    "queued_p50_s": round(sorted(s for _, s in queue)[len(queue) // 2], 4),
-                    "recall": round(found / len(planted), 4),
-                    "planted": len(planted),
-                    "false_holds_per_1000": round(1000 * holds / len(uniques), 1),
-                    "unique_probes": len(uniques),
-                    "build_s": round(build_s, 1),
-                    "built_from": "stored codes" if from_codes else "templates",
-                    "memory_mb_per_shard": round(max(float(s["rss_mb"]) for s in shards), 1),
-                    **searching,
-                    "driver_rss_mb": round(
-                        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-                    ),
-                }
-            )
-            click.echo(rows[-1], err=as_json)  # as each row is measured: long runs
+        rows.extend(
+            _measure_size(gallery, planted, uniques, size, worker_counts, rounds, index, as_json)
+        )
     if as_json:
         echo_json(rows)
