@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import ast
+import os
+import time
 from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
 
 from benchmarks.__main__ import main
-from benchmarks.dedup import _searching
+from benchmarks.dedup import _core_s, _searching, _where_cores_went
 from benchmarks.prefilter import crop, distort
 from benchmarks.shard_split import LAYOUTS, Pool, run_layouts
 from matcher.fingerprint import mcc
@@ -99,6 +101,30 @@ def test_the_dedup_bench_reports_the_queues_share_of_each_shards_time_from_their
         "shard_on_core": 0.8,  # 24 of 30 s
         "shard_core_s_per_enrolment": 3.0,  # 24 core seconds over 8 enrolments
     }
+
+
+def test_the_dedup_bench_shares_the_queues_core_seconds_out_per_enrolment() -> None:
+    spent = {"driver": 2.0, "shards": 30.0, "host": 40.0}
+    assert _where_cores_went(spent, count=10) == {
+        "driver_core_s_per_enrolment": 0.2,
+        "shard_processes_core_s_per_enrolment": 3.0,
+        "rest_core_s_per_enrolment": 0.8,  # what the host spent beyond both
+    }
+    # the host's clock ticks coarser than the processes' can leave it short: no negative rest
+    short = _where_cores_went({"driver": 1.0, "shards": 9.0, "host": 9.9}, count=1)
+    assert short["rest_core_s_per_enrolment"] == 0.0
+
+
+def test_the_dedup_bench_reads_core_seconds_of_this_process_and_of_the_machine() -> None:
+    before = _core_s([os.getpid()])
+    ends = time.process_time() + 0.3
+    while time.process_time() < ends:  # a third of a core second burnt here
+        pass
+    after = _core_s([os.getpid()])
+    driver = after["driver"] - before["driver"]
+    assert driver >= 0.25
+    assert after["shards"] - before["shards"] == driver  # the same process, counted as a shard
+    assert after["host"] - before["host"] >= driver - 0.05
 
 
 def test_the_shard_split_bench_times_every_phase_of_every_shard_in_each_layout() -> None:
