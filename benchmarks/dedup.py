@@ -15,7 +15,10 @@ Probes, decided as ``central dedup`` decides them (:func:`central.dedup.judge`):
 The probes are judged twice: one at a time (p50/p95: an enrolment's latency when nothing else is
 queued) and as ``central dedup`` works its queue, the next enrolment's search queued on the shards
 while one is decided (enrolments per hour: the queue's count over its wall time; the two passes
-must hold the same candidates).
+must hold the same candidates). Every worker count's galleries stay loaded side by side in one
+Ray, and their queue passes take turns ``--rounds`` times, so that the machine's drift falls on
+each count alike; the queue's core seconds are shared out between the shards, the driver and the
+rest of the machine.
 
 The real sets are small: 20 DB1_B/DB2_B fingers make 10 finger pairs, each planted with four
 impression pairs (1-2, 3-4, 5-6, 7-8; the later ones distorted and partial), so at most 40 planted
