@@ -213,7 +213,7 @@ class _Queued:
     build_s: float
     built_from: str
     alone: Decisions
-    before: list[dict[str, Any]] = field(default_factory=list)  # describe(), before the passes
+    before: list[dict[str, Any]]  # the shards' describe() before the first pass
     queue: Decisions = field(default_factory=list)  # the last pass's
     passes_per_hour: list[int] = field(default_factory=list)
     seconds: float = 0.0
@@ -222,8 +222,6 @@ class _Queued:
 
     def pass_once(self, probes: list[PersonTemplates], params: FusionParams, size: int) -> None:
         """One pass of the probes as a queue, its time and core seconds added."""
-        if not self.before:
-            self.before = self.national.describe()
         pids = [int(s["pid"]) for s in self.before]
         cores = _core_s(pids)
         started = time.perf_counter()
@@ -234,11 +232,9 @@ class _Queued:
             raise click.ClickException("the queue decided otherwise than one at a time")
         for key in CORE_KEYS:
             self.cores[key] += after[key] - cores[key]
-        self.queue, self.seconds, self.count = (
-            queue,
-            self.seconds + seconds,
-            self.count + len(queue),
-        )
+        self.queue = queue
+        self.seconds += seconds
+        self.count += len(queue)
         self.passes_per_hour.append(round(3600 * len(queue) / seconds))
 
 
@@ -270,7 +266,7 @@ def _measure_size(
             national, build_s = _build(gallery, workers, index, stored, codec)
             codec = national.codec
             alone = _one_at_a_time(national, probes, params, size)
-            runs.append(_Queued(workers, national, build_s, built_from, alone))
+            runs.append(_Queued(workers, national, build_s, built_from, alone, national.describe()))
         for _ in range(rounds):
             for run in runs:
                 run.pass_once(probes, params, size)
