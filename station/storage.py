@@ -791,14 +791,14 @@ class Storage:
                 (utc_now(), packet_id),
             )
 
-    def records_handed_over_before(self, cutoff: str) -> list[tuple[int, str, str]]:
+    def records_handed_over_by(self, cutoff: str) -> list[tuple[int, str, str]]:
         """(id, purpose, created_at) of active records whose enrolment the centre acknowledged
-        before ``cutoff`` and about which nothing waits to be sent."""
+        at or before ``cutoff`` and about which nothing waits to be sent."""
         with self.reading() as db:
             rows = db.execute(
                 "SELECT r.id, r.purpose, r.created_at FROM records r JOIN packets p "
                 "ON p.record_id = r.id AND p.kind = 'enrollment' WHERE r.status = 'active' "
-                "AND p.state = 'acknowledged' AND p.settled_at < ? AND NOT EXISTS (SELECT 1 "
+                "AND p.state = 'acknowledged' AND p.settled_at <= ? AND NOT EXISTS (SELECT 1 "
                 "FROM packets q WHERE q.record_id = r.id AND q.state NOT IN "
                 "('acknowledged', 'withdrawn')) ORDER BY r.id",
                 (cutoff,),

@@ -90,7 +90,7 @@ def purge_expired(
     station: Station, actor: Actor = SYSTEM, dry_run: bool = False, now: datetime | None = None
 ) -> PurgeReport:
     """Delete every record older than its purpose's retention period, the records the centre
-    acknowledged more than ``keep_after_handover_days`` ago (when set), old receipts, and the
+    acknowledged ``keep_after_handover_days`` ago or earlier (when set; 0: at once), old receipts, and the
     precinct rolls whose ``valid_until`` has passed.
 
     Blocked records are kept (under dispute); records of a purpose that no longer has a period
@@ -187,7 +187,8 @@ def purge_expired(
 
 
 def _handed_over(station: Station, moment: datetime, already: set[int]) -> list[dict[str, Any]]:
-    """Records the centre acknowledged more than ``keep_after_handover_days`` ago."""
+    """Records the centre acknowledged ``keep_after_handover_days`` ago or earlier (0: a record
+    acknowledged in the very millisecond of the purge is due too)."""
     days = station.settings.keep_after_handover_days
     if days < 0:
         return []
@@ -200,7 +201,7 @@ def _handed_over(station: Station, moment: datetime, already: set[int]) -> list[
             "age_days": (moment - parse_time(created_at)).days,
             "reason": "handed_over",
         }
-        for record_id, purpose, created_at in station.storage.records_handed_over_before(cutoff)
+        for record_id, purpose, created_at in station.storage.records_handed_over_by(cutoff)
         if record_id not in already
     ]
 
